@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0
+# xwg build: userspace agent (gcc), BPF programs (clang) with bpftool skeletons, tests, demo, install.
+
+OUTPUT    ?= .output
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+# Every Debian package the build, the tests, the demo and the benchmark need.
+DEB_PKGS  := gcc make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libnl-3-dev \
+             libnl-route-3-dev pkg-config iproute2 wireguard-go wireguard-tools iperf3 tshark \
+             tcpdump iputils-ping ethtool procps psmisc kmod
+
+NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+CFLAGS    ?= -O2 -g
+XCFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
+             -Iinclude -Iuser -I$(OUTPUT) $(NL_CFLAGS)
+LDLIBS    := -lbpf -lelf -lz -lcrypto -lnl-route-3 -lnl-3
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -I$(OUTPUT) \
+              -Wall -Werror -Wno-unused-function
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+USER_SRCS  := $(wildcard user/*.c)
+USER_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+LIB_OBJS   := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+TEST_SRCS  := $(wildcard selftests/test_*.c)
+TEST_BINS  := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
+DEPS_STAMP := $(OUTPUT)/.deps-ok
+
+.PHONY: all deps check demo install clean vmlinux help
+.DEFAULT_GOAL := all
+
+help:
+	@echo 'xwg make targets:'
+	@echo '  deps     install the Debian packages xwg needs (apt-get; idempotent)'
+	@echo '  all      build the xwg agent/CLI and the BPF programs into $(OUTPUT)/'
+	@echo '  check    build and run every test (unit, BPF_PROG_TEST_RUN, netns); needs root'
+	@echo '  demo     two namespaces, an xwg tunnel between them, ping + iperf3, xwg show'
+	@echo '  install  install xwg and xwg.8 under $$(DESTDIR)$$(PREFIX)'
+	@echo '  vmlinux  regenerate vmlinux/vmlinux.h from this kernel'\''s BTF'
+	@echo '  clean    remove $(OUTPUT)/'
+	@echo 'V=1 prints full commands.'
+
+# Installs only what is missing, so a second run is silent and offline.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): Makefile | $(OUTPUT)
+	$(Q)missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "xwg: missing packages: $$missing (run 'make deps' as root)" >&2; exit 1; fi; \
+		echo "  DEPS     $$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+	$(Q)touch $@
+
+all: $(OUTPUT)/xwg $(TEST_BINS)
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(DEPS_STAMP) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/user/%.o: user/%.c $(BPF_SKELS) $(DEPS_STAMP) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
+
+$(OUTPUT)/xwg: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/selftests/%: selftests/%.c $(LIB_OBJS) $(BPF_OBJS) $(BPF_SKELS) | $(OUTPUT)/selftests
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Iselftests $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+check: all
+	$(Q)OUTPUT=$(abspath $(OUTPUT)) selftests/run.sh
+
+demo: all
+	$(Q)OUTPUT=$(abspath $(OUTPUT)) selftests/demo.sh
+
+install: $(OUTPUT)/xwg
+	$(Q)install -D -m 0755 $(OUTPUT)/xwg $(DESTDIR)$(PREFIX)/bin/xwg
+	$(Q)install -D -m 0644 man/xwg.8 $(DESTDIR)$(PREFIX)/share/man/man8/xwg.8
+
+vmlinux: $(DEPS_STAMP)
+	$(call msg,GEN,vmlinux/vmlinux.h)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/*.d $(OUTPUT)/selftests/*.d)

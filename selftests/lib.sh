@@ -1,0 +1,454 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the netns tests: namespaces, veths, WireGuard instances (xwg or wireguard-go), assertions, cleanup.
+#
+# Naming scheme: every run picks a random prefix P (e.g. "x3f9a"); namespaces are "$P-a"/"$P-b", veths
+# "${P}va"/"${P}vb", tunnels "${P}a<N>"/"${P}b<N>".  Because /run/wireguard is shared by all network
+# namespaces, unique interface names keep the agents' sockets apart, and `wg` can talk to any instance
+# from anywhere.  Everything started is killed and every name used is removed by the EXIT trap.
+
+set -u
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$LIB_DIR")
+OUTPUT=${OUTPUT:-$REPO_DIR/.output}
+XWG=${XWG:-$OUTPUT/xwg}
+WGGO=${WIREGUARD_GO:-wireguard-go}
+# Implementations under test; wireguard-go on both ends validates the harness itself.
+IMPL_A=${IMPL_A:-xwg}
+IMPL_B=${IMPL_B:-wireguard-go}
+XWG_MODE=${XWG_MODE:-}		# written as "Mode = ..." into xwg configs when set
+RUNDIR=/var/run/wireguard
+BPFFS_DIR=/sys/fs/bpf/xwg
+
+# Underlay and overlay addressing; all of it lives only inside our namespaces.
+UA4=192.0.2.1 UB4=192.0.2.2 U4LEN=24
+UA6=2001:db8:77::1 UB6=2001:db8:77::2 U6LEN=64
+
+T_PASS=0 T_FAIL=0 T_SKIP=0 T_DONE=0
+T_NS=() T_PIDS=() T_IFS=()
+declare -A INST_NS=() INST_IMPL=() INST_PID=() INST_DAEMON=()
+T_TMP=""
+P=""
+
+say() { printf '# %s\n' "$*"; }
+
+ok() { T_PASS=$((T_PASS + 1)); printf 'ok - %s\n' "$*"; }
+
+nok() { T_FAIL=$((T_FAIL + 1)); printf 'not ok - %s\n' "$*"; }
+
+skip() { T_SKIP=$((T_SKIP + 1)); printf 'ok - %s # SKIP %s\n' "$1" "${2:-}"; }
+
+# Indents a diagnostic file so it reads as a comment in the test output.
+show_file() { [ -s "$1" ] && tail -n "${2:-25}" "$1" | sed 's/^/#   /'; return 0; }
+
+# check DESC CMD...: passes when CMD succeeds; shows its output when it does not.
+check() {
+	local desc=$1; shift
+	if "$@" >"$T_TMP/check.out" 2>&1; then
+		ok "$desc"
+	else
+		nok "$desc"
+		say "command failed (rc $?): $*"
+		show_file "$T_TMP/check.out"
+	fi
+}
+
+# check_fails DESC CMD...: passes when CMD fails.
+check_fails() {
+	local desc=$1; shift
+	if "$@" >"$T_TMP/check.out" 2>&1; then
+		nok "$desc"
+		say "command unexpectedly succeeded: $*"
+		show_file "$T_TMP/check.out"
+	else
+		ok "$desc"
+	fi
+}
+
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		nok "$1"
+		say "expected: $2"
+		say "     got: $3"
+	fi
+}
+
+# check_re DESC EXTENDED-REGEX VALUE
+check_re() {
+	if printf '%s' "$3" | grep -Eq -- "$2"; then
+		ok "$1"
+	else
+		nok "$1"
+		say "expected to match: $2"
+		say "               got: $3"
+	fi
+}
+
+# check_ge DESC VALUE MIN (integers)
+check_ge() {
+	if [ -n "$2" ] && [ "$2" -ge "$3" ] 2>/dev/null; then
+		ok "$1"
+	else
+		nok "$1"
+		say "expected >= $3, got '$2'"
+	fi
+}
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s; 0 once it succeeds, 1 on timeout.
+wait_for() {
+	local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
+	until "$@" >/dev/null 2>&1; do
+		[ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+skip_all() {
+	say "SKIP: $*"
+	T_SKIP=$((T_SKIP + 1))
+	T_DONE=1
+	exit 0
+}
+
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip_all "needs '$c'"
+	done
+}
+
+# need_impl IMPL...: skips the whole test when an implementation is not available.
+need_impl() {
+	local i
+	for i in "$@"; do
+		case $i in
+		xwg) [ -x "$XWG" ] || skip_all "$XWG not built" ;;
+		wireguard-go) need_cmd "$WGGO" ;;
+		*) echo "lib.sh: unknown implementation '$i'" >&2; exit 2 ;;
+		esac
+	done
+}
+
+lib_summary() {
+	if [ "$T_SKIP" -gt 0 ]; then
+		printf '%d passed, %d failed, %d skipped\n' "$T_PASS" "$T_FAIL" "$T_SKIP"
+	else
+		printf '%d passed, %d failed\n' "$T_PASS" "$T_FAIL"
+	fi
+}
+
+# Kills one pid and waits briefly for it; silently ignores pids that are already gone.
+kill_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 20); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	return 0
+}
+
+lib_cleanup() {
+	local rc=$? ifn ns pid
+	trap - EXIT INT TERM
+	set +e
+	if [ "$T_DONE" != 1 ]; then
+		nok "test script ended early (exit status $rc)"
+	fi
+	if [ "$T_FAIL" -gt 0 ] && [ -n "$T_TMP" ]; then
+		for ifn in "${!INST_IMPL[@]}"; do
+			[ -s "$T_TMP/$ifn.log" ] || continue
+			say "log of ${INST_IMPL[$ifn]} $ifn (last lines):"
+			show_file "$T_TMP/$ifn.log" 15
+		done
+	fi
+	{
+		for ifn in "${!INST_IMPL[@]}"; do inst_stop "$ifn"; done
+		for pid in "${T_PIDS[@]}"; do kill_pid "$pid"; done
+		# Anything still running in our namespaces was started by this test (daemons, iperf3, tshark).
+		for ns in "${T_NS[@]}"; do
+			for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid"; done
+		done
+		for ns in "${T_NS[@]}"; do ip netns del "$ns"; done
+		for ifn in "${T_IFS[@]}"; do
+			rm -f "$RUNDIR/$ifn.sock"
+			[ -d "$BPFFS_DIR/$ifn" ] && rm -rf "${BPFFS_DIR:?}/$ifn"
+		done
+		[ -n "$T_TMP" ] && rm -rf "$T_TMP"
+	} >/dev/null 2>&1
+	lib_summary
+	[ "$T_FAIL" -eq 0 ] && exit 0
+	exit 1
+}
+
+# lib_init: root check, a fresh name prefix, a temp dir and the cleanup trap.  Call first.
+lib_init() {
+	[ "$(id -u)" = 0 ] || { echo "# SKIP: needs root"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+	trap lib_cleanup EXIT
+	trap 'exit 130' INT TERM
+	need_cmd ip wg
+	local tries=0
+	while :; do
+		P=$(printf 'x%04x' $(( (RANDOM ^ ($$ << 3)) & 0xffff )))
+		ip netns list | grep -q "^$P-" || break
+		tries=$((tries + 1)); [ $tries -lt 20 ] || { echo "no free prefix" >&2; exit 1; }
+	done
+	umask 077
+	T_TMP=$(mktemp -d "/tmp/xwg-test.$P.XXXXXX")
+	mkdir -p "$RUNDIR"
+	say "prefix $P, temp dir $T_TMP, IMPL_A=$IMPL_A IMPL_B=$IMPL_B${XWG_MODE:+ XWG_MODE=$XWG_MODE}"
+}
+
+# Marks the test complete; the EXIT trap then cleans up and prints the summary.
+lib_done() { T_DONE=1; exit 0; }
+
+nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+ns_create() {
+	ip netns add "$1" || return 1
+	T_NS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# topo_create: namespaces NS_A, NS_B joined by veth VETH_A <-> VETH_B with IPv4 and IPv6 (nodad) addresses.
+topo_create() {
+	NS_A=$P-a NS_B=$P-b VETH_A=${P}va VETH_B=${P}vb
+	ns_create "$NS_A" && ns_create "$NS_B" || return 1
+	ip link add "$VETH_A" netns "$NS_A" type veth peer name "$VETH_B" netns "$NS_B" || return 1
+	ip -n "$NS_A" addr add "$UA4/$U4LEN" dev "$VETH_A"
+	ip -n "$NS_B" addr add "$UB4/$U4LEN" dev "$VETH_B"
+	ip -n "$NS_A" addr add "$UA6/$U6LEN" dev "$VETH_A" nodad
+	ip -n "$NS_B" addr add "$UB6/$U6LEN" dev "$VETH_B" nodad
+	ip -n "$NS_A" link set "$VETH_A" up
+	ip -n "$NS_B" link set "$VETH_B" up
+	wait_for 5 nsx "$NS_A" ping -c 1 -W 1 -q "$UB4" || { say "underlay IPv4 does not work"; return 1; }
+	wait_for 5 nsx "$NS_A" ping -c 1 -W 1 -q "$UB6" || { say "underlay IPv6 does not work"; return 1; }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Configuration files (wg-quick format).  The interface name is the file's basename, as xwg wants.
+
+conf_path() { printf '%s/%s.conf' "$T_TMP" "$1"; }
+
+# conf_iface IFNAME PRIVKEY PORT ADDRESSES [MTU]
+conf_iface() {
+	local f
+	f=$(conf_path "$1")
+	{
+		echo "[Interface]"
+		echo "PrivateKey = $2"
+		[ -n "$3" ] && echo "ListenPort = $3"
+		[ -n "$4" ] && echo "Address = $4"
+		[ -n "${5:-}" ] && echo "MTU = $5"
+	} >"$f"
+}
+
+# conf_peer IFNAME PUBKEY ALLOWEDIPS [ENDPOINT] [KEEPALIVE] [PSK]; empty or "-" leaves a key out.
+conf_peer() {
+	local f
+	f=$(conf_path "$1")
+	{
+		echo
+		echo "[Peer]"
+		echo "PublicKey = $2"
+		[ -n "${6:-}" ] && [ "$6" != - ] && echo "PresharedKey = $6"
+		[ -n "$3" ] && [ "$3" != - ] && echo "AllowedIPs = $3"
+		[ -n "${4:-}" ] && [ "$4" != - ] && echo "Endpoint = $4"
+		[ -n "${5:-}" ] && [ "$5" != - ] && echo "PersistentKeepalive = $5"
+	} >>"$f"
+}
+
+# Drops the wg-quick-only keys, leaving what `wg setconf` accepts (like `wg-quick strip`).
+conf_strip() {
+	grep -Eiv '^[[:space:]]*(Address|MTU|DNS|Table|PreUp|PostUp|PreDown|PostDown|SaveConfig|Mode)[[:space:]]*=' "$1"
+}
+
+# conf_values FILE KEY: every value of KEY, split on commas, one per line.
+conf_values() {
+	awk -v k="$2" '{ line = $0; sub(/#.*/, "", line) }
+		match(line, "^[ \t]*[A-Za-z]+[ \t]*=") {
+			key = substr(line, 1, RLENGTH - 1); gsub(/[ \t]/, "", key)
+			if (tolower(key) != tolower(k)) next
+			val = substr(line, RLENGTH + 1); n = split(val, parts, ",")
+			for (i = 1; i <= n; i++) { gsub(/[ \t]/, "", parts[i]); if (parts[i] != "") print parts[i] }
+		}' "$1"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Instances: one WireGuard interface run by IMPL in a namespace, configured from its wg-quick file.
+
+sock_ready() { [ -S "$RUNDIR/$1.sock" ] && wg show "$1" public-key >/dev/null 2>&1; }
+
+# inst_up IMPL NS IFNAME: starts the implementation with $(conf_path IFNAME); waits until it answers.
+inst_up() {
+	local impl=$1 ns=$2 ifn=$3 conf a mtu
+	conf=$(conf_path "$ifn")
+	T_IFS+=("$ifn")
+	INST_NS[$ifn]=$ns INST_IMPL[$ifn]=$impl INST_DAEMON[$ifn]=0
+	case $impl in
+	wireguard-go)
+		ip netns exec "$ns" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 LOG_LEVEL="${WGGO_LOG_LEVEL:-error}" \
+			"$WGGO" -f "$ifn" >"$T_TMP/$ifn.log" 2>&1 &
+		INST_PID[$ifn]=$!
+		wait_for 10 sock_ready "$ifn" || { say "wireguard-go $ifn did not come up"; return 1; }
+		conf_strip "$conf" >"$T_TMP/$ifn.stripped"
+		wg setconf "$ifn" "$T_TMP/$ifn.stripped" || return 1
+		for a in $(conf_values "$conf" Address); do
+			ip -n "$ns" addr add "$a" dev "$ifn" $([ "${a#*:}" != "$a" ] && echo nodad) || return 1
+		done
+		mtu=$(conf_values "$conf" MTU)
+		[ -n "$mtu" ] && ip -n "$ns" link set "$ifn" mtu "$mtu"
+		ip -n "$ns" link set "$ifn" up || return 1
+		# Like wg-quick: a route per allowed IP (most are already covered by the address's subnet).
+		for a in $(wg show "$ifn" allowed-ips | cut -f2- | tr ' \t' '\n\n'); do
+			[ "$a" = "(none)" ] || ip -n "$ns" route replace "$a" dev "$ifn" || return 1
+		done
+		;;
+	xwg)
+		if [ -n "$XWG_MODE" ] && ! grep -qi '^Mode' "$conf"; then
+			sed -i "/^\[Interface\]/a Mode = $XWG_MODE" "$conf"
+		fi
+		ip netns exec "$ns" "$XWG" up "$conf" --foreground >"$T_TMP/$ifn.log" 2>&1 &
+		INST_PID[$ifn]=$!
+		wait_for 15 sock_ready "$ifn" || { say "xwg $ifn did not come up"; show_file "$T_TMP/$ifn.log"; return 1; }
+		wait_for 5 ip -n "$ns" link show "$ifn" up || { say "xwg $ifn: link not up"; return 1; }
+		;;
+	*)
+		say "unknown implementation '$impl'"; return 1 ;;
+	esac
+}
+
+# inst_stop IFNAME: stops an instance and waits until its socket and link are gone.
+inst_stop() {
+	local ifn=$1 ns=${INST_NS[$1]:-} pid=${INST_PID[$1]:-}
+	[ -n "$ns" ] || return 0
+	if [ "${INST_IMPL[$ifn]}" = xwg ] && [ "${INST_DAEMON[$ifn]}" = 1 ]; then
+		nsx "$ns" "$XWG" down "$ifn" >/dev/null 2>&1
+	fi
+	[ -n "$pid" ] && kill_pid "$pid"
+	wait "$pid" 2>/dev/null
+	wait_for 3 sh -c "! ip -n '$ns' link show '$ifn'"
+	rm -f "$RUNDIR/$ifn.sock"
+	unset "INST_PID[$ifn]"
+	unset "INST_NS[$ifn]"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Pairs: instance a<N> in NS_A and b<N> in NS_B, overlay 10.78.N.0/24 and fd78:N::/64, ports 20000+2N.
+
+ovl4() { printf '10.78.%d.%d' "$1" "$([ "$2" = a ] && echo 1 || echo 2)"; }
+ovl6() { printf 'fd78:%x::%d' "$1" "$([ "$2" = a ] && echo 1 || echo 2)"; }
+port_of() { echo $((20000 + 2 * $1 + $([ "$2" = a ] && echo 0 || echo 1))); }
+ifname_of() { echo "$P$2$1"; }
+
+# keys_new VAR: sets VAR_PRIV and VAR_PUB to a fresh key pair.
+keys_new() {
+	local priv
+	priv=$(wg genkey)
+	printf -v "$1_PRIV" '%s' "$priv"
+	printf -v "$1_PUB" '%s' "$(printf '%s' "$priv" | wg pubkey)"
+}
+
+# pair_up N IMPL_A IMPL_B UNDERLAY(4|6) INITIATOR(a|b|both) [KEEPALIVE_A] [KEEPALIVE_B]
+# Only the initiator gets an Endpoint, so it sends the first handshake and the other side learns the
+# endpoint from it.  Extra knobs, read once: PAIR_PSK (default on), PAIR_WRONG_KEY_FOR_B (a's view of b's
+# public key is wrong), PAIR_WRONG_KEY_FOR_A, PAIR_MTU.
+pair_up() {
+	local n=$1 ia=$2 ib=$3 fam=$4 init=$5 ka=${6:--} kb=${7:--}
+	local ifa ifb psk=- epa=- epb= pub_b pub_a
+	ifa=$(ifname_of "$n" a) ifb=$(ifname_of "$n" b)
+	keys_new KA; keys_new KB
+	[ "${PAIR_PSK:-1}" = 1 ] && psk=$(wg genpsk)
+	if [ "$fam" = 6 ]; then
+		epa="[$UB6]:$(port_of "$n" b)" epb="[$UA6]:$(port_of "$n" a)"
+	else
+		epa="$UB4:$(port_of "$n" b)" epb="$UA4:$(port_of "$n" a)"
+	fi
+	[ "$init" = b ] && epa=-
+	[ "$init" = a ] && epb=-
+	pub_b=$KB_PUB pub_a=$KA_PUB
+	[ "${PAIR_WRONG_KEY_FOR_B:-0}" = 1 ] && pub_b=$(wg genkey | wg pubkey)
+	[ "${PAIR_WRONG_KEY_FOR_A:-0}" = 1 ] && pub_a=$(wg genkey | wg pubkey)
+	conf_iface "$ifa" "$KA_PRIV" "$(port_of "$n" a)" "$(ovl4 "$n" a)/24, $(ovl6 "$n" a)/64" "${PAIR_MTU:-}"
+	conf_peer "$ifa" "$pub_b" "$(ovl4 "$n" b)/32, $(ovl6 "$n" b)/128" "$epa" "$ka" "$psk"
+	conf_iface "$ifb" "$KB_PRIV" "$(port_of "$n" b)" "$(ovl4 "$n" b)/24, $(ovl6 "$n" b)/64" "${PAIR_MTU:-}"
+	conf_peer "$ifb" "$pub_a" "$(ovl4 "$n" a)/32, $(ovl6 "$n" a)/128" "$epb" "$kb" "$psk"
+	PAIR_A_PUB[$n]=$KA_PUB PAIR_B_PUB[$n]=$KB_PUB
+	inst_up "$ib" "$NS_B" "$ifb" && inst_up "$ia" "$NS_A" "$ifa"
+}
+declare -A PAIR_A_PUB=() PAIR_B_PUB=()
+
+pair_down() {
+	inst_stop "$(ifname_of "$1" a)"
+	inst_stop "$(ifname_of "$1" b)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Probes
+
+# wg_field IFNAME PEER-PUBKEY COLUMN: one column of a peer's `wg show dump` line
+# (3 endpoint, 4 allowed-ips, 5 latest-handshake, 6 rx, 7 tx, 8 keepalive).
+wg_field() {
+	wg show "$1" dump 2>/dev/null | awk -F'\t' -v k="$2" -v c="$3" 'NR > 1 && $1 == k { print $c }'
+}
+
+# ping_ok NS DST [COUNT]: every one of COUNT echo requests is answered within 10 s.
+ping_ok() {
+	nsx "$1" ping -c "${3:-3}" -i 0.2 -w 10 -q "$2"
+}
+
+iperf_server() {	# iperf_server NS PORT: a long-lived server in NS
+	ip netns exec "$1" iperf3 -s -p "$2" >/dev/null 2>&1 &
+	T_PIDS+=($!)
+	wait_for 5 sh -c "ip netns exec '$1' ss -ltn | grep -q ':$2 '"
+}
+
+# iperf_start NS DST PORT SECONDS [iperf3 options...]: a TCP client run in the background.
+# Sets IPERF_PID and IPERF_JSON (the report, written when it ends).
+iperf_start() {
+	local ns=$1 dst=$2 port=$3 secs=$4
+	shift 4
+	IPERF_JSON=$T_TMP/iperf.$RANDOM$RANDOM.json
+	IPERF_DESC="iperf3 -c $dst -p $port -t $secs $*"
+	ip netns exec "$ns" timeout $((secs + 20)) iperf3 -c "$dst" -p "$port" -t "$secs" -J \
+		--connect-timeout 5000 "$@" >"$IPERF_JSON" 2>&1 &
+	IPERF_PID=$!
+}
+
+# iperf_finish DESC: waits for the run; it must succeed and move data.  Sets IPERF_BYTES.
+iperf_finish() {
+	local desc=$1 rc rate
+	IPERF_BYTES=0
+	wait "$IPERF_PID"; rc=$?
+	if [ $rc != 0 ]; then
+		nok "$desc"
+		say "$IPERF_DESC failed (rc $rc): $(jq -r '.error // empty' "$IPERF_JSON" 2>/dev/null)"
+		show_file "$IPERF_JSON" 5
+		return 1
+	fi
+	IPERF_BYTES=$(jq -r '.end.sum_received.bytes | floor' "$IPERF_JSON")
+	rate=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$IPERF_JSON")
+	if [ "${IPERF_BYTES:-0}" -gt 0 ] 2>/dev/null; then
+		ok "$desc ($rate Mbit/s)"
+	else
+		nok "$desc: no data received"
+		return 1
+	fi
+}
+
+# iperf_check DESC NS DST PORT SECONDS [iperf3 options...]: iperf_start + iperf_finish.
+iperf_check() {
+	local desc=$1
+	shift
+	iperf_start "$@"
+	iperf_finish "$desc"
+}
+
+# iperf_stalls: how many one-second intervals of the last run carried no data at all.
+iperf_stalls() {
+	jq '[.intervals[].sum.bytes | select(. == 0)] | length' "$IPERF_JSON" 2>/dev/null || echo "unreadable"
+}

@@ -1,0 +1,244 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Tests the xwg command line: key tools (and their interop with wg), help, errors, up/down/run.
+#
+# Usage: XWG=path/to/xwg selftests/test_cli.sh   (default .output/xwg; the netns part needs root)
+
+XWG=${XWG:-.output/xwg}
+XWG=$(realpath "$XWG" 2>/dev/null || echo "$XWG")
+PASS=0
+FAIL=0
+TMP=$(mktemp -d /tmp/xwg-cli.XXXXXX)
+NS=xwgc$$
+IF_A=xwgc$$a		# interface names must be unique: /var/run/wireguard is shared by all netns
+IF_B=xwgc$$b
+IF_R=xwgc$$r
+IF_F=xwgc$$f
+IF_Q=xwgc$$q
+
+ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
+not_ok() {
+	echo "not ok - $1"
+	[ -n "$2" ] && sed 's/^/#   /' <<<"$2"
+	FAIL=$((FAIL + 1))
+}
+# expect DESC COND [DETAIL]: COND is a shell expression evaluated now.
+expect() { if eval "$2"; then ok "$1"; else not_ok "$1" "$3"; fi; }
+
+cleanup() {
+	for i in $IF_A $IF_B $IF_R $IF_F $IF_Q; do
+		[ -S /var/run/wireguard/$i.sock ] && "$XWG" down $i >/dev/null 2>&1
+	done
+	ip netns del $NS 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ ! -x "$XWG" ]; then
+	echo "not ok - $XWG is not an executable"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+b64_key_re='^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$'
+
+# ---- keys ----
+
+k=$("$XWG" genkey); rc=$?
+expect "genkey exits 0 and prints a 44-char base64 key" "[ $rc = 0 ] && [[ '$k' =~ $b64_key_re ]]" "got '$k'"
+bytes=$(base64 -d <<<"$k" | od -An -tu1 | tr -s ' \n' ' ')
+read -ra b <<<"$bytes"
+expect "genkey output decodes to 32 clamped bytes" \
+	"[ ${#b[@]} = 32 ] && [ \$(( ${b[0]:-1} & 7 )) = 0 ] && [ \$(( ${b[31]:-0} & 192 )) = 64 ]" "bytes: $bytes"
+expect "genkey gives a new key each time" "[ '$k' != '$("$XWG" genkey)' ]"
+
+p=$("$XWG" genpsk); rc=$?
+expect "genpsk exits 0 and prints a 44-char base64 key" "[ $rc = 0 ] && [[ '$p' =~ $b64_key_re ]]" "got '$p'"
+expect "genpsk gives a new key each time" "[ '$p' != '$("$XWG" genpsk)' ]"
+
+for i in 1 2 3; do
+	wk=$(wg genkey)
+	expect "wg genkey | xwg pubkey == wg pubkey ($i)" \
+		"[ '$(echo "$wk" | "$XWG" pubkey)' = '$(echo "$wk" | wg pubkey)' ]"
+done
+xk=$("$XWG" genkey)
+xp=$(echo "$xk" | wg pubkey); rc=$?
+expect "xwg genkey | wg pubkey works and agrees with xwg pubkey" \
+	"[ $rc = 0 ] && [ -n '$xp' ] && [ '$xp' = '$(echo "$xk" | "$XWG" pubkey)' ]"
+# wg clamps inside X25519, so an unclamped key (a psk) must give the same public key.
+up=$(wg genpsk)
+expect "pubkey of an unclamped key matches wg" "[ '$(echo "$up" | "$XWG" pubkey)' = '$(echo "$up" | wg pubkey)' ]"
+expect "pubkey accepts a key without a trailing newline" \
+	"[ '$(printf %s "$xk" | "$XWG" pubkey)' = '$xp' ]"
+
+for bad in "bad" "" "${xk:0:43}" "${xk:0:42}B=" "${xk}${xk}" "${xk:0:43}x"; do
+	out=$(printf '%s\n' "$bad" | "$XWG" pubkey 2>&1); rc=$?
+	expect "pubkey rejects '$bad'" \
+		"[ $rc = 1 ] && [ \"\$out\" = 'xwg: pubkey: invalid private key on stdin' ]" "rc=$rc out=$out"
+done
+out=$(head -c 100000 /dev/zero | "$XWG" pubkey 2>&1); rc=$?
+expect "pubkey rejects a long binary stdin" "[ $rc = 1 ] && [[ \"\$out\" == *'invalid private key'* ]]" "rc=$rc"
+out=$("$XWG" genkey extra 2>&1); rc=$?
+expect "genkey rejects an extra argument" "[ $rc = 1 ] && [[ \"\$out\" == *\"unexpected argument 'extra'\"* ]]" "$out"
+
+# ---- help and errors ----
+
+for c in up down show run genkey genpsk pubkey help; do
+	out=$("$XWG" $c --help 2>&1); rc=$?
+	expect "xwg $c --help exits 0 with a usage line" "[ $rc = 0 ] && [[ \"\$out\" == *'Usage: xwg $c'* ]]" "rc=$rc $out"
+done
+out=$("$XWG" --help); rc=$?
+expect "xwg --help lists every command" \
+	"[ $rc = 0 ] && [[ \"\$out\" == *genkey* && \"\$out\" == *pubkey* && \"\$out\" == *up* && \"\$out\" == *down* ]]"
+expect "xwg help exits 0" "'$XWG' help >/dev/null"
+expect "xwg help up prints up's usage" "[[ '$("$XWG" help up)' == *'Usage: xwg up'* ]]"
+expect "xwg --version prints a version" "[[ '$("$XWG" --version)' =~ ^xwg\ v[0-9] ]]"
+out=$("$XWG" foo 2>&1 >/dev/null); rc=$?
+expect "unknown command fails with a message and usage on stderr" \
+	"[ $rc = 1 ] && [[ \"\$out\" == \"xwg: unknown command 'foo'\"* ]] && [[ \"\$out\" == *Usage:* ]]" "rc=$rc $out"
+expect "unknown command prints nothing on stdout" "[ -z '$("$XWG" foo 2>/dev/null)' ]"
+"$XWG" >/dev/null 2>&1; rc=$?
+expect "no command fails" "[ $rc = 1 ]"
+"$XWG" up >/dev/null 2>&1; rc=$?
+expect "up without an argument fails" "[ $rc = 1 ]"
+out=$("$XWG" up "$TMP/x.conf" --bogus 2>&1); rc=$?
+expect "up with an unknown option fails" "[ $rc = 1 ] && [[ \"\$out\" == *\"unexpected argument '--bogus'\"* ]]" "$out"
+out=$("$XWG" up 'bad name!' 2>&1); rc=$?
+expect "up with an invalid interface name fails" "[ $rc = 1 ] && [[ \"\$out\" == *'not a valid interface name'* ]]" "$out"
+out=$("$XWG" up "$TMP/missing.conf" 2>&1); rc=$?
+expect "up with a missing file fails" "[ $rc = 1 ] && [[ \"\$out\" == xwg:*missing.conf* ]]" "$out"
+out=$("$XWG" show 'a/b' 2>&1); rc=$?
+expect "show with an invalid name fails" "[ $rc = 1 ] && [[ \"\$out\" == xwg:* ]]" "$out"
+out=$("$XWG" down xwgc$$none 2>&1); rc=$?
+expect "down of a non-running interface fails cleanly" \
+	"[ $rc = 1 ] && [ \"\$out\" = 'xwg: xwgc$$none: not running' ]" "rc=$rc $out"
+out=$("$XWG" down 2>&1); rc=$?
+expect "down without an argument fails" "[ $rc = 1 ] && [[ \"\$out\" == *Usage:* ]]" "$out"
+
+# ---- up / down / run: in a throwaway network namespace ----
+
+if [ "$(id -u)" != 0 ] || ! ip netns add $NS 2>/dev/null; then
+	echo "ok - # SKIP up/down tests need root and network namespaces"
+	echo "$PASS passed, $FAIL failed"
+	[ $FAIL = 0 ]
+	exit
+fi
+in_ns() { ip netns exec $NS "$@"; }
+in_ns ip link set lo up
+no_trace() {	# no_trace IFNAME: neither the interface nor its socket exists
+	! in_ns ip link show "$1" >/dev/null 2>&1 && [ ! -e /var/run/wireguard/"$1".sock ]
+}
+
+PORT=$((30000 + $$ % 20000))
+priv_a=$(wg genkey); priv_b=$(wg genkey)
+pub_a=$(echo "$priv_a" | wg pubkey); pub_b=$(echo "$priv_b" | wg pubkey)
+psk=$(wg genpsk)
+write_conf() {	# write_conf FILE EXTRA-INTERFACE-LINE EXTRA-PEER-LINE
+	cat >"$1" <<-EOF
+	[Interface]
+	PrivateKey = $priv_a
+	ListenPort = $PORT
+	Address = 10.201.0.1/24, fd00:201::1/64
+	$2
+
+	[Peer]
+	PublicKey = $pub_b
+	PresharedKey = $psk
+	Endpoint = 127.0.0.1:51999
+	AllowedIPs = 10.201.0.2/32, 10.202.0.0/16, fd00:201::2/128
+	PersistentKeepalive = 25
+	$3
+	EOF
+	chmod 600 "$1"
+}
+
+write_conf "$TMP/$IF_A.conf" "Lisen = 5" ""
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "up with a bad key fails with file:line: unknown key" \
+	"[ $rc = 1 ] && [ \"\$out\" = \"xwg: $IF_A.conf:5: unknown key 'Lisen'\" ]" "rc=$rc $out"
+expect "... and leaves no interface or socket behind" "no_trace $IF_A"
+
+write_conf "$TMP/$IF_A.conf" "DNS = 1.1.1.1" ""
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "up refuses the unsupported wg-quick key DNS" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *\"$IF_A.conf:5: 'DNS' is not supported\"* ]] && no_trace $IF_A" "rc=$rc $out"
+
+write_conf "$TMP/$IF_A.conf" "" "AllowedIPs = 0.0.0.0/0"
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "up refuses a default route and creates nothing" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *'0.0.0.0/0 needs a default route'* ]] && no_trace $IF_A" "rc=$rc $out"
+
+write_conf "$TMP/$IF_A.conf" "" ""
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" --mode xdp 2>&1); rc=$?
+expect "up --mode xdp says it is not implemented and creates nothing" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *'not implemented'* ]] && no_trace $IF_A" "rc=$rc $out"
+
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "up starts the interface" "[ $rc = 0 ] && [ \"\$out\" = '[#] xwg: $IF_A up (data path: tun)' ]" "rc=$rc $out"
+expect "... which is up with its addresses" \
+	"in_ns ip -br addr show $IF_A 2>/dev/null | grep -q 'UNKNOWN.*10.201.0.1/24 fd00:201::1/64'" "$(in_ns ip -br addr 2>&1)"
+expect "... and routes for the allowed IPs" \
+	"in_ns ip route show dev $IF_A 2>/dev/null | grep -q '^10.202.0.0/16' && in_ns ip -6 route show dev $IF_A 2>/dev/null | grep -q '^fd00:201::2 '" \
+	"$(in_ns ip route 2>&1; in_ns ip -6 route 2>&1)"
+expect "... and MTU 1420" "in_ns ip link show $IF_A 2>/dev/null | grep -q 'mtu 1420 '"
+dump=$(wg show $IF_A dump 2>&1)
+expect "wg show reads the configuration through the agent's socket" \
+	"grep -qP \"^\\Q$priv_a\\E\t\\Q$pub_a\\E\t$PORT\t\" <<<\"\$dump\" && grep -qP \"^\\Q$pub_b\\E\t\\Q$psk\\E\t127.0.0.1:51999\t10.201.0.2/32,10.202.0.0/16,fd00:201::2/128\t.*\t25$\" <<<\"\$dump\"" \
+	"$dump"
+json=$("$XWG" show $IF_A --json 2>&1)
+expect "xwg show --json names the interface" "[[ \"\$json\" == *'\"$IF_A\"'* ]]" "$json"
+expect "xwg show interfaces lists it" "'$XWG' show interfaces | grep -qx $IF_A"
+expect "xwg show (all) includes it" "'$XWG' show | grep -qx 'interface: $IF_A'"
+if command -v python3 >/dev/null; then
+	expect "xwg show all --json is one valid JSON array" \
+		"'$XWG' show all --json | python3 -c 'import json,sys; a=json.load(sys.stdin); assert isinstance(a, list)'"
+fi
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "up of a running interface fails: already exists" \
+	"[ $rc = 1 ] && [ \"\$out\" = 'xwg: $IF_A: interface already exists' ]" "rc=$rc $out"
+
+# Same port, other name: fails at bind, after the TUN exists, so this checks the unwinding.
+cp "$TMP/$IF_A.conf" "$TMP/$IF_B.conf"
+sed -i "s|^PublicKey = .*|PublicKey = $(wg genkey | wg pubkey)|" "$TMP/$IF_B.conf"
+out=$(in_ns "$XWG" up "$TMP/$IF_B.conf" 2>&1); rc=$?
+expect "up on a port in use fails with the reason and unwinds" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *'Address already in use'* ]] && no_trace $IF_B" "rc=$rc $out"
+
+out=$("$XWG" down "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "down (by config path) stops the agent" "[ $rc = 0 ] && [ \"\$out\" = '[#] xwg: $IF_A down' ]" "rc=$rc $out"
+expect "... and the interface, its routes and socket are gone" "no_trace $IF_A && ! in_ns ip route | grep -q 10.202"
+out=$("$XWG" down $IF_A 2>&1); rc=$?
+expect "a second down says not running" "[ $rc = 1 ] && [ \"\$out\" = 'xwg: $IF_A: not running' ]" "$out"
+
+write_conf "$TMP/$IF_F.conf" "MTU = 1380" ""
+sed -i "s/^ListenPort.*//" "$TMP/$IF_F.conf"
+ip netns exec $NS "$XWG" up --foreground "$TMP/$IF_F.conf" >"$TMP/fg.out" 2>&1 &
+fg=$!
+for _ in $(seq 50); do [ -S /var/run/wireguard/$IF_F.sock ] && break; sleep 0.1; done
+expect "up --foreground serves the interface with its MTU" "in_ns ip link show $IF_F 2>/dev/null | grep -q 'mtu 1380 '"
+kill -TERM $fg 2>/dev/null
+wait $fg; rc=$?
+expect "... and exits 0 on SIGTERM, removing everything" "[ $rc = 0 ] && no_trace $IF_F" "rc=$rc $(cat "$TMP/fg.out")"
+
+out=$(in_ns "$XWG" run $IF_R 2>&1); rc=$?
+expect "run creates a bare interface" "[ $rc = 0 ] && [ -S /var/run/wireguard/$IF_R.sock ] && in_ns ip link show $IF_R >/dev/null" "rc=$rc $out"
+echo "$priv_b" >"$TMP/priv_b"
+wg set $IF_R private-key "$TMP/priv_b" peer "$pub_a" allowed-ips 10.203.0.0/24
+expect "wg set configures a run interface" "wg show $IF_R dump | grep -qP \"^\\Q$pub_a\\E\t.*\t10.203.0.0/24\t\"" "$(wg show $IF_R dump 2>&1)"
+expect "down stops a run interface" "'$XWG' down $IF_R >/dev/null && no_trace $IF_R"
+
+# wg-quick runs its userspace implementation as "IMPL IFNAME", which a link named xwg-run provides.
+if command -v wg-quick >/dev/null && [ ! -e /sys/module/wireguard ]; then
+	ln -s "$XWG" "$TMP/xwg-run"
+	write_conf "$TMP/$IF_Q.conf" "" ""
+	out=$(WG_QUICK_USERSPACE_IMPLEMENTATION="$TMP/xwg-run" in_ns wg-quick up "$TMP/$IF_Q.conf" 2>&1); rc=$?
+	expect "wg-quick up works with xwg-run as its userspace implementation" \
+		"[ $rc = 0 ] && wg show $IF_Q dump | grep -qP \"^\\Q$pub_b\\E\t\" && in_ns ip route | grep -q '^10.202.0.0/16 dev $IF_Q'" \
+		"rc=$rc $out"
+	in_ns wg-quick down "$TMP/$IF_Q.conf" >/dev/null 2>&1
+	for _ in $(seq 50); do [ -e /var/run/wireguard/$IF_Q.sock ] || break; sleep 0.1; done
+	expect "wg-quick down (deleting the link) makes the agent exit" "no_trace $IF_Q"
+fi
+
+echo "$PASS passed, $FAIL failed"
+[ $FAIL = 0 ]

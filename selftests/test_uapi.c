@@ -1,0 +1,916 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Unit tests for the UAPI server (get/set semantics, errors, framing, the socket) and the `xwg show` client. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include "test.h"
+#include "crypto.h"
+#include "device.h"
+#include "encoding.h"
+#include "peer.h"
+#include "show.h"
+#include "uapi.h"
+
+static const char zero_hex[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/* A device without TUN, sockets or epoll: enough for configuration. */
+static void dev_setup(struct xwg_device *dev)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->tun_fd = dev->sock4 = dev->sock6 = dev->epoll_fd = dev->uapi_fd = dev->signal_fd = -1;
+	allowedips_init(&dev->allowedips);
+	if (index_table_init(&dev->index_table))
+		abort();
+}
+
+static void dev_teardown(struct xwg_device *dev)
+{
+	device_uninit(dev);
+}
+
+/* Runs one byte stream of requests through uapi_serve; returns everything written (malloc'd). */
+static char *serve(struct xwg_device *dev, const char *req)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *in = fmemopen((void *)req, strlen(req), "r");
+	FILE *out = open_memstream(&buf, &len);
+
+	if (!in || !out)
+		abort();
+	uapi_serve(dev, in, out);
+	fclose(in);
+	fclose(out);
+	return buf;
+}
+
+/* Serves req and compares the reply; frees it. */
+#define EXPECT_REPLY(dev, req, want) do { char *_r = serve(dev, req); ASSERT_STREQ(_r, want); free(_r); } while (0)
+
+/* Deterministic key pairs: private = clamp(seed byte repeated). */
+static void test_keypair(uint8_t seed, uint8_t priv[32], uint8_t pub[32], char priv_hex[65], char pub_hex[65])
+{
+	memset(priv, seed, 32);
+	curve25519_clamp(priv);
+	if (curve25519_generate_public(pub, priv))
+		abort();
+	key_to_hex(priv_hex, priv);
+	key_to_hex(pub_hex, pub);
+}
+
+static struct peer *find_peer(struct xwg_device *dev, const char *pub_hex)
+{
+	uint8_t key[32];
+
+	if (key_from_hex(key, pub_hex))
+		abort();
+	return device_lookup_peer(dev, key);
+}
+
+static struct peer *route4(struct xwg_device *dev, const char *ip)
+{
+	uint8_t a[4];
+
+	inet_pton(AF_INET, ip, a);
+	return allowedips_lookup(&dev->allowedips, AF_INET, a);
+}
+
+static int count_prefixes_cb(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_prefixes(struct xwg_device *dev, struct peer *peer)
+{
+	int n = 0;
+
+	allowedips_walk_by_peer(&dev->allowedips, peer, count_prefixes_cb, &n);
+	return n;
+}
+
+static void test_get_empty(void)
+{
+	struct xwg_device dev;
+
+	dev_setup(&dev);
+	EXPECT_REPLY(&dev, "get=1\n\n", "errno=0\n\n");
+	dev.mode = "tun";
+	EXPECT_REPLY(&dev, "get=1\n\n", "xwg_mode=tun\nerrno=0\n\n");
+	/* A probe connection sends nothing at all. */
+	EXPECT_REPLY(&dev, "", "");
+	dev_teardown(&dev);
+}
+
+static void test_private_key_clamped(void)
+{
+	struct xwg_device dev;
+	char b64[KEY_B64_LEN + 1], *r;
+	uint8_t pub[32];
+
+	dev_setup(&dev);
+	/* 0xff... is "/////..." in base64; clamped it must read back as "+////...". */
+	EXPECT_REPLY(&dev, "set=1\nprivate_key=ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n\n",
+		     "errno=0\n\n");
+	ASSERT_TRUE(dev.has_identity);
+	EXPECT_REPLY(&dev, "get=1\n\n",
+		     "private_key=f8ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f\nerrno=0\n\n");
+	key_to_base64(b64, dev.static_private);
+	ASSERT_EQ(b64[0], '+');
+	curve25519_generate_public(pub, dev.static_private);
+	ASSERT_MEMEQ(dev.static_public, pub, 32);
+
+	/* Upper-case hex is accepted too. */
+	EXPECT_REPLY(&dev, "set=1\nprivate_key=FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF\n\n",
+		     "errno=0\n\n");
+	ASSERT_TRUE(dev.has_identity);
+
+	/* All zeros removes the identity (and is not clamped into a real key). */
+	r = serve(&dev, "set=1\nprivate_key=0000000000000000000000000000000000000000000000000000000000000000\n\n"
+			"get=1\n\n");
+	ASSERT_STREQ(r, "errno=0\n\nerrno=0\n\n");
+	free(r);
+	ASSERT_FALSE(dev.has_identity);
+	dev_teardown(&dev);
+}
+
+static void test_peer_full(void)
+{
+	struct xwg_device dev;
+	uint8_t priv[32], pub[32], ppriv[32], ppub[32];
+	char priv_hex[65], pub_hex[65], ppriv_hex[65], ppub_hex[65], req[1024], want[2048];
+	struct peer *peer;
+
+	dev_setup(&dev);
+	test_keypair(1, priv, pub, priv_hex, pub_hex);
+	test_keypair(2, ppriv, ppub, ppriv_hex, ppub_hex);
+	snprintf(req, sizeof(req),
+		 "set=1\nprivate_key=%s\nfwmark=4660\npublic_key=%s\n"
+		 "preshared_key=0101010101010101010101010101010101010101010101010101010101010101\n"
+		 "endpoint=[fd00::2]:51820\nprotocol_version=1\nreplace_allowed_ips=true\n"
+		 "allowed_ip=10.0.0.5/24\nallowed_ip=fd00::1/64\nallowed_ip=192.168.7.7\n\n",
+		 priv_hex, ppub_hex);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	peer = find_peer(&dev, ppub_hex);
+	ASSERT_TRUE(peer != NULL);
+	if (!peer)
+		goto out;
+	ASSERT_EQ(dev.fwmark, 4660);
+	ASSERT_EQ(peer->endpoint.addr.sa.sa_family, AF_INET6);
+	ASSERT_TRUE(route4(&dev, "10.0.0.200") == peer);
+	ASSERT_TRUE(route4(&dev, "10.0.1.1") == NULL);
+
+	/* Counters and handshake time are reported as stored. */
+	peer->rx_bytes = 1372;
+	peer->tx_bytes = 1428;
+	peer->last_handshake.tv_sec = 1700000000;
+	peer->last_handshake.tv_nsec = 123456789;
+	/* Masked prefixes, IPv4 first, hex lower case, PSK reported in full. */
+	snprintf(want, sizeof(want),
+		 "private_key=%s\nfwmark=4660\npublic_key=%s\n"
+		 "preshared_key=0101010101010101010101010101010101010101010101010101010101010101\n"
+		 "protocol_version=1\nendpoint=[fd00::2]:51820\n"
+		 "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=123456789\n"
+		 "tx_bytes=1428\nrx_bytes=1372\npersistent_keepalive_interval=0\n",
+		 priv_hex, ppub_hex);
+	{
+		char *r = serve(&dev, "get=1\n\n");
+
+		ASSERT_TRUE(r && !strncmp(r, want, strlen(want)));
+		ASSERT_TRUE(r && strstr(r, "allowed_ip=10.0.0.0/24\n"));
+		ASSERT_TRUE(r && strstr(r, "allowed_ip=192.168.7.7/32\n"));
+		ASSERT_TRUE(r && strstr(r, "allowed_ip=fd00::/64\n"));
+		ASSERT_TRUE(r && strstr(r, "allowed_ip=fd00::/64\nerrno=0\n\n"));
+		ASSERT_TRUE(r && strlen(r) > 7 && !strcmp(r + strlen(r) - 10, "\nerrno=0\n\n"));
+		free(r);
+	}
+
+	/* IPv4 endpoint, keepalive, PSK removal with zeros; the peer is updated in place. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\npreshared_key=%s\nendpoint=192.0.2.1:4500\n"
+		 "persistent_keepalive_interval=25\n\n", ppub_hex, zero_hex);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_TRUE(find_peer(&dev, ppub_hex) == peer);
+	ASSERT_EQ(dev.num_peers, 1);
+	ASSERT_EQ(peer->persistent_keepalive_interval, 25);
+	ASSERT_TRUE(crypto_is_zero(peer->preshared_key, 32));
+	{
+		char *r = serve(&dev, "get=1\n\n");
+		char line[100];
+
+		snprintf(line, sizeof(line), "preshared_key=%s\n", zero_hex);
+		ASSERT_TRUE(r && strstr(r, line));
+		ASSERT_TRUE(r && strstr(r, "endpoint=192.0.2.1:4500\n"));
+		ASSERT_TRUE(r && strstr(r, "persistent_keepalive_interval=25\n"));
+		free(r);
+	}
+	/* "off" is sent as 0. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\npersistent_keepalive_interval=0\n\n", ppub_hex);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_EQ(peer->persistent_keepalive_interval, 0);
+out:
+	dev_teardown(&dev);
+}
+
+/* Two peers A (10.1.0.0/16, 10.2.0.0/16) and B (10.3.0.0/16). */
+static void setup_two_peers(struct xwg_device *dev, char a_hex[65], char b_hex[65])
+{
+	uint8_t priv[32], pub[32];
+	char priv_hex[65], req[512];
+
+	dev_setup(dev);
+	test_keypair(3, priv, pub, priv_hex, a_hex);
+	test_keypair(4, priv, pub, priv_hex, b_hex);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=10.1.0.0/16\nallowed_ip=10.2.0.0/16\n"
+		 "public_key=%s\nallowed_ip=10.3.0.0/16\n\n", a_hex, b_hex);
+	EXPECT_REPLY(dev, req, "errno=0\n\n");
+}
+
+static void test_replace_allowed_ips(void)
+{
+	struct xwg_device dev;
+	char a[65], b[65], req[512];
+	struct peer *pa;
+
+	setup_two_peers(&dev, a, b);
+	pa = find_peer(&dev, a);
+	ASSERT_EQ(count_prefixes(&dev, pa), 2);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nreplace_allowed_ips=true\nallowed_ip=10.9.0.0/16\n\n", a);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_EQ(count_prefixes(&dev, pa), 1);
+	ASSERT_TRUE(route4(&dev, "10.9.1.1") == pa);
+	ASSERT_TRUE(route4(&dev, "10.1.1.1") == NULL);
+	/* B is untouched. */
+	ASSERT_TRUE(route4(&dev, "10.3.1.1") == find_peer(&dev, b));
+	/* wg set IF peer P allowed-ips "" */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nreplace_allowed_ips=true\n\n", a);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_EQ(count_prefixes(&dev, pa), 0);
+	dev_teardown(&dev);
+}
+
+static void test_allowed_ip_removal(void)
+{
+	struct xwg_device dev;
+	char a[65], b[65], req[512];
+	struct peer *pa, *pb;
+
+	setup_two_peers(&dev, a, b);
+	pa = find_peer(&dev, a);
+	pb = find_peer(&dev, b);
+	/* Removal uses the masked prefix; a prefix of another peer is left alone, without error. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=-10.1.2.3/16\nallowed_ip=-10.3.0.0/16\n"
+		 "allowed_ip=-10.77.0.0/16\n\n", a);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_TRUE(route4(&dev, "10.1.0.1") == NULL);
+	ASSERT_TRUE(route4(&dev, "10.2.0.1") == pa);
+	ASSERT_TRUE(route4(&dev, "10.3.0.1") == pb);
+	/* A malformed removal is still an error. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=-10.2.0.0/33\n\n", a);
+	EXPECT_REPLY(&dev, req, "errno=-22\n\n");
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=-\n\n", a);
+	EXPECT_REPLY(&dev, req, "errno=-22\n\n");
+	ASSERT_TRUE(route4(&dev, "10.2.0.1") == pa);
+	dev_teardown(&dev);
+}
+
+static void test_move_prefix(void)
+{
+	struct xwg_device dev;
+	char a[65], b[65], req[512];
+	struct peer *pa, *pb;
+
+	setup_two_peers(&dev, a, b);
+	pa = find_peer(&dev, a);
+	pb = find_peer(&dev, b);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=10.1.0.0/16\n\n", b);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_TRUE(route4(&dev, "10.1.0.1") == pb);
+	ASSERT_EQ(count_prefixes(&dev, pa), 1);
+	ASSERT_EQ(count_prefixes(&dev, pb), 2);
+	/* The old owner can no longer remove it. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=-10.1.0.0/16\n\n", a);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_TRUE(route4(&dev, "10.1.0.1") == pb);
+	{
+		char *r = serve(&dev, "get=1\n\n");
+		char *pos_b = r ? strstr(r, b) : NULL;
+
+		/* Reported under B only: after B's public_key line. */
+		ASSERT_TRUE(pos_b && strstr(pos_b, "allowed_ip=10.1.0.0/16\n"));
+		ASSERT_TRUE(r && strstr(r, "allowed_ip=10.1.0.0/16\n") > pos_b);
+		free(r);
+	}
+	dev_teardown(&dev);
+}
+
+static void test_replace_peers(void)
+{
+	struct xwg_device dev;
+	uint8_t priv[32], pub[32];
+	char a[65], b[65], c[65], priv_hex[65], req[512];
+
+	setup_two_peers(&dev, a, b);
+	test_keypair(5, priv, pub, priv_hex, c);
+	snprintf(req, sizeof(req), "set=1\nreplace_peers=true\npublic_key=%s\nallowed_ip=10.5.0.0/16\n\n", c);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_EQ(dev.num_peers, 1);
+	ASSERT_TRUE(find_peer(&dev, a) == NULL);
+	ASSERT_TRUE(find_peer(&dev, b) == NULL);
+	ASSERT_TRUE(find_peer(&dev, c) != NULL);
+	ASSERT_TRUE(route4(&dev, "10.1.0.1") == NULL);
+	ASSERT_TRUE(route4(&dev, "10.5.0.1") == find_peer(&dev, c));
+	/* replace_peers with no peers following empties the device. */
+	EXPECT_REPLY(&dev, "set=1\nreplace_peers=true\n\n", "errno=0\n\n");
+	ASSERT_EQ(dev.num_peers, 0);
+	ASSERT_TRUE(dev.peers == NULL);
+	dev_teardown(&dev);
+}
+
+static void test_remove_peer(void)
+{
+	struct xwg_device dev;
+	uint8_t priv[32], pub[32];
+	char a[65], b[65], c[65], priv_hex[65], req[512];
+
+	setup_two_peers(&dev, a, b);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nremove=true\n\n", a);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_EQ(dev.num_peers, 1);
+	ASSERT_TRUE(find_peer(&dev, a) == NULL);
+	ASSERT_TRUE(route4(&dev, "10.1.0.1") == NULL);
+	ASSERT_TRUE(route4(&dev, "10.2.0.1") == NULL);
+	/* Removing an unknown peer neither fails nor creates it; lines after remove are ignored. */
+	test_keypair(6, priv, pub, priv_hex, c);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nremove=true\nallowed_ip=10.6.0.0/16\n\n", c);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_TRUE(find_peer(&dev, c) == NULL);
+	ASSERT_TRUE(route4(&dev, "10.6.0.1") == NULL);
+	/* Then the next block works again. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nremove=true\npublic_key=%s\nallowed_ip=10.6.0.0/16\n\n",
+		 b, c);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_TRUE(find_peer(&dev, b) == NULL);
+	ASSERT_TRUE(route4(&dev, "10.6.0.1") == find_peer(&dev, c));
+	ASSERT_EQ(dev.num_peers, 1);
+	dev_teardown(&dev);
+}
+
+static void test_update_only(void)
+{
+	struct xwg_device dev;
+	uint8_t priv[32], pub[32];
+	char a[65], b[65], c[65], priv_hex[65], req[512];
+
+	setup_two_peers(&dev, a, b);
+	test_keypair(7, priv, pub, priv_hex, c);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nupdate_only=true\nendpoint=192.0.2.7:1\n"
+		 "allowed_ip=10.7.0.0/16\n\n", c);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_TRUE(find_peer(&dev, c) == NULL);
+	ASSERT_EQ(dev.num_peers, 2);
+	ASSERT_TRUE(route4(&dev, "10.7.0.1") == NULL);
+	/* An existing peer is updated. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nupdate_only=true\nendpoint=192.0.2.7:1\n\n", a);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_EQ(find_peer(&dev, a)->endpoint.addr.sa.sa_family, AF_INET);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nupdate_only=yes\n\n", a);
+	EXPECT_REPLY(&dev, req, "errno=-22\n\n");
+	dev_teardown(&dev);
+}
+
+static void test_own_public_key_ignored(void)
+{
+	struct xwg_device dev;
+	uint8_t priv[32], pub[32], ppriv[32], ppub[32];
+	char priv_hex[65], pub_hex[65], ppriv_hex[65], ppub_hex[65], req[1024];
+
+	dev_setup(&dev);
+	test_keypair(8, priv, pub, priv_hex, pub_hex);
+	test_keypair(9, ppriv, ppub, ppriv_hex, ppub_hex);
+	/* wg-quick users paste their own key as a peer: silently skip that block only. */
+	snprintf(req, sizeof(req), "set=1\nprivate_key=%s\npublic_key=%s\nendpoint=192.0.2.8:1\n"
+		 "allowed_ip=10.8.0.0/16\npublic_key=%s\nallowed_ip=10.9.0.0/16\n\n", priv_hex, pub_hex, ppub_hex);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_EQ(dev.num_peers, 1);
+	ASSERT_TRUE(find_peer(&dev, pub_hex) == NULL);
+	ASSERT_TRUE(route4(&dev, "10.8.0.1") == NULL);
+	ASSERT_TRUE(route4(&dev, "10.9.0.1") == find_peer(&dev, ppub_hex));
+	/* Values in the ignored block are still validated. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nendpoint=bogus\n\n", pub_hex);
+	EXPECT_REPLY(&dev, req, "errno=-22\n\n");
+	/* Taking a peer's key as our identity removes that peer. */
+	snprintf(req, sizeof(req), "set=1\nprivate_key=%s\n\n", ppriv_hex);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_EQ(dev.num_peers, 0);
+	ASSERT_TRUE(route4(&dev, "10.9.0.1") == NULL);
+	dev_teardown(&dev);
+}
+
+static void test_errors(void)
+{
+	static const struct {
+		const char *req, *reply;
+	} cases[] = {
+		{ "set=1\nprivate_key=zz\n\n", "errno=-22\n\n" },
+		{ "set=1\nprivate_key=0123\n\n", "errno=-22\n\n" },
+		{ "set=1\nprivate_key=g000000000000000000000000000000000000000000000000000000000000000\n\n",
+		  "errno=-22\n\n" },
+		{ "set=1\nbogus_key=1\n\n", "errno=-22\n\n" },
+		{ "set=1\nlisten_port=65536\n\n", "errno=-22\n\n" },
+		{ "set=1\nlisten_port=-1\n\n", "errno=-22\n\n" },
+		{ "set=1\nlisten_port=\n\n", "errno=-22\n\n" },
+		{ "set=1\nlisten_port=+5\n\n", "errno=-22\n\n" },
+		{ "set=1\nfwmark=4294967296\n\n", "errno=-22\n\n" },
+		{ "set=1\nfwmark=0x10\n\n", "errno=-22\n\n" },
+		{ "set=1\nreplace_peers=false\n\n", "errno=-22\n\n" },
+		{ "set=1\nreplace_peers=1\n\n", "errno=-22\n\n" },
+		{ "set=1\nno equals sign\n\n", "errno=-71\n\n" },
+		{ "set=1\npublic_key=abc\n\n", "errno=-22\n\n" },
+		/* Keys only a get reply carries. */
+		{ "set=1\nrx_bytes=0\n\n", "errno=-22\n\n" },
+		{ "set=1\ntx_bytes=0\n\n", "errno=-22\n\n" },
+		{ "set=1\nlast_handshake_time_sec=0\n\n", "errno=-22\n\n" },
+		{ "set=1\nlast_handshake_time_nsec=0\n\n", "errno=-22\n\n" },
+		{ "set=1\nxwg_mode=tun\n\n", "errno=-22\n\n" },
+		/* Peer keys before any public_key. */
+		{ "set=1\nendpoint=1.2.3.4:5\n\n", "errno=-22\n\n" },
+		{ "set=1\nallowed_ip=10.0.0.0/8\n\n", "errno=-22\n\n" },
+		/* get takes no arguments. */
+		{ "get=1\nfoo=bar\n\n", "errno=-22\n\n" },
+		/* Unknown operations and stray blank lines close the connection without a reply. */
+		{ "put=1\n\n", "" },
+		{ "\nget=1\n\n", "" },
+		{ "get=1", "" },
+	};
+	struct xwg_device dev;
+
+	dev_setup(&dev);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = serve(&dev, cases[i].req);
+
+		if (!r || strcmp(r, cases[i].reply))
+			TEST_FAIL("request %zu \"%s\": got \"%s\", want \"%s\"", i, cases[i].req,
+				  r ? r : "(null)", cases[i].reply);
+		free(r);
+	}
+	ASSERT_FALSE(dev.has_identity);
+	ASSERT_EQ(dev.num_peers, 0);
+	ASSERT_EQ(dev.fwmark, 0);
+	dev_teardown(&dev);
+}
+
+static void test_peer_errors(void)
+{
+	struct xwg_device dev;
+	uint8_t priv[32], pub[32];
+	char priv_hex[65], a[65], req[1024];
+	const char *bad[] = {
+		"preshared_key=00",
+		"endpoint=localhost:51820",	/* names are resolved by wg, never by the agent */
+		"endpoint=1.2.3.4",
+		"endpoint=1.2.3.4:65536",
+		"endpoint=fd00::1:51820",
+		"persistent_keepalive_interval=65536",
+		"persistent_keepalive_interval=off",
+		"replace_allowed_ips=yes",
+		"allowed_ip=10.0.0.0/33",
+		"allowed_ip=10.0.0",
+		"allowed_ip=fd00::/129",
+		"protocol_version=2",
+		"remove=false",
+		"private_key=" "0000000000000000000000000000000000000000000000000000000000000000",
+		"listen_port=1",
+		"rx_bytes=0",
+		"unknown=1",
+	};
+
+	dev_setup(&dev);
+	test_keypair(10, priv, pub, priv_hex, a);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *r;
+
+		snprintf(req, sizeof(req), "set=1\npublic_key=%s\n%s\n\n", a, bad[i]);
+		r = serve(&dev, req);
+		if (!r || strcmp(r, "errno=-22\n\n"))
+			TEST_FAIL("\"%s\": got \"%s\"", bad[i], r ? r : "(null)");
+		free(r);
+	}
+	/* The peer block started before the error stays applied (not transactional). */
+	ASSERT_TRUE(find_peer(&dev, a) != NULL);
+	dev_teardown(&dev);
+}
+
+static void test_error_stops_and_drains(void)
+{
+	struct xwg_device dev;
+	char a[65], b[65], req[1024], *r;
+
+	setup_two_peers(&dev, a, b);
+	/* Lines before the error are applied, lines after it are drained, and the stream continues. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=10.11.0.0/16\nallowed_ip=garbage\n"
+		 "allowed_ip=10.12.0.0/16\nno-equals\n\nget=1\n\n", a);
+	r = serve(&dev, req);
+	ASSERT_TRUE(r && !strncmp(r, "errno=-22\n\npublic_key=", 22));
+	ASSERT_TRUE(r && strlen(r) > 10 && !strcmp(r + strlen(r) - 10, "\nerrno=0\n\n"));
+	free(r);
+	ASSERT_TRUE(route4(&dev, "10.11.0.1") == find_peer(&dev, a));
+	ASSERT_TRUE(route4(&dev, "10.12.0.1") == NULL);
+
+	/* An overlong line is a protocol error, not a crash or a silent truncation. */
+	{
+		size_t n = 4000;
+		char *big = malloc(n + 64);
+
+		strcpy(big, "set=1\nallowed_ip=");
+		memset(big + strlen(big), '1', n);
+		strcpy(big + 17 + n, "\n\nget=1\n\n");
+		r = serve(&dev, big);
+		ASSERT_TRUE(r && !strncmp(r, "errno=-71\n\n", 11));
+		ASSERT_TRUE(r && strstr(r, "public_key="));
+		free(r);
+		free(big);
+	}
+	dev_teardown(&dev);
+}
+
+static void test_multiple_requests(void)
+{
+	struct xwg_device dev;
+	char *r;
+
+	dev_setup(&dev);
+	r = serve(&dev, "get=1\n\nset=1\nfwmark=7\n\nget=1\n\nset=1\nfwmark=0\n\nget=1\n\n");
+	ASSERT_STREQ(r, "errno=0\n\nerrno=0\n\nfwmark=7\nerrno=0\n\nerrno=0\n\nerrno=0\n\n");
+	free(r);
+	/* A set cut short by EOF still applies what arrived (as wireguard-go does). */
+	EXPECT_REPLY(&dev, "set=1\nfwmark=9\n", "errno=0\n\n");
+	ASSERT_EQ(dev.fwmark, 9);
+	/* A get cut short gets no reply: nobody is there to read it. */
+	EXPECT_REPLY(&dev, "get=1\n", "");
+	/* An empty set is fine. */
+	EXPECT_REPLY(&dev, "set=1\n\n", "errno=0\n\n");
+	dev_teardown(&dev);
+}
+
+static void test_listen_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct xwg_device dev;
+	socklen_t len = sizeof(sin);
+	char req[128], want[128];
+	int fd;
+
+	dev_setup(&dev);
+	EXPECT_REPLY(&dev, "set=1\nlisten_port=0\n\n", "errno=0\n\n");
+	ASSERT_NE(dev.listen_port, 0);
+	ASSERT_TRUE(dev.sock4 >= 0);
+	snprintf(want, sizeof(want), "listen_port=%u\nerrno=0\n\n", dev.listen_port);
+	EXPECT_REPLY(&dev, "get=1\n\n", want);
+
+	/* A port somebody else holds: -EADDRINUSE. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	snprintf(req, sizeof(req), "set=1\nlisten_port=%u\n\n", ntohs(sin.sin_port));
+	EXPECT_REPLY(&dev, req, "errno=-98\n\n");
+	close(fd);
+	dev_teardown(&dev);
+}
+
+/* ---- the real socket, and the show client against it ---- */
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends req, half-closes, lets the (same-process) server run, then reads everything. */
+static char *socket_roundtrip(struct xwg_device *dev, const char *req)
+{
+	static char buf[8192];
+	size_t len = 0;
+	ssize_t n;
+	int fd = unix_connect(dev->uapi_path);
+
+	if (fd < 0)
+		return NULL;
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		abort();
+	shutdown(fd, SHUT_WR);
+	uapi_accept(dev);
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* Serves connections in a child until killed, so a blocking client can run in this process. */
+static pid_t serve_in_child(struct xwg_device *dev)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct pollfd pfd = { .fd = dev->uapi_fd, .events = POLLIN };
+
+		for (;;)
+			if (poll(&pfd, 1, -1) > 0)
+				uapi_accept(dev);
+	}
+	return pid;
+}
+
+static char *capture_show(const char *ifname, bool json, int *ret)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	*ret = show_print(ifname, json, out);
+	fclose(out);
+	return buf;
+}
+
+static void test_socket_and_show(void)
+{
+	struct xwg_device dev, other;
+	uint8_t priv[32], pub[32], ppriv[32], ppub[32];
+	char priv_hex[65], pub_hex[65], ppriv_hex[65], ppub_hex[65], b64[45], req[1024], *r;
+	struct stat st;
+	struct peer *peer;
+	pid_t child;
+	int fd, ret;
+
+	dev_setup(&dev);
+	snprintf(dev.ifname, sizeof(dev.ifname), "xwgt%d", (int)getpid() % 1000000);
+	dev.mode = "tun";
+	ret = uapi_listen(&dev);
+	if (ret == -EACCES || ret == -EPERM) {
+		printf("# skipped: /var/run/wireguard needs root\n");
+		dev_teardown(&dev);
+		return;
+	}
+	ASSERT_EQ(ret, 0);
+	ASSERT_TRUE(dev.uapi_fd >= 0);
+	ASSERT_EQ(stat(dev.uapi_path, &st), 0);
+	ASSERT_TRUE(S_ISSOCK(st.st_mode));
+	ASSERT_EQ(st.st_mode & 077, 0);
+
+	/* A live instance owns the name. */
+	dev_setup(&other);
+	strcpy(other.ifname, dev.ifname);
+	ASSERT_EQ(uapi_listen(&other), -EADDRINUSE);
+	ASSERT_EQ(other.uapi_fd, -1);
+
+	/* wg's probe: connect and close without a word. */
+	fd = unix_connect(dev.uapi_path);
+	ASSERT_TRUE(fd >= 0);
+	close(fd);
+	uapi_accept(&dev);
+	/* Nothing pending: returns at once (non-blocking listener). */
+	uapi_accept(&dev);
+
+	test_keypair(11, priv, pub, priv_hex, pub_hex);
+	test_keypair(12, ppriv, ppub, ppriv_hex, ppub_hex);
+	snprintf(req, sizeof(req), "set=1\nprivate_key=%s\npublic_key=%s\npreshared_key=%s\n"
+		 "endpoint=192.0.2.9:51820\nallowed_ip=10.0.0.0/24\nallowed_ip=fd00::/64\n\nget=1\n\n",
+		 priv_hex, ppub_hex, priv_hex);
+	r = socket_roundtrip(&dev, req);
+	ASSERT_TRUE(r && !strncmp(r, "errno=0\n\nprivate_key=", 21));
+	ASSERT_TRUE(r && strstr(r, "xwg_mode=tun\n"));
+	ASSERT_TRUE(r && strlen(r) > 10 && !strcmp(r + strlen(r) - 10, "\nerrno=0\n\n"));
+	peer = find_peer(&dev, ppub_hex);
+	ASSERT_TRUE(peer != NULL);
+	if (!peer)
+		goto out;
+	peer->rx_bytes = 1260;		/* 1.23 KiB */
+	peer->tx_bytes = 4669;		/* 4.56 KiB */
+	peer->last_handshake.tv_sec = time(NULL) - 65;
+	peer->persistent_keepalive_interval = 25;
+
+	child = serve_in_child(&dev);
+	ASSERT_TRUE(child > 0);
+	if (child <= 0)
+		goto out;
+	r = capture_show(dev.ifname, false, &ret);
+	ASSERT_EQ(ret, 0);
+	key_to_base64(b64, pub);
+	ASSERT_TRUE(r && strstr(r, "interface: xwgt"));
+	ASSERT_TRUE(r && strstr(r, b64));
+	ASSERT_TRUE(r && strstr(r, "  private key: (hidden)\n"));
+	ASSERT_TRUE(r && strstr(r, "  data path: tun\n"));
+	key_to_base64(b64, ppub);
+	ASSERT_TRUE(r && strstr(r, b64));
+	ASSERT_TRUE(r && strstr(r, "  preshared key: (hidden)\n"));
+	ASSERT_TRUE(r && strstr(r, "  endpoint: 192.0.2.9:51820\n"));
+	ASSERT_TRUE(r && strstr(r, "  allowed ips: 10.0.0.0/24, fd00::/64\n"));
+	/* One second of slack for a clock tick between setting and printing. */
+	ASSERT_TRUE(r && (strstr(r, "  latest handshake: 1 minute, 5 seconds ago\n") ||
+			  strstr(r, "  latest handshake: 1 minute, 6 seconds ago\n")));
+	ASSERT_TRUE(r && strstr(r, "  transfer: 1.23 KiB received, 4.56 KiB sent\n"));
+	ASSERT_TRUE(r && strstr(r, "  persistent keepalive: every 25 seconds\n"));
+	ASSERT_FALSE(r && strstr(r, priv_hex));
+	free(r);
+
+	r = capture_show(dev.ifname, true, &ret);
+	ASSERT_EQ(ret, 0);
+	ASSERT_TRUE(r && !strncmp(r, "{\"interface\":\"xwgt", 18));
+	ASSERT_TRUE(r && strstr(r, "\"mode\":\"tun\""));
+	ASSERT_TRUE(r && strstr(r, "\"preshared_key\":true"));
+	ASSERT_TRUE(r && strstr(r, "\"endpoint\":\"192.0.2.9:51820\""));
+	ASSERT_TRUE(r && strstr(r, "\"allowed_ips\":[\"10.0.0.0/24\",\"fd00::/64\"]"));
+	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":1260,\"tx_bytes\":4669,\"persistent_keepalive\":25}]}\n"));
+	free(r);
+
+	/* The listing includes us (it connects, which the child serves as a probe). */
+	{
+		char *buf = NULL, line[32];
+		size_t len = 0;
+		FILE *out = open_memstream(&buf, &len);
+
+		ret = show_list_interfaces(out);
+		fclose(out);
+		ASSERT_TRUE(ret >= 1);
+		snprintf(line, sizeof(line), "%s\n", dev.ifname);
+		ASSERT_TRUE(buf && strstr(buf, line));
+		free(buf);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+
+	/* Unknown interface: a clear error, -errno. */
+	r = capture_show("xwgnosuch0", false, &ret);
+	ASSERT_TRUE(ret == -ENOENT || ret == -ECONNREFUSED);
+	ASSERT_STREQ(r, "");
+	free(r);
+	r = capture_show("../etc", false, &ret);
+	ASSERT_TRUE(ret < 0);
+	free(r);
+
+	/* A socket file nobody serves is stale: the next instance takes it over. */
+	close(dev.uapi_fd);
+	dev.uapi_fd = -1;
+	ASSERT_EQ(uapi_listen(&other), 0);
+	ASSERT_TRUE(other.uapi_fd >= 0);
+	uapi_close(&other);
+	ASSERT_TRUE(access(dev.uapi_path, F_OK) < 0);
+out:
+	dev_teardown(&other);
+	dev_teardown(&dev);
+}
+
+/* Serves one canned reply on /var/run/wireguard/IFNAME.sock from a child; returns its pid or -1. */
+static pid_t canned_server(const char *ifname, const char *reply, char *path, size_t pathlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	pid_t pid;
+	int fd;
+
+	snprintf(path, pathlen, "/var/run/wireguard/%s.sock", ifname);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 1) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char buf[64];
+		int c = accept(fd, NULL, NULL);
+
+		/* Read the whole "get=1\n\n" before answering, like a real server. */
+		for (size_t got = 0; got < 7;) {
+			ssize_t n = read(c, buf, sizeof(buf));
+
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (write(c, reply, strlen(reply)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(fd);
+	return pid;
+}
+
+static void test_show_parse(void)
+{
+	static const struct {
+		const char *reply;
+		int ret;
+		const char *expect;	/* substring of the output when ret is 0 */
+	} cases[] = {
+		{ "errno=-22\n\n", -EINVAL, NULL },
+		{ "errno=0\n\n", 0, "  data path: unknown\n" },
+		{ "listen_port=abc\nerrno=0\n\n", -EPROTO, NULL },
+		{ "listen_port=65536\nerrno=0\n\n", -EPROTO, NULL },
+		{ "private_key=zz\nerrno=0\n\n", -EPROTO, NULL },
+		{ "listen_port=51820\n", -EPROTO, NULL },		/* no errno before EOF */
+		{ "garbage\nerrno=0\n\n", -EPROTO, NULL },
+		{ "errno=abc\n\n", -EPROTO, NULL },
+		/* wireguard-go's reply, with keys we do not know: public key derived, PSK "(none)" not shown. */
+		{ "private_key=f0c7635f1dd43bf25ad1fd5b85b1182bed4c50243a7b1899f0c83216cc9ec758\n"
+		  "listen_port=51820\nsome_future_key=1\n"
+		  "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		  "preshared_key=0000000000000000000000000000000000000000000000000000000000000000\n"
+		  "protocol_version=1\nendpoint=127.0.0.1:40000\nlast_handshake_time_sec=0\n"
+		  "last_handshake_time_nsec=0\ntx_bytes=620\nrx_bytes=708\npersistent_keepalive_interval=0\n"
+		  "allowed_ip=10.99.0.2/32\nerrno=0\n\n", 0,
+		  "interface: xwgtp\n  public key: n9Ft6difHzPI/OD3DCRyBrtCPzy94KhtCsEhOP0wiDo=\n"
+		  "  private key: (hidden)\n  listening port: 51820\n  data path: unknown\n\n"
+		  "peer: 0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\n  endpoint: 127.0.0.1:40000\n"
+		  "  allowed ips: 10.99.0.2/32\n  transfer: 708 B received, 620 B sent\n" },
+		{ "listen_port=1\npublic_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		  "allowed_ip=10.0.0.0/40\nerrno=0\n\n", -EPROTO, NULL },
+		{ "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		  "rx_bytes=5368709120\ntx_bytes=1048576\nerrno=0\n\n", 0,
+		  "  allowed ips: (none)\n  transfer: 5.00 GiB received, 1.00 MiB sent\n" },
+	};
+	char path[128], name[16];
+
+	if (mkdir("/var/run/wireguard", 0755) < 0 && errno != EEXIST) {
+		printf("# skipped: /var/run/wireguard needs root\n");
+		return;
+	}
+	snprintf(name, sizeof(name), "xwgtp");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t pid = canned_server(name, cases[i].reply, path, sizeof(path));
+		int ret;
+		char *r;
+
+		ASSERT_TRUE(pid > 0);
+		if (pid <= 0)
+			return;
+		r = capture_show(name, false, &ret);
+		waitpid(pid, NULL, 0);
+		unlink(path);
+		if (ret != cases[i].ret)
+			TEST_FAIL("case %zu: ret %d, want %d", i, ret, cases[i].ret);
+		if (cases[i].expect && (!r || !strstr(r, cases[i].expect)))
+			TEST_FAIL("case %zu: output \"%s\" lacks \"%s\"", i, r ? r : "(null)", cases[i].expect);
+		free(r);
+	}
+
+	/* JSON escapes whatever the name holds; a never-handshaken peer reports 0 and null endpoint. */
+	snprintf(name, sizeof(name), "x\"w\\g\t");
+	{
+		pid_t pid = canned_server(name, "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+					  "errno=0\n\n", path, sizeof(path));
+		int ret;
+		char *r;
+
+		ASSERT_TRUE(pid > 0);
+		if (pid <= 0)
+			return;
+		r = capture_show(name, true, &ret);
+		waitpid(pid, NULL, 0);
+		unlink(path);
+		ASSERT_EQ(ret, 0);
+		ASSERT_STREQ(r, "{\"interface\":\"x\\\"w\\\\g\\u0009\",\"public_key\":null,\"listen_port\":0,"
+			     "\"fwmark\":0,\"mode\":null,\"peers\":[{\"public_key\":"
+			     "\"0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\",\"preshared_key\":false,"
+			     "\"endpoint\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
+			     "\"tx_bytes\":0,\"persistent_keepalive\":0}]}\n");
+		free(r);
+	}
+}
+
+int main(void)
+{
+	if (crypto_init())
+		return 1;
+	RUN_TEST(test_get_empty);
+	RUN_TEST(test_private_key_clamped);
+	RUN_TEST(test_peer_full);
+	RUN_TEST(test_replace_allowed_ips);
+	RUN_TEST(test_allowed_ip_removal);
+	RUN_TEST(test_move_prefix);
+	RUN_TEST(test_replace_peers);
+	RUN_TEST(test_remove_peer);
+	RUN_TEST(test_update_only);
+	RUN_TEST(test_own_public_key_ignored);
+	RUN_TEST(test_errors);
+	RUN_TEST(test_peer_errors);
+	RUN_TEST(test_error_stops_and_drains);
+	RUN_TEST(test_multiple_requests);
+	RUN_TEST(test_listen_port);
+	RUN_TEST(test_socket_and_show);
+	RUN_TEST(test_show_parse);
+	return TEST_SUMMARY();
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Agent start-up shared by the CLI's up and run commands (implemented in up.c). */
+#ifndef XWG_CLI_H
+#define XWG_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "config.h"
+#include "messages.h"	/* XWG_DEFAULT_MTU */
+
+#define XWG_UAPI_DIR "/var/run/wireguard"
+
+struct agent_opts {
+	const char *ifname;
+	const struct xwg_config *cfg;	/* NULL: bare device for wg/wg-quick to configure (xwg run) */
+	const char *mode;		/* NULL or "" = "auto" */
+	bool foreground;		/* serve in this process instead of a detached child */
+	bool quiet;			/* no "[#] ..." progress line */
+};
+
+/*
+ * Creates and configures the device, then serves it: detached (returns 0 once the agent reported
+ * it is ready) or in the foreground (returns when the agent stops). On failure returns -errno and
+ * writes one message naming the interface and the failed step into err (without the "xwg: " prefix);
+ * whatever was already created is gone again by then.
+ */
+int agent_start(const struct agent_opts *opts, char *err, size_t errlen);
+
+/* Connects to the agent's UAPI socket: fd, or -ENOENT / -ECONNREFUSED when nobody serves it. */
+int agent_connect(const char *ifname);
+
+/* wg-quick's interface name rule: 1-15 of [a-zA-Z0-9_=+.-], and not "." or "..". */
+bool ifname_valid(const char *name);
+
+#endif

@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Parses the wg-quick INI file format ([Interface], [Peer]) into struct xwg_config. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "config.h"
+
+/* A config bigger than this is a mistake (or not a config); it still allows tens of thousands of peers. */
+#define CONFIG_MAX_BYTES (64u << 20)
+
+enum config_section { SECTION_NONE, SECTION_INTERFACE, SECTION_PEER };
+
+struct config_parser {
+	struct xwg_config *cfg;
+	const char *label;		/* file name used in messages */
+	int line;
+	enum config_section section;
+	struct xwg_config_peer *peer;	/* the [Peer] being filled */
+	struct xwg_config_peer **tail;
+	int peer_line;			/* line of its [Peer] header */
+	bool peer_has_key;
+	char *err;
+	size_t errlen;
+};
+
+/* Always returns -EINVAL so callers can write "return config_error(...)". */
+__attribute__((format(printf, 2, 3)))
+static int config_error(struct config_parser *p, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->err && p->errlen)
+		snprintf(p->err, p->errlen, "%s:%d: %s", p->label, p->line, msg);
+	return -EINVAL;
+}
+
+static char *config_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+/* Strictly decimal, no sign, no spaces: what a human means by a port or an interval. */
+static int config_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max)
+			return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int config_parse_fwmark(const char *s, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!strcasecmp(s, "off")) {
+		*out = 0;
+		return 0;
+	}
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		if (!isxdigit((unsigned char)s[2]) || strlen(s + 2) > 8)
+			return -EINVAL;
+		errno = 0;
+		v = strtoul(s + 2, &end, 16);
+		if (*end || errno)
+			return -EINVAL;
+	} else if (config_parse_uint(s, UINT32_MAX, &v)) {
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * Calls fn on each comma-separated element of a list value. An empty value is an empty list
+ * (wg accepts "AllowedIPs =" too), but an empty element inside a list is a typo.
+ */
+static int config_parse_list(struct config_parser *p, const char *key, char *value,
+			     struct xwg_prefix **arr, size_t *n, bool keep_host)
+{
+	char *save = NULL, *tok;
+	struct xwg_prefix pfx, *grown;
+
+	if (!*value)
+		return 0;
+	if (value[0] == ',' || value[strlen(value) - 1] == ',' || strstr(value, ",,"))
+		return config_error(p, "empty element in %s", key);
+	for (tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		tok = config_trim(tok);
+		if (!*tok)
+			return config_error(p, "empty element in %s", key);
+		if (prefix_parse(&pfx, tok, keep_host))
+			return config_error(p, "invalid %s '%s'", key, tok);
+		grown = realloc(*arr, (*n + 1) * sizeof(**arr));
+		if (!grown)
+			return -ENOMEM;
+		*arr = grown;
+		(*arr)[(*n)++] = pfx;
+	}
+	return 0;
+}
+
+/* wg-quick's keys that xwg deliberately does not implement: refuse them loudly, never drop them. */
+static bool config_key_unsupported(const char *key)
+{
+	static const char *const keys[] = {
+		"DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig",
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcasecmp(key, keys[i]))
+			return true;
+	return false;
+}
+
+static int config_interface_key(struct config_parser *p, const char *key, char *value)
+{
+	struct xwg_config *cfg = p->cfg;
+	unsigned long v;
+
+	if (!strcasecmp(key, "PrivateKey")) {
+		if (key_from_base64(cfg->private_key, value))
+			return config_error(p, "invalid PrivateKey");
+		cfg->has_private_key = true;
+	} else if (!strcasecmp(key, "ListenPort")) {
+		if (config_parse_uint(value, 65535, &v))
+			return config_error(p, "invalid ListenPort '%s'", value);
+		cfg->listen_port = (uint16_t)v;
+		cfg->has_listen_port = true;
+	} else if (!strcasecmp(key, "FwMark")) {
+		if (config_parse_fwmark(value, &cfg->fwmark))
+			return config_error(p, "invalid FwMark '%s'", value);
+	} else if (!strcasecmp(key, "Address")) {
+		return config_parse_list(p, "Address", value, &cfg->addresses, &cfg->n_addresses, true);
+	} else if (!strcasecmp(key, "MTU")) {
+		/* 68 is the smallest MTU IPv4 allows and the kernel accepts on a TUN. */
+		if (config_parse_uint(value, 65535, &v) || v < 68)
+			return config_error(p, "invalid MTU '%s' (68..65535)", value);
+		cfg->mtu = (int)v;
+	} else if (!strcasecmp(key, "Mode")) {
+		static const char *const modes[] = { "auto", "xdp", "xdp-generic", "tc", "tun" };
+		size_t i;
+
+		for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (!strcasecmp(value, modes[i]))
+				break;
+		if (i == sizeof(modes) / sizeof(modes[0]))
+			return config_error(p, "invalid Mode '%s' (auto, xdp, xdp-generic, tc or tun)", value);
+		snprintf(cfg->mode, sizeof(cfg->mode), "%s", modes[i]);
+	} else if (config_key_unsupported(key)) {
+		return config_error(p, "'%s' is not supported by xwg", key);
+	} else {
+		return config_error(p, "unknown key '%s'", key);
+	}
+	return 0;
+}
+
+static int config_peer_key(struct config_parser *p, const char *key, char *value)
+{
+	struct xwg_config_peer *peer = p->peer;
+	unsigned long v;
+	int ret;
+
+	if (!strcasecmp(key, "PublicKey")) {
+		uint8_t pub[32];
+
+		if (key_from_base64(pub, value))
+			return config_error(p, "invalid PublicKey");
+		if (p->peer_has_key)
+			return config_error(p, "PublicKey given twice in one [Peer]");
+		for (struct xwg_config_peer *o = p->cfg->peers; o != peer; o = o->next)
+			if (!memcmp(o->public_key, pub, sizeof(pub)))
+				return config_error(p, "duplicate peer PublicKey");
+		memcpy(peer->public_key, pub, sizeof(pub));
+		p->peer_has_key = true;
+	} else if (!strcasecmp(key, "PresharedKey")) {
+		if (key_from_base64(peer->preshared_key, value))
+			return config_error(p, "invalid PresharedKey");
+		peer->has_preshared_key = true;
+	} else if (!strcasecmp(key, "AllowedIPs")) {
+		return config_parse_list(p, "AllowedIPs", value, &peer->allowed_ips, &peer->n_allowed_ips, false);
+	} else if (!strcasecmp(key, "Endpoint")) {
+		ret = endpoint_parse(&peer->endpoint, value, true);
+		if (ret == -EHOSTUNREACH)
+			return config_error(p, "cannot resolve Endpoint '%s'", value);
+		if (ret)
+			return config_error(p, "invalid Endpoint '%s'", value);
+		peer->has_endpoint = true;
+	} else if (!strcasecmp(key, "PersistentKeepalive")) {
+		if (!strcasecmp(value, "off"))
+			v = 0;
+		else if (config_parse_uint(value, 65535, &v))
+			return config_error(p, "invalid PersistentKeepalive '%s'", value);
+		peer->persistent_keepalive = (uint16_t)v;
+	} else {
+		return config_error(p, "unknown key '%s'", key);
+	}
+	return 0;
+}
+
+/* A [Peer] is checked when the next section starts or the file ends, so the error names its header. */
+static int config_finish_peer(struct config_parser *p)
+{
+	if (p->section != SECTION_PEER)
+		return 0;
+	if (!p->peer_has_key) {
+		p->line = p->peer_line;
+		return config_error(p, "[Peer] without PublicKey");
+	}
+	return 0;
+}
+
+static int config_section(struct config_parser *p, char *line)
+{
+	size_t len = strlen(line);
+	char *name;
+	int ret;
+
+	if (line[len - 1] != ']')
+		return config_error(p, "malformed section header '%s'", line);
+	line[len - 1] = '\0';
+	name = config_trim(line + 1);
+	ret = config_finish_peer(p);
+	if (ret)
+		return ret;
+	if (!strcasecmp(name, "Interface")) {
+		p->section = SECTION_INTERFACE;
+		return 0;
+	}
+	if (strcasecmp(name, "Peer"))
+		return config_error(p, "unknown section '[%s]'", name);
+
+	p->peer = calloc(1, sizeof(*p->peer));
+	if (!p->peer)
+		return -ENOMEM;
+	/* Linked at once so config_free() releases it whatever fails next. */
+	*p->tail = p->peer;
+	p->tail = &p->peer->next;
+	p->cfg->n_peers++;
+	p->section = SECTION_PEER;
+	p->peer_line = p->line;
+	p->peer_has_key = false;
+	return 0;
+}
+
+/* Key names are short words; anything else (a pasted base64 key, say) is not echoed back. */
+static bool config_key_valid(const char *key)
+{
+	size_t len = strlen(key);
+
+	if (len > 32)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)key[i]))
+			return false;
+	return true;
+}
+
+static int config_line(struct config_parser *p, char *line)
+{
+	char *eq, *key, *value;
+
+	line[strcspn(line, "#")] = '\0';
+	line = config_trim(line);
+	if (!*line)
+		return 0;
+	if (*line == '[')
+		return config_section(p, line);
+
+	/* The line is not echoed: it may be a key pasted without "PrivateKey =". */
+	eq = strchr(line, '=');
+	if (!eq)
+		return config_error(p, "expected 'Key = Value'");
+	*eq = '\0';
+	key = config_trim(line);
+	value = config_trim(eq + 1);
+	if (!*key)
+		return config_error(p, "missing key before '='");
+	if (!config_key_valid(key))
+		return config_error(p, "expected 'Key = Value'");
+	switch (p->section) {
+	case SECTION_INTERFACE:
+		return config_interface_key(p, key, value);
+	case SECTION_PEER:
+		return config_peer_key(p, key, value);
+	default:
+		return config_error(p, "key '%s' outside a section", key);
+	}
+}
+
+/* The text held the private key. */
+static void config_wipe_free(char *s, size_t len)
+{
+	explicit_bzero(s, len);
+	free(s);
+}
+
+/* wg-quick's rule: the interface name is the file's base name without ".conf", [a-zA-Z0-9_=+.-]{1,15}. */
+static int config_ifname(char ifname[16], const char *label)
+{
+	size_t len = strlen(label);
+
+	if (len >= 5 && !strcmp(label + len - 5, ".conf"))
+		len -= 5;
+	if (len < 1 || len > 15)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)label[i]) && !strchr("_=+.-", label[i]))
+			return -EINVAL;
+	memcpy(ifname, label, len);
+	ifname[len] = '\0';
+	return 0;
+}
+
+/*
+ * name is a file name (directory and ".conf" are stripped to get the interface name), or simply
+ * the interface name; messages start with its base name.
+ */
+int config_parse_string(struct xwg_config *cfg, const char *name, const char *text, char *err, size_t errlen)
+{
+	struct config_parser p = {
+		.cfg = cfg, .tail = &cfg->peers, .err = err, .errlen = errlen,
+	};
+	const char *slash = strrchr(name, '/');
+	size_t len = strlen(text);
+	char *buf, *line, *next;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	p.label = slash ? slash + 1 : name;
+	if (config_ifname(cfg->ifname, p.label)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: not a valid interface name (1-15 of [a-zA-Z0-9_=+.-], then .conf)",
+				 p.label);
+		return -EINVAL;
+	}
+	buf = malloc(len + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto err_nomem;
+	}
+	memcpy(buf, text, len + 1);
+	for (line = buf; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		p.line++;
+		ret = config_line(&p, line);
+		if (ret)
+			goto err_parse;
+	}
+	ret = config_finish_peer(&p);
+	if (ret)
+		goto err_parse;
+	config_wipe_free(buf, len);
+	return 0;
+
+err_parse:
+	config_wipe_free(buf, len);
+err_nomem:
+	if (ret == -ENOMEM && err && errlen)
+		snprintf(err, errlen, "%s: out of memory", p.label);
+	config_free(cfg);
+	return ret;
+}
+
+static int config_read_file(const char *path, char **out)
+{
+	size_t len = 0, cap = 4096, got;
+	char *buf = malloc(cap), *grown;
+	FILE *f;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	f = fopen(path, "re");
+	if (!f) {
+		ret = -errno;
+		goto err_free;
+	}
+	while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += got;
+		if (len + 1 < cap)
+			continue;
+		if (cap >= CONFIG_MAX_BYTES) {
+			ret = -EFBIG;
+			goto err_close;
+		}
+		grown = realloc(buf, cap * 2);
+		if (!grown) {
+			ret = -ENOMEM;
+			goto err_close;
+		}
+		buf = grown;
+		cap *= 2;
+	}
+	if (ferror(f)) {
+		ret = -EIO;
+		goto err_close;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	/* A NUL would silently end the text early: this is not a config file. */
+	if (memchr(buf, '\0', len)) {
+		config_wipe_free(buf, len);
+		return -EILSEQ;
+	}
+	*out = buf;
+	return 0;
+
+err_close:
+	fclose(f);
+err_free:
+	free(buf);
+	return ret;
+}
+
+int config_parse_file(struct xwg_config *cfg, const char *path, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	char *text = NULL;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	ret = config_read_file(path, &text);
+	if (ret) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", slash ? slash + 1 : path,
+				 ret == -EILSEQ ? "contains a NUL byte" : strerror(-ret));
+		return ret == -EILSEQ ? -EINVAL : ret;
+	}
+	ret = config_parse_string(cfg, path, text, err, errlen);
+	config_wipe_free(text, strlen(text));
+	return ret;
+}
+
+void config_free(struct xwg_config *cfg)
+{
+	struct xwg_config_peer *peer, *next;
+
+	for (peer = cfg->peers; peer; peer = next) {
+		next = peer->next;
+		free(peer->allowed_ips);
+		explicit_bzero(peer, sizeof(*peer));
+		free(peer);
+	}
+	free(cfg->addresses);
+	/* Keys were in here: do not leave them behind in freed-but-readable memory. */
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Device lifetime, identity, handshake load, and the single-threaded event loop. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include "device.h"
+#include "crypto.h"
+#include "timers.h"
+#include "tun.h"
+#include "uapi.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+/*
+ * The agent answers handshakes synchronously, so its "queue" is the rate: past this many
+ * handshake messages in one second it demands cookies (wireguard-go: queue >= 128).
+ */
+#define UNDER_LOAD_HANDSHAKES_PER_SECOND 128
+#define TUN_BATCH 256
+
+static int device_watch(struct xwg_device *dev, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(dev->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int device_signals_open(struct xwg_device *dev)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	dev->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	return dev->signal_fd < 0 ? -errno : 0;
+}
+
+static void device_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int device_init(struct xwg_device *dev, const char *ifname, int mtu)
+{
+	int ret;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->tun_fd = dev->sock4 = dev->sock6 = dev->epoll_fd = dev->uapi_fd = dev->signal_fd = -1;
+	dev->mtu = mtu > 0 ? mtu : XWG_DEFAULT_MTU;
+	dev->mode = "tun";
+	if (strlen(ifname) >= sizeof(dev->ifname))
+		return -ENAMETOOLONG;
+	strcpy(dev->ifname, ifname);
+	allowedips_init(&dev->allowedips);
+
+	ret = index_table_init(&dev->index_table);
+	if (ret < 0)
+		goto err;
+	ret = ratelimiter_init(dev);
+	if (ret < 0)
+		goto err;
+	crypto_random(dev->cookie_checker.secret, sizeof(dev->cookie_checker.secret));
+	dev->cookie_checker.secret_birthdate = now_ns();
+
+	dev->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (dev->epoll_fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	ret = tun_open(ifname, &dev->ifindex);
+	if (ret < 0)
+		goto err;
+	dev->tun_fd = ret;
+	ret = device_watch(dev, dev->tun_fd);
+	if (ret < 0)
+		goto err;
+	return 0;
+err:
+	device_uninit(dev);
+	return ret;
+}
+
+void device_uninit(struct xwg_device *dev)
+{
+	device_remove_all_peers(dev);
+	uapi_close(dev);
+	/* Closing the TUN fd deletes the interface, and with it its addresses and routes. */
+	device_close_fd(&dev->tun_fd);
+	device_close_fd(&dev->sock4);
+	device_close_fd(&dev->sock6);
+	device_close_fd(&dev->epoll_fd);
+	device_close_fd(&dev->signal_fd);
+	if (dev->ratelimiter)
+		ratelimiter_uninit(dev);
+	if (dev->index_table.slots)
+		index_table_free(&dev->index_table);
+	allowedips_free(&dev->allowedips);
+	crypto_zero(dev->static_private, sizeof(dev->static_private));
+	crypto_zero(&dev->cookie_checker, sizeof(dev->cookie_checker));
+	dev->has_identity = false;
+}
+
+int device_set_private_key(struct xwg_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	uint8_t clamped[NOISE_PUBLIC_KEY_LEN], pub[NOISE_PUBLIC_KEY_LEN];
+	struct peer *peer, *next;
+
+	memcpy(clamped, key, sizeof(clamped));
+	if (crypto_is_zero(clamped, sizeof(clamped))) {
+		dev->has_identity = false;
+		memset(pub, 0, sizeof(pub));
+	} else {
+		curve25519_clamp(clamped);
+		if (dev->has_identity && crypto_equal(clamped, dev->static_private, sizeof(clamped)))
+			goto out;
+		if (curve25519_generate_public(pub, clamped) < 0) {
+			crypto_zero(clamped, sizeof(clamped));
+			return -EINVAL;
+		}
+		dev->has_identity = true;
+		/* We cannot be our own peer. */
+		peer = device_lookup_peer(dev, pub);
+		if (peer)
+			peer_remove(peer);
+	}
+	memcpy(dev->static_private, clamped, sizeof(clamped));
+	memcpy(dev->static_public, pub, sizeof(pub));
+	cookie_checker_precompute_device_keys(dev);
+	/* Sessions were authenticated by the old identity: stop sending on them, redo the handshake. */
+	for (peer = dev->peers; peer; peer = next) {
+		next = peer->next_peer;
+		noise_precompute_static_static(dev, peer);
+		noise_expire_current_keypairs(peer);
+		noise_handshake_clear(dev, peer);
+	}
+out:
+	crypto_zero(clamped, sizeof(clamped));
+	return 0;
+}
+
+bool device_under_load(struct xwg_device *dev)
+{
+	uint64_t now = now_ns(), second = now / NSEC_PER_SEC;
+
+	if (second != dev->handshake_second) {
+		dev->handshake_second = second;
+		dev->handshakes_this_second = 0;
+	}
+	if (++dev->handshakes_this_second > UNDER_LOAD_HANDSHAKES_PER_SECOND)
+		dev->last_under_load = now;
+	return dev->last_under_load && now - dev->last_under_load < UNDER_LOAD_AFTER_TIME_S * NSEC_PER_SEC;
+}
+
+static uint8_t tun_buf[65536] __attribute__((aligned(64)));
+
+/* Returns false when the TUN device is gone (deleted under us): the agent must exit. */
+static bool device_read_tun(struct xwg_device *dev)
+{
+	for (int n = 0; n < TUN_BATCH; n++) {
+		ssize_t len = read(dev->tun_fd, tun_buf, sizeof(tun_buf));
+
+		if (len < 0)
+			return errno == EAGAIN || errno == EINTR;
+		if (len == 0)
+			return false;
+		send_packet_from_tun(dev, tun_buf, (size_t)len);
+	}
+	return true;
+}
+
+int device_run(struct xwg_device *dev)
+{
+	struct epoll_event events[16];
+	int ret;
+
+	ret = device_signals_open(dev);
+	if (ret < 0)
+		return ret;
+	ret = device_watch(dev, dev->signal_fd);
+	if (ret < 0)
+		return ret;
+	if (dev->uapi_fd >= 0) {
+		ret = device_watch(dev, dev->uapi_fd);
+		if (ret < 0)
+			return ret;
+	}
+	dev->running = true;
+	while (dev->running) {
+		int timeout = timers_run(dev);
+		int n = epoll_wait(dev->epoll_fd, events, 16, timeout);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+
+			if (fd == dev->tun_fd) {
+				if (!device_read_tun(dev))
+					dev->running = false;
+			} else if (fd == dev->sock4 || fd == dev->sock6) {
+				socket_receive(dev, fd);
+			} else if (fd == dev->uapi_fd) {
+				uapi_accept(dev);
+			} else if (fd == dev->signal_fd) {
+				dev->running = false;
+			}
+		}
+	}
+	return 0;
+}

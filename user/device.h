@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The xwg device: identity, sockets, TUN, peers, index table, and its event loop. */
+#ifndef XWG_DEVICE_H
+#define XWG_DEVICE_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <net/if.h>
+#include <time.h>
+#include "messages.h"
+#include "cookie.h"
+#include "allowedips.h"
+#include "peer.h"
+
+enum index_type {
+	INDEX_HANDSHAKE = 1 << 0,
+	INDEX_KEYPAIR = 1 << 1,
+};
+
+struct index_entry {
+	uint32_t index;			/* 0 = empty slot (0 is never handed out) */
+	uint8_t type;			/* enum index_type; a tombstone has index 0 and type != 0 */
+	struct peer *peer;
+	struct noise_keypair *keypair;
+};
+
+struct index_table {
+	struct index_entry *slots;
+	uint32_t size;			/* power of two */
+	uint32_t used;			/* live + tombstones */
+};
+
+struct ratelimiter;
+
+struct xwg_device {
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	int tun_fd;
+	int mtu;
+
+	int sock4, sock6;		/* -1 when closed */
+	uint16_t listen_port;		/* as bound (0 before the first bind) */
+	uint16_t requested_port;	/* as configured (0 = random) */
+	uint32_t fwmark;
+
+	bool has_identity;
+	uint8_t static_private[NOISE_PUBLIC_KEY_LEN];
+	uint8_t static_public[NOISE_PUBLIC_KEY_LEN];
+	struct cookie_checker cookie_checker;
+	struct ratelimiter *ratelimiter;
+
+	struct peer *peers, *peers_tail;
+	size_t num_peers;
+	uint64_t next_peer_id;
+	struct allowedips allowedips;
+	struct index_table index_table;
+
+	uint64_t last_under_load;	/* monotonic ns the handshake load was last high */
+	uint32_t handshakes_this_second;
+	uint64_t handshake_second;
+
+	int epoll_fd;
+	int uapi_fd;			/* listening socket, -1 when none */
+	char uapi_path[108];
+	int signal_fd;
+	bool running;
+	const char *mode;		/* active data-path mode, e.g. "tun" */
+};
+
+/* Monotonic clock in ns: every protocol timer and age is measured with it. */
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Creates the TUN device and the device state (no sockets yet). 0 or -errno. */
+int device_init(struct xwg_device *dev, const char *ifname, int mtu);
+/* Tears down everything device_init and later calls created (TUN goes away with its routes). */
+void device_uninit(struct xwg_device *dev);
+/* Serves UAPI, packets and timers until SIGTERM/SIGINT or the TUN disappears. 0 or -errno. */
+int device_run(struct xwg_device *dev);
+
+/* Configuration used by UAPI and the config file. Each returns 0 or -errno. */
+int device_set_private_key(struct xwg_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);	/* zero = remove */
+int device_set_listen_port(struct xwg_device *dev, uint16_t port);	/* binds now; -EADDRINUSE */
+int device_set_fwmark(struct xwg_device *dev, uint32_t fwmark);
+struct peer *device_lookup_peer(struct xwg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
+void device_remove_all_peers(struct xwg_device *dev);
+/* Handshake load: true while more handshake messages arrive than the agent should answer freely. */
+bool device_under_load(struct xwg_device *dev);
+
+/* Index table (local receiver indices shared by handshakes and keypairs). */
+int index_table_init(struct index_table *t);
+void index_table_free(struct index_table *t);
+/* Picks a fresh random non-zero index for this entry and inserts it. Returns the index (never 0). */
+uint32_t index_table_insert(struct index_table *t, uint8_t type, struct peer *peer, struct noise_keypair *kp);
+/* Re-points an existing index (handshake -> keypair). */
+void index_table_replace(struct index_table *t, uint32_t index, uint8_t type, struct noise_keypair *kp);
+void index_table_remove(struct index_table *t, uint32_t index);
+struct index_entry *index_table_lookup(struct index_table *t, uint32_t index, uint8_t type_mask);
+
+/* UDP: send a whole WireGuard message to the peer's endpoint; 0 or -errno. */
+int socket_send_to_peer(struct peer *peer, const void *buf, size_t len);
+int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, const struct sockaddr *dst);
+void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockaddr *src,
+					  const void *local_addr, int local_ifindex);
+void socket_receive(struct xwg_device *dev, int fd);
+
+/* Data path (send.c / receive.c). */
+void send_packet_from_tun(struct xwg_device *dev, uint8_t *pkt, size_t len);
+void send_handshake_initiation(struct peer *peer, bool is_retry);
+void send_handshake_response(struct peer *peer);
+void send_keepalive(struct peer *peer);
+void send_staged_packets(struct peer *peer);
+void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src,
+		    const void *local_addr, int local_ifindex);
+
+#endif

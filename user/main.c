@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The xwg command line: argument parsing, key tools, and dispatch to start-up, show and shutdown. */
+#include <errno.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "crypto.h"
+#include "encoding.h"
+#include "noise.h"
+#include "show.h"
+
+#ifndef XWG_VERSION
+#define XWG_VERSION "0.1.0"
+#endif
+
+#define DOWN_TIMEOUT_MS 5000
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char *argv[]);
+	const char *help;
+	const char *usage;	/* arguments after "xwg NAME" */
+};
+
+static const struct command *commands_find(const char *name);
+
+static void usage_command(FILE *f, const struct command *c)
+{
+	fprintf(f, "Usage: xwg %s%s%s\n", c->name, *c->usage ? " " : "", c->usage);
+}
+
+/* Rejects stray arguments so "xwg genkey foo" is an error rather than silently ignored. */
+static int args_none(int argc, char *argv[])
+{
+	if (argc == 1)
+		return 0;
+	fprintf(stderr, "xwg: %s: unexpected argument '%s'\n", argv[0], argv[1]);
+	usage_command(stderr, commands_find(argv[0]));
+	return -EINVAL;
+}
+
+static int write_stdout_checked(const char *cmd)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "xwg: %s: cannot write to stdout: %s\n", cmd, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* A private key written into a file others can read is a leak waiting to happen: say so, as wg does. */
+static void warn_world_accessible_stdout(void)
+{
+	struct stat st;
+
+	if (!fstat(STDOUT_FILENO, &st) && S_ISREG(st.st_mode) && (st.st_mode & S_IRWXO))
+		fputs("Warning: writing to a world accessible file.\n"
+		      "Consider setting the umask to 077 and trying again.\n", stderr);
+}
+
+static int print_key(const char *cmd, uint8_t key[32])
+{
+	char b64[KEY_B64_LEN + 1];
+
+	key_to_base64(b64, key);
+	crypto_zero(key, 32);
+	puts(b64);
+	crypto_zero(b64, sizeof(b64));
+	return write_stdout_checked(cmd);
+}
+
+static int cmd_genkey(int argc, char *argv[])
+{
+	uint8_t key[32];
+
+	if (args_none(argc, argv))
+		return 1;
+	warn_world_accessible_stdout();
+	crypto_random(key, sizeof(key));
+	curve25519_clamp(key);
+	return print_key(argv[0], key);
+}
+
+static int cmd_genpsk(int argc, char *argv[])
+{
+	uint8_t key[32];
+
+	if (args_none(argc, argv))
+		return 1;
+	warn_world_accessible_stdout();
+	crypto_random(key, sizeof(key));
+	return print_key(argv[0], key);
+}
+
+/* Reads all of stdin (a key and maybe a newline); anything much longer cannot be a key anyway. */
+static int read_key_stdin(char *buf, size_t size)
+{
+	size_t len = 0, n;
+
+	while ((n = fread(buf + len, 1, size - 1 - len, stdin)) > 0) {
+		len += n;
+		if (len == size - 1)
+			return -EINVAL;
+	}
+	if (ferror(stdin))
+		return -EIO;
+	buf[len] = '\0';
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+static int cmd_pubkey(int argc, char *argv[])
+{
+	uint8_t priv[32], pub[32];
+	char buf[128];
+	int ret;
+
+	if (args_none(argc, argv))
+		return 1;
+	ret = read_key_stdin(buf, sizeof(buf));
+	if (!ret)
+		ret = key_from_base64(priv, trim(buf));
+	crypto_zero(buf, sizeof(buf));
+	if (ret) {
+		fprintf(stderr, "xwg: pubkey: invalid private key on stdin\n");
+		return 1;
+	}
+	ret = curve25519_generate_public(pub, priv);
+	crypto_zero(priv, sizeof(priv));
+	if (ret) {
+		fprintf(stderr, "xwg: pubkey: cannot compute the public key: %s\n", strerror(-ret));
+		return 1;
+	}
+	return print_key(argv[0], pub);
+}
+
+static bool arg_is_path(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	return strchr(arg, '/') || (len > 5 && !strcmp(arg + len - 5, ".conf"));
+}
+
+/* Interface name of a CONFIG|IFNAME argument: a path's base name without ".conf". */
+static int arg_ifname(const char *cmd, const char *arg, char ifname[IFNAMSIZ])
+{
+	const char *base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+	size_t len = strlen(base);
+
+	if (arg_is_path(arg) && len > 5 && !strcmp(base + len - 5, ".conf"))
+		len -= 5;
+	if (len < IFNAMSIZ) {
+		memcpy(ifname, base, len);
+		ifname[len] = '\0';
+		if (ifname_valid(ifname))
+			return 0;
+	}
+	fprintf(stderr, "xwg: %s: '%s' is not a valid interface name or configuration file\n", cmd, arg);
+	return -EINVAL;
+}
+
+/* wg-quick's search: a path is used as is, a bare name is looked up in the configuration dirs. */
+static int config_locate(const char *arg, char *path, size_t len)
+{
+	static const char *const dirs[] = { "/etc/xwg", "/etc/wireguard" };
+	char ifname[IFNAMSIZ];
+
+	if (arg_is_path(arg)) {
+		snprintf(path, len, "%s", arg);
+		return 0;
+	}
+	if (arg_ifname("up", arg, ifname))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, len, "%s/%s.conf", dirs[i], ifname);
+		if (!access(path, F_OK))
+			return 0;
+	}
+	fprintf(stderr, "xwg: %s: no configuration file (looked for %s/%s.conf and %s/%s.conf)\n",
+		ifname, dirs[0], ifname, dirs[1], ifname);
+	return -ENOENT;
+}
+
+static void config_warn_permissions(const char *path)
+{
+	struct stat st;
+
+	if (!stat(path, &st) && (st.st_mode & S_IRWXO))
+		fprintf(stderr, "Warning: '%s' is world accessible\n", path);
+}
+
+static int cmd_up(int argc, char *argv[])
+{
+	struct agent_opts opts = { 0 };
+	const char *arg = NULL, *mode = NULL;
+	struct xwg_config cfg;
+	char path[4096], err[512];
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
+			opts.foreground = true;
+		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			mode = argv[++i];
+		} else if (!strncmp(argv[i], "--mode=", 7)) {
+			mode = argv[i] + 7;
+		} else if (argv[i][0] == '-' || arg) {
+			fprintf(stderr, "xwg: up: unexpected argument '%s'\n", argv[i]);
+			goto usage;
+		} else {
+			arg = argv[i];
+		}
+	}
+	if (!arg)
+		goto usage;
+	if (config_locate(arg, path, sizeof(path)))
+		return 1;
+	ret = config_parse_file(&cfg, path, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "xwg: %s\n", err);
+		return 1;
+	}
+	config_warn_permissions(path);
+	opts.ifname = cfg.ifname;
+	opts.cfg = &cfg;
+	opts.mode = mode ? mode : cfg.mode;
+	ret = agent_start(&opts, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "xwg: %s\n", err);
+	config_free(&cfg);
+	return ret ? 1 : 0;
+
+usage:
+	usage_command(stderr, commands_find(argv[0]));
+	return 1;
+}
+
+static int cmd_run(int argc, char *argv[])
+{
+	struct agent_opts opts = { .quiet = true };
+	const char *env = getenv("WG_PROCESS_FOREGROUND");
+	char err[512];
+
+	opts.foreground = env && !strcmp(env, "1");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
+			opts.foreground = true;
+		} else if (argv[i][0] == '-' || opts.ifname) {
+			fprintf(stderr, "xwg: run: unexpected argument '%s'\n", argv[i]);
+			goto usage;
+		} else {
+			opts.ifname = argv[i];
+		}
+	}
+	if (!opts.ifname)
+		goto usage;
+	if (!ifname_valid(opts.ifname)) {
+		fprintf(stderr, "xwg: run: '%s' is not a valid interface name\n", opts.ifname);
+		return 1;
+	}
+	if (agent_start(&opts, err, sizeof(err))) {
+		fprintf(stderr, "xwg: %s\n", err);
+		return 1;
+	}
+	return 0;
+
+usage:
+	usage_command(stderr, commands_find(argv[0]));
+	return 1;
+}
+
+/* A zombie has exited for our purposes: its TUN and socket are already gone. */
+static bool process_alive(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;
+	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state != 'Z';
+}
+
+static int cmd_down(int argc, char *argv[])
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char ifname[IFNAMSIZ];
+	int fd, waited;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		usage_command(stderr, commands_find(argv[0]));
+		return 1;
+	}
+	if (arg_ifname("down", argv[1], ifname))
+		return 1;
+	fd = agent_connect(ifname);
+	if (fd == -ENOENT || fd == -ECONNREFUSED) {
+		fprintf(stderr, "xwg: %s: not running\n", ifname);
+		return 1;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "xwg: %s: cannot connect to %s/%s.sock: %s\n", ifname, XWG_UAPI_DIR, ifname,
+			strerror(-fd));
+		return 1;
+	}
+	/* Close before signalling: the agent serves one connection at a time and would wait for ours. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
+		fprintf(stderr, "xwg: %s: cannot identify the agent's process\n", ifname);
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	if (kill(cred.pid, SIGTERM) < 0) {
+		fprintf(stderr, "xwg: %s: cannot stop the agent (pid %d): %s\n", ifname, (int)cred.pid,
+			strerror(errno));
+		return 1;
+	}
+	for (waited = 0; process_alive(cred.pid); waited += 50) {
+		if (waited >= DOWN_TIMEOUT_MS) {
+			fprintf(stderr, "xwg: %s: the agent (pid %d) did not stop within %d seconds\n", ifname,
+				(int)cred.pid, DOWN_TIMEOUT_MS / 1000);
+			return 1;
+		}
+		nanosleep(&tick, NULL);
+	}
+	printf("[#] xwg: %s down\n", ifname);
+	return 0;
+}
+
+/* One interface into a buffer first, so an agent that vanishes mid-listing leaves no half object. */
+static void show_one_buffered(const char *name, bool json, bool *first)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	ret = show_print(name, json, f);
+	fclose(f);
+	if (json)
+		while (len && text[len - 1] == '\n')
+			len--;
+	if (!ret && len) {
+		if (!*first)
+			fputs(json ? ",\n" : "\n", stdout);
+		fwrite(text, 1, len, stdout);
+		*first = false;
+	}
+	free(text);
+}
+
+/* "show all --json" prints one JSON array of the per-interface objects show_print produces. */
+static int show_all(bool json)
+{
+	char *names = NULL, *name, *save = NULL;
+	size_t len = 0;
+	bool first = true;
+	FILE *f;
+	int ret;
+
+	f = open_memstream(&names, &len);
+	if (!f)
+		return -ENOMEM;
+	ret = show_list_interfaces(f);
+	fclose(f);
+	if (ret < 0) {
+		free(names);
+		return ret;
+	}
+	if (json)
+		fputs("[\n", stdout);
+	for (name = strtok_r(names, "\n", &save); name; name = strtok_r(NULL, "\n", &save))
+		show_one_buffered(name, json, &first);
+	if (json)
+		fputs(first ? "]\n" : "\n]\n", stdout);
+	free(names);
+	return 0;
+}
+
+static int cmd_show(int argc, char *argv[])
+{
+	const char *what = NULL;
+	bool json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (argv[i][0] == '-' || what) {
+			fprintf(stderr, "xwg: show: unexpected argument '%s'\n", argv[i]);
+			usage_command(stderr, commands_find(argv[0]));
+			return 1;
+		} else {
+			what = argv[i];
+		}
+	}
+	if (what && !strcmp(what, "interfaces")) {
+		if (json) {
+			fprintf(stderr, "xwg: show: --json does not apply to 'interfaces'\n");
+			return 1;
+		}
+		return show_list_interfaces(stdout) < 0 || write_stdout_checked("show");
+	}
+	if (!what || !strcmp(what, "all"))
+		return show_all(json) < 0 || write_stdout_checked("show");
+	if (!ifname_valid(what)) {
+		fprintf(stderr, "xwg: show: '%s' is not a valid interface name\n", what);
+		return 1;
+	}
+	/* show_print reports its own failure on stderr. */
+	return show_print(what, json, stdout) < 0 || write_stdout_checked("show");
+}
+
+static int cmd_help(int argc, char *argv[]);
+
+static const struct command commands[] = {
+	{ "up", cmd_up, "Creates an interface from a configuration file and starts its agent",
+	  "CONFIG_FILE|INTERFACE [--mode auto|xdp|xdp-generic|tc|tun] [--foreground]" },
+	{ "down", cmd_down, "Stops the agent of an interface, which removes the interface",
+	  "INTERFACE|CONFIG_FILE" },
+	{ "show", cmd_show, "Shows the state of one or all interfaces", "[INTERFACE|all|interfaces] [--json]" },
+	{ "run", cmd_run, "Runs an unconfigured interface for wg(8) to configure (like wireguard-go)",
+	  "[-f|--foreground] INTERFACE" },
+	{ "genkey", cmd_genkey, "Generates a new private key and writes it to stdout", "" },
+	{ "genpsk", cmd_genpsk, "Generates a new preshared key and writes it to stdout", "" },
+	{ "pubkey", cmd_pubkey, "Reads a private key from stdin and writes its public key to stdout", "" },
+	{ "help", cmd_help, "Shows this help, or the usage of one command", "[COMMAND]" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *commands_find(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: xwg <command> [<args>]\n\nCommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nPass --help to any command for its usage. See xwg(8).\n");
+}
+
+static int cmd_help(int argc, char *argv[])
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	c = commands_find(argv[1]);
+	if (!c || argc > 2) {
+		fprintf(stderr, "xwg: help: unknown command '%s'\n", argv[1]);
+		return 1;
+	}
+	printf("%s\n", c->help);
+	usage_command(stdout, c);
+	return 0;
+}
+
+static bool args_want_help(int argc, char *argv[])
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
+static int command_exec(const struct command *c, int argc, char *argv[])
+{
+	if (args_want_help(argc, argv)) {
+		printf("%s\n", c->help);
+		usage_command(stdout, c);
+		return 0;
+	}
+	/* The agent writes to UAPI clients that may hang up at any time: EPIPE is enough. */
+	signal(SIGPIPE, SIG_IGN);
+	if (crypto_init()) {
+		fprintf(stderr, "xwg: OpenSSL lacks an algorithm xwg needs (X25519, BLAKE2s, ChaCha20-Poly1305)\n");
+		return 1;
+	}
+	noise_init();
+	return c->fn(argc, argv);
+}
+
+int main(int argc, char *argv[])
+{
+	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	const struct command *c;
+
+	/*
+	 * wg-quick runs its userspace implementation as "IMPL IFNAME", so a link named xwg-run
+	 * makes WG_QUICK_USERSPACE_IMPLEMENTATION=xwg-run work without guessing at typos here.
+	 */
+	if (!strcmp(base, "xwg-run")) {
+		argv[0] = "run";
+		return command_exec(commands_find("run"), argc, argv);
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("xwg v%s\n", XWG_VERSION);
+		return 0;
+	}
+	c = commands_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "xwg: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return 1;
+	}
+	return command_exec(c, argc - 1, argv + 1);
+}

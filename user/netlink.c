@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Sets the tunnel's MTU, state, addresses and routes through libnl-route-3, with errors as -errno. */
+#include <errno.h>
+#include <net/if.h>
+#include <string.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/route.h>
+#include "netlink.h"
+
+/* libnl folds kernel errnos into its own codes; unfold the ones a caller can act on. */
+static int nl_errno(int nlerr)
+{
+	switch (nlerr < 0 ? -nlerr : nlerr) {
+	case 0:			return 0;
+	case NLE_INTR:		return -EINTR;
+	case NLE_BAD_SOCK:	return -EBADF;
+	case NLE_AGAIN:		return -EAGAIN;
+	case NLE_NOMEM:		return -ENOMEM;
+	case NLE_EXIST:		return -EEXIST;
+	case NLE_INVAL:		return -EINVAL;
+	case NLE_RANGE:		return -ERANGE;
+	case NLE_MSGSIZE:	return -EMSGSIZE;
+	case NLE_OPNOTSUPP:	return -EOPNOTSUPP;
+	case NLE_AF_NOSUPPORT:	return -EAFNOSUPPORT;
+	case NLE_OBJ_NOTFOUND:	return -ENOENT;
+	case NLE_NOADDR:	return -EADDRNOTAVAIL;
+	case NLE_BUSY:		return -EBUSY;
+	case NLE_PROTO_MISMATCH: return -EPROTONOSUPPORT;
+	case NLE_NOACCESS:	return -EACCES;
+	case NLE_PERM:		return -EPERM;
+	case NLE_NODEV:		return -ENODEV;
+	default:		return -EIO;
+	}
+}
+
+static int nl_open(struct nl_sock **out)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int ret;
+
+	if (!sk)
+		return -ENOMEM;
+	ret = nl_connect(sk, NETLINK_ROUTE);
+	if (ret < 0) {
+		nl_socket_free(sk);
+		return nl_errno(ret);
+	}
+	*out = sk;
+	return 0;
+}
+
+/* Applies one change to link ifindex; fill decides what the change is. */
+static int nl_link_change(int ifindex, void (*fill)(struct rtnl_link *, int), int arg)
+{
+	struct rtnl_link *orig, *change;
+	struct nl_sock *sk;
+	int ret;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	ret = nl_open(&sk);
+	if (ret)
+		return ret;
+	orig = rtnl_link_alloc();
+	change = rtnl_link_alloc();
+	if (!orig || !change) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	rtnl_link_set_ifindex(orig, ifindex);
+	fill(change, arg);
+	ret = nl_errno(rtnl_link_change(sk, orig, change, 0));
+out:
+	rtnl_link_put(change);
+	rtnl_link_put(orig);
+	nl_socket_free(sk);
+	return ret;
+}
+
+static void nl_fill_mtu(struct rtnl_link *link, int mtu)
+{
+	rtnl_link_set_mtu(link, (unsigned int)mtu);
+}
+
+static void nl_fill_up(struct rtnl_link *link, int up)
+{
+	if (up)
+		rtnl_link_set_flags(link, IFF_UP);
+	else
+		rtnl_link_unset_flags(link, IFF_UP);
+}
+
+int nl_link_set_mtu(int ifindex, int mtu)
+{
+	if (mtu <= 0)
+		return -EINVAL;
+	return nl_link_change(ifindex, nl_fill_mtu, mtu);
+}
+
+int nl_link_set_up(int ifindex, bool up)
+{
+	return nl_link_change(ifindex, nl_fill_up, up);
+}
+
+static int nl_prefix_addr(const struct xwg_prefix *p, struct nl_addr **out)
+{
+	int len = p->family == AF_INET ? 4 : 16;
+	struct nl_addr *a;
+
+	if ((p->family != AF_INET && p->family != AF_INET6) || p->cidr > len * 8)
+		return -EINVAL;
+	a = nl_addr_build(p->family, p->addr, (size_t)len);
+	if (!a)
+		return -ENOMEM;
+	nl_addr_set_prefixlen(a, p->cidr);
+	*out = a;
+	return 0;
+}
+
+int nl_addr_add(int ifindex, const struct xwg_prefix *prefix)
+{
+	struct rtnl_addr *addr;
+	struct nl_addr *local;
+	struct nl_sock *sk;
+	int ret;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	ret = nl_prefix_addr(prefix, &local);
+	if (ret)
+		return ret;
+	ret = nl_open(&sk);
+	if (ret)
+		goto out_local;
+	addr = rtnl_addr_alloc();
+	if (!addr) {
+		ret = -ENOMEM;
+		goto out_sock;
+	}
+	rtnl_addr_set_ifindex(addr, ifindex);
+	ret = nl_errno(rtnl_addr_set_local(addr, local));
+	if (ret)
+		goto out_addr;
+	/* Skipping duplicate address detection makes an IPv6 address usable at once, not seconds later. */
+	if (prefix->family == AF_INET6)
+		rtnl_addr_set_flags(addr, IFA_F_NODAD);
+	ret = nl_errno(rtnl_addr_add(sk, addr, 0));
+out_addr:
+	rtnl_addr_put(addr);
+out_sock:
+	nl_socket_free(sk);
+out_local:
+	nl_addr_put(local);
+	return ret;
+}
+
+/* Builds "dst dev ifindex table T" as both add and delete want it. */
+static int nl_route_build(int ifindex, const struct xwg_prefix *dst, uint32_t table, struct rtnl_route **out)
+{
+	struct rtnl_nexthop *nh;
+	struct rtnl_route *route;
+	struct nl_addr *a;
+	int ret;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	ret = nl_prefix_addr(dst, &a);
+	if (ret)
+		return ret;
+	route = rtnl_route_alloc();
+	nh = rtnl_route_nh_alloc();
+	if (!route || !nh) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	rtnl_route_set_family(route, (uint8_t)dst->family);
+	rtnl_route_set_table(route, table ? table : RT_TABLE_MAIN);
+	rtnl_route_set_type(route, RTN_UNICAST);
+	/* No gateway: the peer is reached through the device itself, like "ip route add ... dev wg0". */
+	rtnl_route_set_scope(route, RT_SCOPE_LINK);
+	ret = nl_errno(rtnl_route_set_dst(route, a));
+	if (ret)
+		goto err;
+	rtnl_route_nh_set_ifindex(nh, ifindex);
+	rtnl_route_add_nexthop(route, nh);
+	nl_addr_put(a);
+	*out = route;
+	return 0;
+
+err:
+	if (nh)
+		rtnl_route_nh_free(nh);
+	if (route)
+		rtnl_route_put(route);
+	nl_addr_put(a);
+	return ret;
+}
+
+/* Same prefix (dumped default routes carry no address bytes, so compare prefix lengths first). */
+static bool nl_same_prefix(struct nl_addr *a, struct nl_addr *b)
+{
+	if (nl_addr_get_family(a) != nl_addr_get_family(b) ||
+	    nl_addr_get_prefixlen(a) != nl_addr_get_prefixlen(b))
+		return false;
+	if (nl_addr_get_prefixlen(a) == 0)
+		return true;
+	return nl_addr_get_len(a) == nl_addr_get_len(b) &&
+	       !memcmp(nl_addr_get_binary_addr(a), nl_addr_get_binary_addr(b), nl_addr_get_len(a));
+}
+
+/* After EEXIST: is the route in the way ours (same table, prefix, one nexthop on ifindex)? */
+static bool nl_route_is_ours(struct nl_sock *sk, struct rtnl_route *want, int ifindex)
+{
+	struct nl_cache *cache;
+	struct nl_object *obj;
+	bool found = false;
+
+	if (rtnl_route_alloc_cache(sk, rtnl_route_get_family(want), 0, &cache) < 0)
+		return false;
+	for (obj = nl_cache_get_first(cache); obj && !found; obj = nl_cache_get_next(obj)) {
+		struct rtnl_route *r = (struct rtnl_route *)obj;
+
+		found = rtnl_route_get_table(r) == rtnl_route_get_table(want) &&
+			rtnl_route_get_type(r) == RTN_UNICAST &&
+			nl_same_prefix(rtnl_route_get_dst(r), rtnl_route_get_dst(want)) &&
+			rtnl_route_get_nnexthops(r) == 1 &&
+			rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0)) == ifindex &&
+			!rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(r, 0));
+	}
+	nl_cache_free(cache);
+	return found;
+}
+
+int nl_route_add(int ifindex, const struct xwg_prefix *dst, uint32_t table)
+{
+	struct rtnl_route *route;
+	struct nl_sock *sk;
+	int ret;
+
+	ret = nl_route_build(ifindex, dst, table, &route);
+	if (ret)
+		return ret;
+	ret = nl_open(&sk);
+	if (ret)
+		goto out_route;
+	/* EXCL, or IPv6 would quietly turn a clash with another device's route into a multipath route. */
+	ret = nl_errno(rtnl_route_add(sk, route, NLM_F_EXCL));
+	if (ret == -EEXIST && nl_route_is_ours(sk, route, ifindex))
+		ret = 0;
+	nl_socket_free(sk);
+out_route:
+	rtnl_route_put(route);
+	return ret;
+}
+
+int nl_route_del(int ifindex, const struct xwg_prefix *dst, uint32_t table)
+{
+	struct rtnl_route *route;
+	struct nl_sock *sk;
+	int ret;
+
+	ret = nl_route_build(ifindex, dst, table, &route);
+	if (ret)
+		return ret;
+	/* Whoever added it (wg-quick uses "proto boot", we "proto static"), it goes. */
+	rtnl_route_set_protocol(route, RTPROT_UNSPEC);
+	ret = nl_open(&sk);
+	if (ret)
+		goto out_route;
+	ret = nl_errno(rtnl_route_delete(sk, route, 0));
+	nl_socket_free(sk);
+out_route:
+	rtnl_route_put(route);
+	return ret;
+}

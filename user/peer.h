@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* A peer: its keys, handshake, keypairs, endpoint, timers, counters and staged packets. */
+#ifndef XWG_PEER_H
+#define XWG_PEER_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <time.h>
+#include <netinet/in.h>
+#include "noise.h"
+#include "cookie.h"
+
+struct xwg_device;
+
+/* Remote address plus the local address it last reached us on ("sticky" source for replies). */
+struct endpoint {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} addr;				/* sa_family 0 = no endpoint */
+	union {
+		struct in_addr src4;
+		struct in6_addr src6;
+	};
+	int src_ifindex;
+	bool src_valid;
+};
+
+/* A timer is a monotonic deadline in ns; 0 = not pending. Fired by timers_run(). */
+struct xwg_timer {
+	uint64_t at;
+};
+
+struct staged_packet {
+	size_t len;
+	uint8_t data[];
+};
+
+struct peer {
+	struct peer *next_peer;		/* device list, in creation order */
+	struct xwg_device *dev;
+	uint64_t internal_id;
+
+	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t static_static[NOISE_PUBLIC_KEY_LEN];
+	bool static_static_valid;	/* false: low-order key or no identity: never handshake */
+
+	struct noise_handshake handshake;
+	struct noise_keypairs keypairs;
+	struct cookie latest_cookie;
+	struct endpoint endpoint;
+
+	uint16_t persistent_keepalive_interval;
+	uint64_t rx_bytes, tx_bytes;
+	struct timespec last_handshake;	/* wall clock of the last completed handshake; 0 = never */
+	uint64_t last_sent_handshake;	/* monotonic ns of the last initiation or response sent */
+
+	struct xwg_timer timer_retransmit_handshake;
+	struct xwg_timer timer_send_keepalive;
+	struct xwg_timer timer_new_handshake;
+	struct xwg_timer timer_zero_key_material;
+	struct xwg_timer timer_persistent_keepalive;
+	unsigned int timer_handshake_attempts;
+	bool timer_need_another_keepalive;
+	bool sent_lastminute_handshake;
+
+	struct staged_packet *staged[MAX_STAGED_PACKETS];	/* ring, oldest dropped when full */
+	unsigned int staged_head, staged_count;
+};
+
+/* Creates a peer with this public key (caller checked it is new). NULL with errno on failure. */
+struct peer *peer_create(struct xwg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
+/* Removes it from the device, its allowed IPs and index entries; wipes keys; frees it. */
+void peer_remove(struct peer *peer);
+void peer_set_preshared_key(struct peer *peer, const uint8_t key[NOISE_SYMMETRIC_KEY_LEN]);
+void peer_set_endpoint(struct peer *peer, const struct sockaddr *sa);
+/* 0 = off; 0 -> N sends a keepalive at once (as the kernel and wireguard-go do). */
+void peer_set_persistent_keepalive(struct peer *peer, uint16_t interval);
+/* Staged-packet queue while a handshake runs. */
+void peer_stage_packet(struct peer *peer, const uint8_t *pkt, size_t len);
+void peer_purge_staged(struct peer *peer);
+
+#endif

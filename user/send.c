@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The userspace transmit path: handshake messages out, and TUN packets encrypted to their peer. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include "device.h"
+#include "crypto.h"
+#include "timers.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+
+static bool birthdate_has_expired(uint64_t birthdate, uint64_t seconds)
+{
+	return birthdate + seconds * NSEC_PER_SEC <= now_ns();
+}
+
+void send_handshake_initiation(struct peer *peer, bool is_retry)
+{
+	struct message_handshake_initiation msg;
+
+	if (!is_retry)
+		peer->timer_handshake_attempts = 0;
+	/* One initiation (or response) per REKEY_TIMEOUT: the peer needs time to answer. */
+	if (peer->last_sent_handshake && !birthdate_has_expired(peer->last_sent_handshake, REKEY_TIMEOUT_S))
+		return;
+	peer->last_sent_handshake = now_ns();
+	if (noise_create_initiation(peer->dev, peer, &msg) < 0)
+		return;
+	cookie_add_macs(peer, &msg, sizeof(msg));
+	timers_any_authenticated_packet_traversal(peer);
+	timers_any_authenticated_packet_sent(peer);
+	socket_send_to_peer(peer, &msg, sizeof(msg));
+	timers_handshake_initiated(peer);
+	crypto_zero(&msg, sizeof(msg));
+}
+
+void send_handshake_response(struct peer *peer)
+{
+	struct message_handshake_response msg;
+
+	peer->last_sent_handshake = now_ns();
+	if (noise_create_response(peer->dev, peer, &msg) < 0)
+		return;
+	cookie_add_macs(peer, &msg, sizeof(msg));
+	if (noise_begin_session(peer->dev, peer) < 0)
+		return;
+	timers_session_derived(peer);
+	timers_any_authenticated_packet_traversal(peer);
+	timers_any_authenticated_packet_sent(peer);
+	socket_send_to_peer(peer, &msg, sizeof(msg));
+}
+
+static bool keypair_can_send(const struct noise_keypair *kp)
+{
+	return kp && kp->sending_valid && kp->send_counter < REJECT_AFTER_MESSAGES &&
+	       !birthdate_has_expired(kp->birthdate, REJECT_AFTER_TIME_S);
+}
+
+/* Only the initiator rekeys on age, so both ends do not race to replace the same session. */
+static void send_keep_key_fresh(struct peer *peer)
+{
+	struct noise_keypair *kp = peer->keypairs.current_keypair;
+
+	if (kp && kp->sending_valid &&
+	    (kp->send_counter > REKEY_AFTER_MESSAGES ||
+	     (kp->i_am_the_initiator && birthdate_has_expired(kp->birthdate, REKEY_AFTER_TIME_S))))
+		send_handshake_initiation(peer, false);
+}
+
+/* Padding to 16 bytes hides exact lengths, but never past the MTU (kernel's calculate_skb_padding). */
+static size_t send_padded_len(size_t len, int mtu)
+{
+	size_t last_unit = mtu > 0 ? len % (size_t)mtu : len;
+	size_t padded = (last_unit + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+
+	if (mtu > 0 && padded > (size_t)mtu)
+		padded = (size_t)mtu;
+	return len + (padded - last_unit);
+}
+
+static uint8_t send_buf[sizeof(struct message_data) + 65536 + 64 + NOISE_AUTHTAG_LEN] __attribute__((aligned(64)));
+
+/* Encrypts one plaintext (empty = keepalive) under kp and sends it. 0 or -errno. */
+static int send_data(struct peer *peer, struct noise_keypair *kp, const uint8_t *pkt, size_t len)
+{
+	struct message_data *hdr = (struct message_data *)send_buf;
+	size_t padded = len ? send_padded_len(len, peer->dev->mtu) : 0;
+	uint64_t counter = kp->send_counter++;
+
+	if (padded > sizeof(send_buf) - sizeof(*hdr) - NOISE_AUTHTAG_LEN)
+		return -EMSGSIZE;
+	hdr->header.type = htole32(MESSAGE_DATA);
+	hdr->key_idx = kp->remote_index;
+	hdr->counter = htole64(counter);
+	memcpy(hdr->encrypted_data, pkt, len);
+	memset(hdr->encrypted_data + len, 0, padded - len);
+	aead_encrypt(hdr->encrypted_data, hdr->encrypted_data, padded, NULL, 0, counter, kp->send_key);
+
+	timers_any_authenticated_packet_traversal(peer);
+	timers_any_authenticated_packet_sent(peer);
+	if (len)
+		timers_data_sent(peer);
+	return socket_send_to_peer(peer, send_buf, message_data_len(padded));
+}
+
+void send_staged_packets(struct peer *peer)
+{
+	struct noise_keypair *kp = peer->keypairs.current_keypair;
+
+	if (!peer->staged_count)
+		return;
+	if (!keypair_can_send(kp)) {
+		/* No usable session: keep the packets staged and ask for one. */
+		send_handshake_initiation(peer, false);
+		return;
+	}
+	while (peer->staged_count) {
+		struct staged_packet *sp = peer->staged[peer->staged_head];
+
+		if (kp->send_counter >= REJECT_AFTER_MESSAGES) {
+			send_handshake_initiation(peer, false);
+			return;
+		}
+		peer->staged[peer->staged_head] = NULL;
+		peer->staged_head = (peer->staged_head + 1) % MAX_STAGED_PACKETS;
+		peer->staged_count--;
+		send_data(peer, kp, sp->data, sp->len);
+		crypto_zero(sp->data, sp->len);
+		free(sp);
+	}
+	send_keep_key_fresh(peer);
+}
+
+void send_keepalive(struct peer *peer)
+{
+	/* Queued data already proves liveness; a keepalive only when there is nothing else to send. */
+	if (!peer->staged_count)
+		peer_stage_packet(peer, NULL, 0);
+	send_staged_packets(peer);
+}
+
+/* Longest-prefix match on the inner destination picks the peer (cryptokey routing, outbound). */
+static struct peer *send_route(struct xwg_device *dev, const uint8_t *pkt, size_t len)
+{
+	if (len >= sizeof(struct iphdr) && (pkt[0] >> 4) == 4)
+		return allowedips_lookup(&dev->allowedips, AF_INET, &((const struct iphdr *)pkt)->daddr);
+	if (len >= sizeof(struct ip6_hdr) && (pkt[0] >> 4) == 6)
+		return allowedips_lookup(&dev->allowedips, AF_INET6, &((const struct ip6_hdr *)pkt)->ip6_dst);
+	return NULL;
+}
+
+void send_packet_from_tun(struct xwg_device *dev, uint8_t *pkt, size_t len)
+{
+	struct peer *peer = send_route(dev, pkt, len);
+	struct noise_keypair *kp;
+
+	if (!peer || !peer->endpoint.addr.sa.sa_family)
+		return;
+	kp = peer->keypairs.current_keypair;
+	/* Fast path: nothing queued ahead of us and a live session, so no copy into the staging ring. */
+	if (!peer->staged_count && keypair_can_send(kp)) {
+		send_data(peer, kp, pkt, len);
+		send_keep_key_fresh(peer);
+		return;
+	}
+	peer_stage_packet(peer, pkt, len);
+	send_staged_packets(peer);
+}

@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* `xwg show`: a UAPI client that fetches an interface's state with get=1 and prints it for humans or as JSON. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include "crypto.h"
+#include "encoding.h"
+#include "show.h"
+
+#define SHOW_UAPI_DIR "/var/run/wireguard"
+#define SHOW_LINE_MAX 512
+/* A wedged agent must not hang the CLI forever. */
+#define SHOW_TIMEOUT_SEC 5
+
+struct show_peer {
+	uint8_t public_key[32];
+	bool has_psk;
+	char endpoint[80];		/* "" = none */
+	int64_t handshake_sec;		/* 0 = never */
+	uint64_t rx_bytes, tx_bytes;
+	uint32_t keepalive;
+	char (*allowed)[64];
+	size_t n_allowed, cap_allowed;
+};
+
+struct show_device {
+	bool has_key;
+	uint8_t public_key[32];
+	uint32_t listen_port, fwmark;
+	char mode[32];			/* "" = the server did not say (not xwg) */
+	int server_errno;		/* the reply's errno, as a negative value */
+	struct show_peer *peers;
+	size_t n_peers, cap_peers;
+};
+
+/* ---- talking to the socket ---- */
+
+static int show_connect(const char *ifname)
+{
+	struct timeval tv = { .tv_sec = SHOW_TIMEOUT_SEC };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	/* The name becomes a path: keep it to what an interface name can be. */
+	if (!*ifname || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/') || ifname[0] == '.')
+		return -ENODEV;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), SHOW_UAPI_DIR "/%s.sock", ifname);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int show_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EPROTO;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return -EPROTO;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v > max)
+		return -EPROTO;
+	*out = v;
+	return 0;
+}
+
+static int show_parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+	int ret = show_parse_u64(s, max, &v);
+
+	if (!ret)
+		*out = (uint32_t)v;
+	return ret;
+}
+
+static int show_add_peer(struct show_device *d, const char *hex)
+{
+	struct show_peer *p;
+
+	if (d->n_peers == d->cap_peers) {
+		size_t cap = d->cap_peers ? d->cap_peers * 2 : 8;
+
+		p = realloc(d->peers, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		d->peers = p;
+		d->cap_peers = cap;
+	}
+	p = &d->peers[d->n_peers];
+	memset(p, 0, sizeof(*p));
+	if (key_from_hex(p->public_key, hex))
+		return -EPROTO;
+	d->n_peers++;
+	return 0;
+}
+
+static int show_add_allowed_ip(struct show_peer *p, const char *s)
+{
+	struct xwg_prefix prefix;
+
+	if (prefix_parse(&prefix, s, true))
+		return -EPROTO;
+	if (p->n_allowed == p->cap_allowed) {
+		size_t cap = p->cap_allowed ? p->cap_allowed * 2 : 4;
+		char (*a)[64] = realloc(p->allowed, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		p->allowed = a;
+		p->cap_allowed = cap;
+	}
+	prefix_format(p->allowed[p->n_allowed++], sizeof(p->allowed[0]), &prefix);
+	return 0;
+}
+
+static int show_device_line(struct show_device *d, const char *key, const char *value)
+{
+	uint8_t priv[32];
+	int ret;
+
+	if (!strcmp(key, "private_key")) {
+		if (key_from_hex(priv, value))
+			return -EPROTO;
+		d->has_key = !crypto_is_zero(priv, sizeof(priv));
+		ret = d->has_key ? curve25519_generate_public(d->public_key, priv) : 0;
+		crypto_zero(priv, sizeof(priv));
+		return ret ? -EPROTO : 0;
+	}
+	if (!strcmp(key, "listen_port"))
+		return show_parse_u32(value, 65535, &d->listen_port);
+	if (!strcmp(key, "fwmark"))
+		return show_parse_u32(value, UINT32_MAX, &d->fwmark);
+	if (!strcmp(key, "xwg_mode")) {
+		if (strlen(value) >= sizeof(d->mode))
+			return -EPROTO;
+		strcpy(d->mode, value);
+	}
+	return 0;
+}
+
+static int show_peer_line(struct show_peer *p, const char *key, const char *value)
+{
+	uint8_t psk[32];
+	uint64_t v;
+
+	if (!strcmp(key, "preshared_key")) {
+		if (key_from_hex(psk, value))
+			return -EPROTO;
+		p->has_psk = !crypto_is_zero(psk, sizeof(psk));
+		crypto_zero(psk, sizeof(psk));
+		return 0;
+	}
+	if (!strcmp(key, "endpoint")) {
+		if (!*value || strlen(value) >= sizeof(p->endpoint))
+			return -EPROTO;
+		strcpy(p->endpoint, value);
+		return 0;
+	}
+	if (!strcmp(key, "last_handshake_time_sec")) {
+		if (show_parse_u64(value, INT64_MAX, &v))
+			return -EPROTO;
+		p->handshake_sec = (int64_t)v;
+		return 0;
+	}
+	if (!strcmp(key, "rx_bytes"))
+		return show_parse_u64(value, UINT64_MAX, &p->rx_bytes);
+	if (!strcmp(key, "tx_bytes"))
+		return show_parse_u64(value, UINT64_MAX, &p->tx_bytes);
+	if (!strcmp(key, "persistent_keepalive_interval"))
+		return show_parse_u32(value, 65535, &p->keepalive);
+	if (!strcmp(key, "allowed_ip"))
+		return show_add_allowed_ip(p, value);
+	/* Like wg: unknown keys (and protocol_version, last_handshake_time_nsec) are not our business. */
+	return 0;
+}
+
+/* Returns 1 when the reply is complete (see d->server_errno), 0 to continue, or -EPROTO/-ENOMEM. */
+static int show_parse_line(struct show_device *d, char *line)
+{
+	char *value = strchr(line, '=');
+	uint32_t err;
+
+	if (!value)
+		return -EPROTO;
+	*value++ = '\0';
+	if (!strcmp(line, "errno")) {
+		/* Servers send the negative errno; accept the positive form too. */
+		if (show_parse_u32(value + (value[0] == '-'), 4095, &err))
+			return -EPROTO;
+		d->server_errno = -(int)err;
+		return 1;
+	}
+	if (!strcmp(line, "public_key"))
+		return show_add_peer(d, value);
+	if (!d->n_peers)
+		return show_device_line(d, line, value);
+	return show_peer_line(&d->peers[d->n_peers - 1], line, value);
+}
+
+static int show_read_reply(struct show_device *d, FILE *in)
+{
+	char line[SHOW_LINE_MAX];
+	size_t len;
+	int ret = 0;
+
+	while (ret == 0) {
+		if (!fgets(line, sizeof(line), in)) {
+			ret = ferror(in) ? -EIO : -EPROTO;
+			break;
+		}
+		len = strlen(line);
+		if (!len || line[len - 1] != '\n') {
+			ret = -EPROTO;
+			break;
+		}
+		line[len - 1] = '\0';
+		ret = show_parse_line(d, line);
+	}
+	/* The reply carried the private key. */
+	crypto_zero(line, sizeof(line));
+	return ret < 0 ? ret : 0;
+}
+
+static void show_device_free(struct show_device *d)
+{
+	for (size_t i = 0; i < d->n_peers; i++)
+		free(d->peers[i].allowed);
+	free(d->peers);
+	memset(d, 0, sizeof(*d));
+}
+
+static void show_connect_error(const char *ifname, int err)
+{
+	if (err == -ENOENT || err == -ECONNREFUSED || err == -ENODEV)
+		fprintf(stderr, "xwg: %s: no such interface (is the agent running?)\n", ifname);
+	else
+		fprintf(stderr, "xwg: %s: cannot connect to the agent: %s\n", ifname, strerror(-err));
+}
+
+/* Fetches and parses the state; reports any failure on stderr. 0 or -errno. */
+static int show_fetch(const char *ifname, struct show_device *d)
+{
+	static const char req[] = "get=1\n\n";
+	FILE *in;
+	int fd, ret;
+
+	fd = show_connect(ifname);
+	if (fd < 0) {
+		show_connect_error(ifname, fd);
+		return fd;
+	}
+	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1) {
+		ret = errno ? -errno : -EIO;
+		close(fd);
+		goto err;
+	}
+	in = fdopen(fd, "r");
+	if (!in) {
+		ret = -errno;
+		close(fd);
+		goto err;
+	}
+	ret = show_read_reply(d, in);
+	fclose(in);
+	if (!ret && d->server_errno) {
+		fprintf(stderr, "xwg: %s: the agent refused: %s\n", ifname, strerror(-d->server_errno));
+		return d->server_errno;
+	}
+	if (!ret)
+		return 0;
+err:
+	if (ret == -EPROTO)
+		fprintf(stderr, "xwg: %s: malformed reply from the agent\n", ifname);
+	else
+		fprintf(stderr, "xwg: %s: talking to the agent: %s\n", ifname, strerror(-ret));
+	return ret;
+}
+
+/* ---- human output (mirrors wg show) ---- */
+
+static void show_pretty_time(FILE *out, uint64_t secs)
+{
+	static const struct { uint64_t len; const char *name; } units[] = {
+		{ 365ULL * 24 * 3600, "year" }, { 24 * 3600, "day" }, { 3600, "hour" },
+		{ 60, "minute" }, { 1, "second" },
+	};
+	bool first = true;
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t n = secs / units[i].len;
+
+		if (!n)
+			continue;
+		secs %= units[i].len;
+		fprintf(out, "%s%" PRIu64 " %s%s", first ? "" : ", ", n, units[i].name, n == 1 ? "" : "s");
+		first = false;
+	}
+}
+
+static void show_handshake(FILE *out, int64_t when)
+{
+	int64_t now = time(NULL);
+
+	fprintf(out, "  latest handshake: ");
+	if (when == now) {
+		fprintf(out, "Now");
+	} else if (when > now) {
+		fprintf(out, "in the future (system clock wound backward?)");
+	} else {
+		show_pretty_time(out, (uint64_t)(now - when));
+		fprintf(out, " ago");
+	}
+	fprintf(out, "\n");
+}
+
+static void show_bytes(FILE *out, uint64_t b)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	int i = -1;
+
+	if (b < 1024) {
+		fprintf(out, "%" PRIu64 " B", b);
+		return;
+	}
+	while (v >= 1024 && i < 3) {
+		v /= 1024;
+		i++;
+	}
+	fprintf(out, "%.2f %s", v, units[i]);
+}
+
+static void show_human_peer(FILE *out, const struct show_peer *p)
+{
+	char b64[KEY_B64_LEN + 1];
+
+	key_to_base64(b64, p->public_key);
+	fprintf(out, "\npeer: %s\n", b64);
+	if (p->has_psk)
+		fprintf(out, "  preshared key: (hidden)\n");
+	if (p->endpoint[0])
+		fprintf(out, "  endpoint: %s\n", p->endpoint);
+	fprintf(out, "  allowed ips: ");
+	for (size_t i = 0; i < p->n_allowed; i++)
+		fprintf(out, "%s%s", i ? ", " : "", p->allowed[i]);
+	fprintf(out, "%s\n", p->n_allowed ? "" : "(none)");
+	if (p->handshake_sec)
+		show_handshake(out, p->handshake_sec);
+	if (p->rx_bytes || p->tx_bytes) {
+		fprintf(out, "  transfer: ");
+		show_bytes(out, p->rx_bytes);
+		fprintf(out, " received, ");
+		show_bytes(out, p->tx_bytes);
+		fprintf(out, " sent\n");
+	}
+	if (p->keepalive) {
+		fprintf(out, "  persistent keepalive: every ");
+		show_pretty_time(out, p->keepalive);
+		fprintf(out, "\n");
+	}
+}
+
+static void show_human(FILE *out, const char *ifname, const struct show_device *d)
+{
+	char b64[KEY_B64_LEN + 1];
+
+	fprintf(out, "interface: %s\n", ifname);
+	if (d->has_key) {
+		key_to_base64(b64, d->public_key);
+		fprintf(out, "  public key: %s\n  private key: (hidden)\n", b64);
+	}
+	if (d->listen_port)
+		fprintf(out, "  listening port: %u\n", d->listen_port);
+	if (d->fwmark)
+		fprintf(out, "  fwmark: 0x%x\n", d->fwmark);
+	fprintf(out, "  data path: %s\n", d->mode[0] ? d->mode : "unknown");
+	for (size_t i = 0; i < d->n_peers; i++)
+		show_human_peer(out, &d->peers[i]);
+}
+
+/* ---- JSON output ---- */
+
+static void show_json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void show_json_key(FILE *out, const uint8_t key[32])
+{
+	char b64[KEY_B64_LEN + 1];
+
+	key_to_base64(b64, key);
+	show_json_string(out, b64);
+}
+
+static void show_json_peer(FILE *out, const struct show_peer *p)
+{
+	fprintf(out, "{\"public_key\":");
+	show_json_key(out, p->public_key);
+	fprintf(out, ",\"preshared_key\":%s,\"endpoint\":", p->has_psk ? "true" : "false");
+	if (p->endpoint[0])
+		show_json_string(out, p->endpoint);
+	else
+		fprintf(out, "null");
+	fprintf(out, ",\"allowed_ips\":[");
+	for (size_t i = 0; i < p->n_allowed; i++) {
+		if (i)
+			fputc(',', out);
+		show_json_string(out, p->allowed[i]);
+	}
+	fprintf(out, "],\"latest_handshake\":%" PRId64 ",\"rx_bytes\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
+		",\"persistent_keepalive\":%u}", p->handshake_sec, p->rx_bytes, p->tx_bytes, p->keepalive);
+}
+
+static void show_json(FILE *out, const char *ifname, const struct show_device *d)
+{
+	fprintf(out, "{\"interface\":");
+	show_json_string(out, ifname);
+	fprintf(out, ",\"public_key\":");
+	if (d->has_key)
+		show_json_key(out, d->public_key);
+	else
+		fprintf(out, "null");
+	fprintf(out, ",\"listen_port\":%u,\"fwmark\":%u,\"mode\":", d->listen_port, d->fwmark);
+	if (d->mode[0])
+		show_json_string(out, d->mode);
+	else
+		fprintf(out, "null");
+	fprintf(out, ",\"peers\":[");
+	for (size_t i = 0; i < d->n_peers; i++) {
+		if (i)
+			fputc(',', out);
+		show_json_peer(out, &d->peers[i]);
+	}
+	fprintf(out, "]}\n");
+}
+
+int show_print(const char *ifname, bool json, FILE *out)
+{
+	struct show_device d = { 0 };
+	int ret;
+
+	ret = show_fetch(ifname, &d);
+	if (ret)
+		goto out;
+	if (json)
+		show_json(out, ifname, &d);
+	else
+		show_human(out, ifname, &d);
+	if (fflush(out) || ferror(out))
+		ret = -EIO;
+out:
+	show_device_free(&d);
+	return ret;
+}
+
+/* ---- listing ---- */
+
+static int show_cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* An interface is listed only when its socket answers: stale files of killed agents are skipped. */
+static bool show_is_live(const char *ifname)
+{
+	int fd = show_connect(ifname);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+int show_list_interfaces(FILE *out)
+{
+	char **names = NULL, **tmp;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir;
+	int ret = 0;
+
+	dir = opendir(SHOW_UAPI_DIR);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+		char *name;
+
+		if (len <= 5 || len - 5 >= IFNAMSIZ || strcmp(de->d_name + len - 5, ".sock"))
+			continue;
+		name = strndup(de->d_name, len - 5);
+		if (!name) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (!show_is_live(name)) {
+			free(name);
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			tmp = realloc(names, cap * sizeof(*names));
+			if (!tmp) {
+				free(name);
+				ret = -ENOMEM;
+				break;
+			}
+			names = tmp;
+		}
+		names[n++] = name;
+	}
+	closedir(dir);
+	if (!ret && n)
+		qsort(names, n, sizeof(*names), show_cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		if (!ret)
+			fprintf(out, "%s\n", names[i]);
+		free(names[i]);
+	}
+	free(names);
+	return ret ? ret : (int)n;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* `xwg show`: queries an agent (or any WireGuard UAPI server) over its socket and prints the state. */
+#ifndef XWG_SHOW_H
+#define XWG_SHOW_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/*
+ * Prints the interface like `wg show IF` (or one JSON object with json) to out.
+ * 0 or -errno; on failure one "xwg: IFNAME: ..." line goes to stderr.
+ */
+int show_print(const char *ifname, bool json, FILE *out);
+/* Prints the name of every connectable socket in /var/run/wireguard, sorted, one per line. Count or -errno. */
+int show_list_interfaces(FILE *out);
+
+#endif

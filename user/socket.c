@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The UDP sockets: binding, fwmark, and sending with the peer's sticky source address. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include "device.h"
+
+#define SOCKET_BUFFER_SIZE (4 << 20)
+
+static int socket_open(struct xwg_device *dev, int family, uint16_t port)
+{
+	union {
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} addr = { 0 };
+	int one = 1, size = SOCKET_BUFFER_SIZE, fd, ret;
+	socklen_t len;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* The Force variants work as root and lift the sysctl cap; fall back quietly otherwise. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (dev->fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &dev->fwmark, sizeof(dev->fwmark)) < 0)
+		goto err;
+	if (family == AF_INET) {
+		addr.in4.sin_family = AF_INET;
+		addr.in4.sin_port = htons(port);
+		len = sizeof(addr.in4);
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
+			goto err;
+	} else {
+		addr.in6.sin6_family = AF_INET6;
+		addr.in6.sin6_port = htons(port);
+		len = sizeof(addr.in6);
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+			goto err;
+	}
+	if (bind(fd, (struct sockaddr *)&addr, len) < 0)
+		goto err;
+	return fd;
+err:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static uint16_t socket_bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static void socket_close_all(struct xwg_device *dev)
+{
+	if (dev->sock4 >= 0)
+		close(dev->sock4);
+	if (dev->sock6 >= 0)
+		close(dev->sock6);
+	dev->sock4 = dev->sock6 = -1;
+}
+
+static int socket_watch(struct xwg_device *dev, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (fd < 0 || dev->epoll_fd < 0)
+		return 0;
+	return epoll_ctl(dev->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/*
+ * Binds IPv4 and IPv6 sockets to the same port. With port 0 the kernel picks the IPv4 port and the
+ * IPv6 socket must get the same one, which can collide: retry a few times, like wireguard-go.
+ */
+static int socket_bind_pair(struct xwg_device *dev, uint16_t port)
+{
+	int fd4, fd6, ret = -EADDRINUSE;
+
+	for (int attempt = 0; attempt < 100; attempt++) {
+		fd4 = socket_open(dev, AF_INET, port);
+		if (fd4 < 0)
+			return fd4;
+		fd6 = socket_open(dev, AF_INET6, socket_bound_port(fd4));
+		if (fd6 >= 0 || fd6 == -EAFNOSUPPORT) {
+			dev->sock4 = fd4;
+			dev->sock6 = fd6 >= 0 ? fd6 : -1;
+			dev->listen_port = socket_bound_port(fd4);
+			return 0;
+		}
+		close(fd4);
+		ret = fd6;
+		if (port || fd6 != -EADDRINUSE)
+			break;
+	}
+	return ret;
+}
+
+int device_set_listen_port(struct xwg_device *dev, uint16_t port)
+{
+	int old4 = dev->sock4, old6 = dev->sock6, ret;
+
+	if (dev->sock4 >= 0 && port && port == dev->listen_port)
+		return 0;
+	/* Release the old port first so that re-binding to it (or swapping ports) works. */
+	dev->sock4 = dev->sock6 = -1;
+	if (old4 >= 0)
+		close(old4);
+	if (old6 >= 0)
+		close(old6);
+	ret = socket_bind_pair(dev, port);
+	if (ret < 0)
+		return ret;
+	dev->requested_port = port;
+	ret = socket_watch(dev, dev->sock4);
+	if (!ret)
+		ret = socket_watch(dev, dev->sock6);
+	if (ret < 0)
+		socket_close_all(dev);
+	return ret;
+}
+
+int device_set_fwmark(struct xwg_device *dev, uint32_t fwmark)
+{
+	dev->fwmark = fwmark;
+	for (int i = 0; i < 2; i++) {
+		int fd = i ? dev->sock6 : dev->sock4;
+
+		if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+			return -errno;
+	}
+	/* A new mark may route differently: forget the cached source addresses. */
+	for (struct peer *p = dev->peers; p; p = p->next_peer)
+		p->endpoint.src_valid = false;
+	return 0;
+}
+
+/* Sends from the cached local address when we have one, so replies leave from where the peer reached us. */
+static int socket_sendmsg(int fd, const void *buf, size_t len, struct endpoint *ep)
+{
+	union {
+		char buf4[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		char buf6[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} control = { 0 };
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_name = &ep->addr,
+		.msg_namelen = ep->addr.sa.sa_family == AF_INET ? sizeof(ep->addr.in4) : sizeof(ep->addr.in6),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+	struct cmsghdr *cmsg;
+
+	if (ep->src_valid) {
+		msg.msg_control = &control;
+		cmsg = (struct cmsghdr *)&control;
+		if (ep->addr.sa.sa_family == AF_INET) {
+			struct in_pktinfo pi = { .ipi_spec_dst = ep->src4 };
+
+			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+			cmsg->cmsg_level = IPPROTO_IP;
+			cmsg->cmsg_type = IP_PKTINFO;
+			cmsg->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cmsg), &pi, sizeof(pi));
+		} else {
+			struct in6_pktinfo pi = { .ipi6_addr = ep->src6 };
+
+			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+			cmsg->cmsg_level = IPPROTO_IPV6;
+			cmsg->cmsg_type = IPV6_PKTINFO;
+			cmsg->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cmsg), &pi, sizeof(pi));
+		}
+	}
+	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
+		return 0;
+	/* The cached source address went away (roaming, address removed): let routing choose. */
+	if (ep->src_valid && (errno == EINVAL || errno == EADDRNOTAVAIL)) {
+		ep->src_valid = false;
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
+		if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
+			return 0;
+	}
+	return -errno;
+}
+
+int socket_send_to_peer(struct peer *peer, const void *buf, size_t len)
+{
+	struct xwg_device *dev = peer->dev;
+	int family = peer->endpoint.addr.sa.sa_family, fd, ret;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EDESTADDRREQ;
+	fd = family == AF_INET ? dev->sock4 : dev->sock6;
+	if (fd < 0)
+		return -ENETUNREACH;
+	ret = socket_sendmsg(fd, buf, len, &peer->endpoint);
+	if (!ret)
+		peer->tx_bytes += len;
+	return ret;
+}
+
+int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, const struct sockaddr *dst)
+{
+	struct endpoint ep = { 0 };
+	int fd;
+
+	if (dst->sa_family == AF_INET) {
+		ep.addr.in4 = *(const struct sockaddr_in *)dst;
+		fd = dev->sock4;
+	} else if (dst->sa_family == AF_INET6) {
+		ep.addr.in6 = *(const struct sockaddr_in6 *)dst;
+		fd = dev->sock6;
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return fd < 0 ? -ENETUNREACH : socket_sendmsg(fd, buf, len, &ep);
+}
+
+/* Records where an authenticated packet came from and which local address it reached. */
+void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockaddr *src,
+					  const void *local_addr, int local_ifindex)
+{
+	struct endpoint *ep = &peer->endpoint;
+
+	if (src->sa_family == AF_INET) {
+		ep->addr.in4 = *(const struct sockaddr_in *)src;
+		if (local_addr)
+			memcpy(&ep->src4, local_addr, sizeof(ep->src4));
+	} else {
+		ep->addr.in6 = *(const struct sockaddr_in6 *)src;
+		if (local_addr)
+			memcpy(&ep->src6, local_addr, sizeof(ep->src6));
+	}
+	ep->src_ifindex = local_ifindex;
+	ep->src_valid = local_addr != NULL;
+}
+
+static uint8_t socket_rx_buf[65536] __attribute__((aligned(64)));
+
+/* Drains up to a batch of datagrams from one socket, then yields to the other event sources. */
+void socket_receive(struct xwg_device *dev, int fd)
+{
+	for (int n = 0; n < 256; n++) {
+		union {
+			char buf4[CMSG_SPACE(sizeof(struct in_pktinfo))];
+			char buf6[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+			struct cmsghdr align;
+		} control;
+		struct sockaddr_storage src;
+		struct iovec iov = { .iov_base = socket_rx_buf, .iov_len = sizeof(socket_rx_buf) };
+		struct msghdr msg = {
+			.msg_name = &src, .msg_namelen = sizeof(src),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = &control, .msg_controllen = sizeof(control),
+		};
+		const void *local = NULL;
+		int ifindex = 0;
+		ssize_t len;
+
+		len = recvmsg(fd, &msg, MSG_DONTWAIT);
+		if (len < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
+
+				local = &pi->ipi_addr;
+				ifindex = pi->ipi_ifindex;
+			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+				struct in6_pktinfo *pi = (struct in6_pktinfo *)CMSG_DATA(c);
+
+				local = &pi->ipi6_addr;
+				ifindex = pi->ipi6_ifindex;
+			}
+		}
+		receive_packet(dev, socket_rx_buf, (size_t)len, (struct sockaddr *)&src, local, ifindex);
+	}
+}

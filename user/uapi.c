@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Server side of WireGuard's cross-platform configuration protocol (get=1 / set=1 over a UNIX socket). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include "crypto.h"
+#include "device.h"
+#include "encoding.h"
+#include "peer.h"
+#include "uapi.h"
+
+#define UAPI_DIR "/var/run/wireguard"
+/* Longest legitimate line is an allowed_ip with a full IPv6 prefix; anything near this is garbage. */
+#define UAPI_LINE_MAX 512
+/* A client that stalls this long is dropped so it cannot freeze the single-threaded agent. */
+#define UAPI_IO_TIMEOUT_MS 1000
+
+/* ---- listening socket ---- */
+
+static int uapi_sockaddr(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* True when another process accepts connections on path (a live instance owns the name). */
+static bool uapi_path_is_live(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return live;
+}
+
+int uapi_listen(struct xwg_device *dev)
+{
+	struct sockaddr_un sun;
+	char path[sizeof(sun.sun_path)];
+	mode_t old_umask;
+	int fd, ret;
+
+	if (mkdir(UAPI_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (snprintf(path, sizeof(path), UAPI_DIR "/%s.sock", dev->ifname) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	ret = uapi_sockaddr(&sun, path);
+	if (ret)
+		return ret;
+
+	if (access(path, F_OK) == 0) {
+		if (uapi_path_is_live(&sun))
+			return -EADDRINUSE;
+		/* Left behind by a killed instance: nobody answers, so the name is free. */
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* The socket grants full control of the tunnel: only root may connect. */
+	old_umask = umask(077);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (ret < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	if (listen(fd, 16) < 0) {
+		ret = -errno;
+		goto err_unlink;
+	}
+	dev->uapi_fd = fd;
+	snprintf(dev->uapi_path, sizeof(dev->uapi_path), "%s", path);
+	return 0;
+
+err_unlink:
+	unlink(path);
+err_close:
+	close(fd);
+	return ret;
+}
+
+void uapi_close(struct xwg_device *dev)
+{
+	if (dev->uapi_fd >= 0)
+		close(dev->uapi_fd);
+	dev->uapi_fd = -1;
+	if (dev->uapi_path[0])
+		unlink(dev->uapi_path);
+	dev->uapi_path[0] = '\0';
+}
+
+/* ---- one connection ---- */
+
+/* Writes with MSG_NOSIGNAL: a client that hangs up must not kill the agent with SIGPIPE. */
+static ssize_t uapi_cookie_write(void *cookie, const char *buf, size_t len)
+{
+	int fd = *(int *)cookie;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = send(fd, buf + done, len - done, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return done ? (ssize_t)done : -1;
+		done += n;
+	}
+	return done;
+}
+
+void uapi_accept(struct xwg_device *dev)
+{
+	struct timeval tv = { .tv_sec = UAPI_IO_TIMEOUT_MS / 1000,
+			      .tv_usec = (UAPI_IO_TIMEOUT_MS % 1000) * 1000 };
+	cookie_io_functions_t io = { .write = uapi_cookie_write };
+	FILE *in, *out;
+	int fd;
+
+	fd = accept4(dev->uapi_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* Blocking (Linux does not inherit O_NONBLOCK) and served to completion, bounded by the timeouts. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		goto err_close;
+	in = fdopen(fd, "r");
+	if (!in)
+		goto err_close;
+	out = fopencookie(&fd, "w", io);
+	if (!out) {
+		fclose(in);
+		return;
+	}
+	uapi_serve(dev, in, out);
+	fclose(out);
+	fclose(in);
+	return;
+
+err_close:
+	close(fd);
+}
+
+/*
+ * Reads one line without its '\n' into buf. Returns its length, -ENODATA at EOF,
+ * -EIO on a read error (including the receive timeout), -EMSGSIZE for an overlong line (consumed).
+ */
+static int uapi_getline(FILE *in, char *buf, size_t size)
+{
+	size_t len;
+	int c;
+
+	if (!fgets(buf, size, in))
+		return ferror(in) ? -EIO : -ENODATA;
+	len = strlen(buf);
+	if (len && buf[len - 1] == '\n') {
+		buf[--len] = '\0';
+		return len;
+	}
+	if (feof(in))
+		return len;
+	while ((c = fgetc(in)) != EOF && c != '\n')
+		;
+	return -EMSGSIZE;
+}
+
+/* ---- get ---- */
+
+static int uapi_print_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	struct xwg_prefix p = { .family = family, .cidr = cidr };
+	char buf[64];
+
+	memcpy(p.addr, addr, family == AF_INET ? 4 : 16);
+	prefix_format(buf, sizeof(buf), &p);
+	fprintf(ctx, "allowed_ip=%s\n", buf);
+	return 0;
+}
+
+static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out)
+{
+	char hex[KEY_HEX_LEN + 1], ep[80];
+
+	key_to_hex(hex, peer->public_key);
+	fprintf(out, "public_key=%s\n", hex);
+	key_to_hex(hex, peer->preshared_key);
+	fprintf(out, "preshared_key=%s\n", hex);
+	crypto_zero(hex, sizeof(hex));
+	fprintf(out, "protocol_version=1\n");
+	if (peer->endpoint.addr.sa.sa_family) {
+		endpoint_format(ep, sizeof(ep), &peer->endpoint.addr.sa);
+		fprintf(out, "endpoint=%s\n", ep);
+	}
+	fprintf(out, "last_handshake_time_sec=%lld\n", (long long)peer->last_handshake.tv_sec);
+	fprintf(out, "last_handshake_time_nsec=%ld\n", (long)peer->last_handshake.tv_nsec);
+	fprintf(out, "tx_bytes=%" PRIu64 "\n", peer->tx_bytes);
+	fprintf(out, "rx_bytes=%" PRIu64 "\n", peer->rx_bytes);
+	fprintf(out, "persistent_keepalive_interval=%u\n", peer->persistent_keepalive_interval);
+	allowedips_walk_by_peer(&dev->allowedips, peer, uapi_print_allowed_ip, out);
+}
+
+static void uapi_get(struct xwg_device *dev, FILE *out)
+{
+	char hex[KEY_HEX_LEN + 1];
+	struct peer *peer;
+
+	if (dev->has_identity) {
+		key_to_hex(hex, dev->static_private);
+		fprintf(out, "private_key=%s\n", hex);
+		crypto_zero(hex, sizeof(hex));
+	}
+	if (dev->listen_port)
+		fprintf(out, "listen_port=%u\n", dev->listen_port);
+	if (dev->fwmark)
+		fprintf(out, "fwmark=%u\n", dev->fwmark);
+	/* Our own key: wg ignores keys it does not know, and `xwg show` prints it. */
+	if (dev->mode)
+		fprintf(out, "xwg_mode=%s\n", dev->mode);
+	for (peer = dev->peers; peer; peer = peer->next_peer)
+		uapi_print_peer(dev, peer, out);
+}
+
+/* ---- set ---- */
+
+struct uapi_set {
+	struct xwg_device *dev;
+	bool in_peers;		/* a public_key was seen: device keys are no longer accepted */
+	struct peer *peer;	/* target of peer keys; NULL while a block is being ignored */
+	bool created;		/* peer was created by this block (update_only undoes that) */
+};
+
+/* Decimal without sign, like Go's strconv.ParseUint. */
+static int uapi_parse_uint(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > max)
+			return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int uapi_parse_true(const char *value)
+{
+	return strcmp(value, "true") ? -EINVAL : 0;
+}
+
+static int uapi_set_private_key(struct xwg_device *dev, const char *value)
+{
+	uint8_t key[NOISE_PUBLIC_KEY_LEN];
+	int ret;
+
+	/* The device clamps it (all zeros stays "no identity"), so a get reports the clamped key. */
+	ret = key_from_hex(key, value);
+	if (!ret)
+		ret = device_set_private_key(dev, key);
+	crypto_zero(key, sizeof(key));
+	return ret;
+}
+
+static int uapi_set_device_key(struct uapi_set *st, const char *key, const char *value)
+{
+	uint32_t v;
+	int ret;
+
+	if (!strcmp(key, "private_key"))
+		return uapi_set_private_key(st->dev, value);
+	if (!strcmp(key, "listen_port")) {
+		ret = uapi_parse_uint(value, 65535, &v);
+		return ret ? ret : device_set_listen_port(st->dev, (uint16_t)v);
+	}
+	if (!strcmp(key, "fwmark")) {
+		ret = uapi_parse_uint(value, UINT32_MAX, &v);
+		return ret ? ret : device_set_fwmark(st->dev, v);
+	}
+	if (!strcmp(key, "replace_peers")) {
+		ret = uapi_parse_true(value);
+		if (!ret)
+			device_remove_all_peers(st->dev);
+		return ret;
+	}
+	return -EINVAL;
+}
+
+static int uapi_start_peer(struct uapi_set *st, const char *value)
+{
+	uint8_t key[NOISE_PUBLIC_KEY_LEN];
+	struct xwg_device *dev = st->dev;
+	int ret;
+
+	st->in_peers = true;
+	st->peer = NULL;
+	st->created = false;
+	ret = key_from_hex(key, value);
+	if (ret)
+		return ret;
+	/* Configuring ourselves as a peer is meaningless; wg-quick users do it by accident. */
+	if (dev->has_identity && crypto_equal(key, dev->static_public, sizeof(key)))
+		return 0;
+	st->peer = device_lookup_peer(dev, key);
+	if (st->peer)
+		return 0;
+	st->peer = peer_create(dev, key);
+	if (!st->peer)
+		return errno ? -errno : -ENOMEM;
+	st->created = true;
+	return 0;
+}
+
+static int uapi_set_allowed_ip(struct uapi_set *st, const char *value)
+{
+	bool remove = value[0] == '-';
+	struct xwg_prefix p;
+	int ret;
+
+	ret = prefix_parse(&p, value + remove, false);
+	if (ret || !st->peer)
+		return ret;
+	if (!remove)
+		return allowedips_insert(&st->dev->allowedips, p.family, p.addr, p.cidr, st->peer);
+	/* Removing a prefix the peer does not own is a no-op, not an error. */
+	ret = allowedips_remove(&st->dev->allowedips, p.family, p.addr, p.cidr, st->peer);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* Values are validated even inside an ignored block, so a bad line is reported wherever it is. */
+static int uapi_set_peer_key(struct uapi_set *st, const char *key, const char *value)
+{
+	struct peer *peer = st->peer;
+	uint8_t psk[NOISE_SYMMETRIC_KEY_LEN];
+	struct sockaddr_storage ss;
+	uint32_t v;
+	int ret;
+
+	if (!strcmp(key, "remove") || !strcmp(key, "update_only")) {
+		ret = uapi_parse_true(value);
+		if (ret || !peer)
+			return ret;
+		/* update_only only undoes a creation; remove always deletes. */
+		if (key[0] == 'r' || st->created) {
+			peer_remove(peer);
+			st->peer = NULL;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "preshared_key")) {
+		ret = key_from_hex(psk, value);
+		if (!ret && peer)
+			peer_set_preshared_key(peer, psk);
+		crypto_zero(psk, sizeof(psk));
+		return ret;
+	}
+	if (!strcmp(key, "endpoint")) {
+		/* wg resolves names itself; the agent must never block on DNS. */
+		ret = endpoint_parse(&ss, value, false);
+		if (!ret && peer)
+			peer_set_endpoint(peer, (struct sockaddr *)&ss);
+		return ret ? -EINVAL : 0;
+	}
+	if (!strcmp(key, "persistent_keepalive_interval")) {
+		ret = uapi_parse_uint(value, 65535, &v);
+		if (!ret && peer)
+			peer_set_persistent_keepalive(peer, (uint16_t)v);
+		return ret;
+	}
+	if (!strcmp(key, "replace_allowed_ips")) {
+		ret = uapi_parse_true(value);
+		if (!ret && peer)
+			allowedips_remove_by_peer(&st->dev->allowedips, peer);
+		return ret;
+	}
+	if (!strcmp(key, "allowed_ip"))
+		return uapi_set_allowed_ip(st, value);
+	if (!strcmp(key, "protocol_version"))
+		return strcmp(value, "1") ? -EINVAL : 0;
+	return -EINVAL;
+}
+
+static int uapi_set_line(struct uapi_set *st, char *line)
+{
+	char *value = strchr(line, '=');
+
+	if (!value)
+		return -EPROTO;
+	*value++ = '\0';
+	if (!strcmp(line, "public_key"))
+		return uapi_start_peer(st, value);
+	if (!st->in_peers)
+		return uapi_set_device_key(st, line, value);
+	return uapi_set_peer_key(st, line, value);
+}
+
+/*
+ * Applies lines as they arrive until the empty line. After the first error the rest of the
+ * request is only drained. Returns 0, the first error, or -ENODATA/-EIO when the stream ended
+ * (a request cut short still counts: its lines are applied, as wireguard-go does).
+ */
+static int uapi_set(struct xwg_device *dev, FILE *in, int *stream_err)
+{
+	struct uapi_set st = { .dev = dev };
+	char line[UAPI_LINE_MAX];
+	int ret = 0, n;
+
+	while ((n = uapi_getline(in, line, sizeof(line))) != 0) {
+		if (n == -ENODATA || n == -EIO) {
+			*stream_err = n;
+			break;
+		}
+		if (ret)
+			continue;
+		ret = n == -EMSGSIZE ? -EPROTO : uapi_set_line(&st, line);
+	}
+	crypto_zero(line, sizeof(line));
+	if (!ret && *stream_err == -EIO)
+		ret = -EIO;
+	return ret;
+}
+
+/* A get carries no arguments: anything before the empty line is an error (drained). */
+static int uapi_get_request(FILE *in, int *stream_err)
+{
+	char line[UAPI_LINE_MAX];
+	int ret = 0, n;
+
+	while ((n = uapi_getline(in, line, sizeof(line))) != 0) {
+		if (n == -ENODATA || n == -EIO) {
+			*stream_err = n;
+			return -EIO;
+		}
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+void uapi_serve(struct xwg_device *dev, FILE *in, FILE *out)
+{
+	char line[UAPI_LINE_MAX];
+	int stream_err = 0, ret;
+
+	while (!stream_err && uapi_getline(in, line, sizeof(line)) >= 0) {
+		if (!strcmp(line, "get=1")) {
+			ret = uapi_get_request(in, &stream_err);
+			/* Nobody is left to read a reply to a get cut off by EOF. */
+			if (stream_err)
+				break;
+			if (!ret)
+				uapi_get(dev, out);
+		} else if (!strcmp(line, "set=1")) {
+			ret = uapi_set(dev, in, &stream_err);
+		} else {
+			/* Not a protocol we speak (or a stray empty line): hang up like wireguard-go. */
+			break;
+		}
+		fprintf(out, "errno=%d\n\n", ret);
+		if (fflush(out) || ferror(out))
+			break;
+	}
+}

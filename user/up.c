@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Agent start-up: turns a parsed configuration into a configured device and a detached agent. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "device.h"
+#include "encoding.h"
+#include "netlink.h"
+#include "peer.h"
+#include "uapi.h"
+
+/* Formats "IFNAME: what: strerror" into err and hands back ret, so every step fails in one line. */
+__attribute__((format(printf, 5, 6)))
+static int agent_fail(char *err, size_t errlen, int ret, const char *ifname, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (ret)
+		snprintf(err, errlen, "%s: %s: %s", ifname, what, strerror(-ret));
+	else
+		snprintf(err, errlen, "%s: %s", ifname, what);
+	return ret ? ret : -EINVAL;
+}
+
+bool ifname_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len < 1 || len >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_=+.-") == len;
+}
+
+int agent_connect(const char *ifname)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", XWG_UAPI_DIR, ifname);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Only the TUN path exists today; the BPF modes are refused by name rather than silently downgraded. */
+static int agent_check_mode(const char *mode, const char *ifname, char *err, size_t errlen)
+{
+	static const char *const later[] = { "xdp", "xdp-generic", "tc" };
+
+	if (!mode || !*mode || !strcmp(mode, "auto") || !strcmp(mode, "tun"))
+		return 0;
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+		if (!strcmp(mode, later[i]))
+			return agent_fail(err, errlen, 0, ifname,
+					  "data path mode '%s' is not implemented yet (use tun or auto)", mode);
+	return agent_fail(err, errlen, 0, ifname,
+			  "unknown data path mode '%s' (auto, xdp, xdp-generic, tc or tun)", mode);
+}
+
+/*
+ * A /0 allowed IP means a default route through the tunnel, which only works with wg-quick's
+ * fwmark policy routing (otherwise the encrypted packets would loop back into the tunnel).
+ */
+static int agent_check_routes(const struct xwg_config *cfg, char *err, size_t errlen)
+{
+	char buf[64];
+
+	for (const struct xwg_config_peer *p = cfg->peers; p; p = p->next) {
+		for (size_t i = 0; i < p->n_allowed_ips; i++) {
+			if (p->allowed_ips[i].cidr)
+				continue;
+			prefix_format(buf, sizeof(buf), &p->allowed_ips[i]);
+			return agent_fail(err, errlen, 0, cfg->ifname,
+					  "AllowedIPs %s needs a default route, which xwg does not support yet", buf);
+		}
+	}
+	return 0;
+}
+
+static int agent_apply_peer(struct xwg_device *dev, const struct xwg_config_peer *cp, char *err, size_t errlen)
+{
+	char key[KEY_B64_LEN + 1], buf[64];
+	struct peer *peer;
+	int ret;
+
+	key_to_base64(key, cp->public_key);
+	peer = device_lookup_peer(dev, cp->public_key);
+	if (!peer) {
+		peer = peer_create(dev, cp->public_key);
+		if (!peer)
+			return agent_fail(err, errlen, errno ? -errno : -ENOMEM, dev->ifname,
+					  "cannot add peer %s", key);
+	}
+	if (cp->has_preshared_key)
+		peer_set_preshared_key(peer, cp->preshared_key);
+	if (cp->has_endpoint)
+		peer_set_endpoint(peer, (const struct sockaddr *)&cp->endpoint);
+	for (size_t i = 0; i < cp->n_allowed_ips; i++) {
+		const struct xwg_prefix *a = &cp->allowed_ips[i];
+
+		ret = allowedips_insert(&dev->allowedips, a->family, a->addr, a->cidr, peer);
+		if (ret) {
+			prefix_format(buf, sizeof(buf), a);
+			return agent_fail(err, errlen, ret, dev->ifname, "cannot add allowed IP %s to peer %s",
+					  buf, key);
+		}
+	}
+	/* Last, because turning keepalive on may send a packet at once: the peer must be complete. */
+	if (cp->persistent_keepalive)
+		peer_set_persistent_keepalive(peer, cp->persistent_keepalive);
+	return 0;
+}
+
+/* The wg(8) half of wg-quick: identity, port, mark and peers. */
+static int agent_apply_config(struct xwg_device *dev, const struct xwg_config *cfg, char *err, size_t errlen)
+{
+	uint16_t port = cfg->has_listen_port ? cfg->listen_port : 0;
+	int ret;
+
+	if (cfg->has_private_key) {
+		ret = device_set_private_key(dev, cfg->private_key);
+		if (ret)
+			return agent_fail(err, errlen, ret, dev->ifname, "cannot set the private key");
+	}
+	ret = device_set_listen_port(dev, port);
+	if (ret)
+		return agent_fail(err, errlen, ret, dev->ifname, "cannot listen on UDP port %u", port);
+	if (cfg->fwmark) {
+		ret = device_set_fwmark(dev, cfg->fwmark);
+		if (ret)
+			return agent_fail(err, errlen, ret, dev->ifname, "cannot set fwmark 0x%x", cfg->fwmark);
+	}
+	for (const struct xwg_config_peer *p = cfg->peers; p; p = p->next) {
+		ret = agent_apply_peer(dev, p, err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* The ip(8) half of wg-quick. Everything added here goes away with the TUN device. */
+static int agent_setup_links(struct xwg_device *dev, const struct xwg_config *cfg, int mtu,
+			     char *err, size_t errlen)
+{
+	char buf[64];
+	int ret;
+
+	ret = nl_link_set_mtu(dev->ifindex, mtu);
+	if (ret)
+		return agent_fail(err, errlen, ret, dev->ifname, "cannot set MTU %d", mtu);
+	for (size_t i = 0; i < cfg->n_addresses; i++) {
+		ret = nl_addr_add(dev->ifindex, &cfg->addresses[i]);
+		if (ret) {
+			prefix_format(buf, sizeof(buf), &cfg->addresses[i]);
+			return agent_fail(err, errlen, ret, dev->ifname, "cannot add address %s", buf);
+		}
+	}
+	ret = nl_link_set_up(dev->ifindex, true);
+	if (ret)
+		return agent_fail(err, errlen, ret, dev->ifname, "cannot bring the interface up");
+	for (const struct xwg_config_peer *p = cfg->peers; p; p = p->next) {
+		for (size_t i = 0; i < p->n_allowed_ips; i++) {
+			ret = nl_route_add(dev->ifindex, &p->allowed_ips[i], 0);
+			if (ret) {
+				prefix_format(buf, sizeof(buf), &p->allowed_ips[i]);
+				return agent_fail(err, errlen, ret, dev->ifname, "cannot add route %s", buf);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Brings the device to "ready": configured and answering on its UAPI socket. Unwinds on failure. */
+static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char *err, size_t errlen)
+{
+	const struct xwg_config *cfg = o->cfg;
+	int mtu = cfg && cfg->mtu ? cfg->mtu : XWG_DEFAULT_MTU;
+	int ret;
+
+	ret = device_init(dev, o->ifname, mtu);
+	if (ret)
+		return agent_fail(err, errlen, ret, o->ifname, "cannot create TUN device");
+	if (!dev->mode)
+		dev->mode = "tun";
+	if (cfg) {
+		ret = agent_apply_config(dev, cfg, err, errlen);
+	} else {
+		/* Like the kernel's, a bare device listens on a random port until told otherwise. */
+		ret = device_set_listen_port(dev, 0);
+		if (ret)
+			agent_fail(err, errlen, ret, o->ifname, "cannot open the UDP sockets");
+	}
+	if (ret)
+		goto err_uninit;
+	ret = uapi_listen(dev);
+	if (ret) {
+		agent_fail(err, errlen, ret, o->ifname, "cannot listen on %s/%s.sock", XWG_UAPI_DIR, o->ifname);
+		goto err_uninit;
+	}
+	if (cfg) {
+		ret = agent_setup_links(dev, cfg, mtu, err, errlen);
+		if (ret)
+			goto err_uninit;
+	}
+	return 0;
+
+err_uninit:
+	/* Also closes and unlinks the UAPI socket; the TUN takes its addresses and routes along. */
+	device_uninit(dev);
+	return ret;
+}
+
+/*
+ * A stop request that arrives while the device is being set up must not kill the agent halfway
+ * (leaving a stale socket): blocked now, it stays pending until device_run's signalfd reads it.
+ */
+static void agent_block_signals(void)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+}
+
+static int agent_serve(struct xwg_device *dev)
+{
+	int ret = device_run(dev);
+
+	device_uninit(dev);
+	return ret;
+}
+
+static void agent_announce(const struct agent_opts *o, const char *mode)
+{
+	if (o->quiet)
+		return;
+	printf("[#] xwg: %s up (data path: %s)\n", o->ifname, mode);
+	fflush(stdout);
+}
+
+/* Leaves the caller's session and terminal so the agent outlives the shell that started it. */
+static void agent_detach(void)
+{
+	int fd;
+
+	setsid();
+	if (chdir("/"))
+		return;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/*
+ * Pipes the caller's shell left open (fd 3 and up, without close-on-exec) would keep whoever reads
+ * their far end waiting for the agent's exit; the agent has no use for them.
+ */
+static void agent_close_inherited(int keep_fd)
+{
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (fd > STDERR_FILENO && fd != keep_fd && fd != dirfd(d) &&
+		    !(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+			close(fd);
+	}
+	closedir(d);
+}
+
+/*
+ * The child side of a detached start: report "0<mode>" (ready) or "1<message>" through the pipe, so
+ * the parent only returns once the interface is usable, exactly like wireguard-go does.
+ */
+static void agent_child(struct xwg_device *dev, const struct agent_opts *o, int status_fd)
+{
+	char msg[512];
+	int ret;
+
+	agent_block_signals();
+	agent_close_inherited(status_fd);
+	ret = agent_setup(dev, o, msg, sizeof(msg));
+	if (ret) {
+		dprintf(status_fd, "1%s", msg);
+		exit(1);
+	}
+	agent_detach();
+	/* If the parent is gone, nobody is left to tell: serve anyway, as it asked. */
+	dprintf(status_fd, "0%s", dev->mode);
+	close(status_fd);
+	ret = agent_serve(dev);
+	free(dev);
+	exit(ret ? 1 : 0);
+}
+
+/* Truncating copy that gcc's format-truncation check does not mistake for a bug. */
+static void agent_copy(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int agent_wait_ready(pid_t pid, int status_fd, const char *ifname, char *mode, size_t modelen,
+			    char *err, size_t errlen)
+{
+	char buf[512];
+	size_t len = 0;
+	ssize_t n;
+	int status;
+
+	while (len < sizeof(buf) - 1) {
+		n = read(status_fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (len && buf[0] == '0') {
+		agent_copy(mode, modelen, buf + 1);
+		return 0;
+	}
+	if (len > 1) {
+		agent_copy(err, errlen, buf + 1);
+		waitpid(pid, NULL, 0);
+		return -EINVAL;
+	}
+	if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status))
+		return agent_fail(err, errlen, 0, ifname, "agent died during start-up (signal %d)",
+				  WTERMSIG(status));
+	return agent_fail(err, errlen, 0, ifname, "agent exited during start-up");
+}
+
+static int agent_precheck(const struct agent_opts *o, char *err, size_t errlen)
+{
+	int fd, ret;
+
+	if (!ifname_valid(o->ifname))
+		return agent_fail(err, errlen, 0, o->ifname, "not a valid interface name");
+	ret = agent_check_mode(o->mode, o->ifname, err, errlen);
+	if (ret)
+		return ret;
+	if (o->cfg) {
+		ret = agent_check_routes(o->cfg, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (if_nametoindex(o->ifname))
+		return agent_fail(err, errlen, 0, o->ifname, "interface already exists");
+	/* The socket directory is shared by all network namespaces: the name may be taken elsewhere. */
+	fd = agent_connect(o->ifname);
+	if (fd >= 0) {
+		close(fd);
+		return agent_fail(err, errlen, 0, o->ifname,
+				  "an agent already serves %s/%s.sock (in another network namespace?)",
+				  XWG_UAPI_DIR, o->ifname);
+	}
+	return 0;
+}
+
+int agent_start(const struct agent_opts *o, char *err, size_t errlen)
+{
+	struct xwg_device *dev;
+	char mode[32];
+	int fds[2], ret;
+	pid_t pid;
+
+	ret = agent_precheck(o, err, errlen);
+	if (ret)
+		return ret;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return agent_fail(err, errlen, -ENOMEM, o->ifname, "cannot allocate the device");
+
+	if (o->foreground) {
+		agent_block_signals();
+		ret = agent_setup(dev, o, err, errlen);
+		if (!ret) {
+			agent_announce(o, dev->mode);
+			ret = agent_serve(dev);
+			if (ret)
+				agent_fail(err, errlen, ret, o->ifname, "agent stopped");
+		}
+		free(dev);
+		return ret;
+	}
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		ret = agent_fail(err, errlen, -errno, o->ifname, "cannot create a pipe");
+		goto out;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		ret = agent_fail(err, errlen, -errno, o->ifname, "cannot fork the agent");
+		close(fds[0]);
+		close(fds[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		agent_child(dev, o, fds[1]);	/* does not return */
+	}
+	close(fds[1]);
+	ret = agent_wait_ready(pid, fds[0], o->ifname, mode, sizeof(mode), err, errlen);
+	close(fds[0]);
+	if (!ret)
+		agent_announce(o, mode);
+out:
+	free(dev);
+	return ret;
+}
