@@ -101,6 +101,7 @@ demo: all
 install: $(OUTPUT)/xwg
 	$(Q)install -D -m 0755 $(OUTPUT)/xwg $(DESTDIR)$(PREFIX)/bin/xwg
 	$(Q)install -D -m 0644 man/xwg.8 $(DESTDIR)$(PREFIX)/share/man/man8/xwg.8
+	$(Q)ln -sf xwg $(DESTDIR)$(PREFIX)/bin/xwg-run
 
 vmlinux: $(DEPS_STAMP)
 	$(call msg,GEN,vmlinux/vmlinux.h)

@@ -16,7 +16,7 @@ WGGO=${WIREGUARD_GO:-wireguard-go}
 # Implementations under test; wireguard-go on both ends validates the harness itself.
 IMPL_A=${IMPL_A:-xwg}
 IMPL_B=${IMPL_B:-wireguard-go}
-XWG_MODE=${XWG_MODE:-}		# written as "Mode = ..." into xwg configs when set
+XWG_MODE=${XWG_MODE:-}		# passed to `xwg up --mode` when set
 RUNDIR=/var/run/wireguard
 BPFFS_DIR=/sys/fs/bpf/xwg
 
@@ -156,14 +156,16 @@ lib_cleanup() {
 	local rc=$? ifn ns pid
 	trap - EXIT INT TERM
 	set +e
-	if [ "$T_DONE" != 1 ]; then
+	if [ "$T_DONE" != 1 ] && [ "${LIB_DEMO:-0}" != 1 ]; then
 		nok "test script ended early (exit status $rc)"
 	fi
 	if [ "$T_FAIL" -gt 0 ] && [ -n "$T_TMP" ]; then
+		# Instance logs, minus wireguard-go's banner, for those that said anything.
 		for ifn in "${!INST_IMPL[@]}"; do
-			[ -s "$T_TMP/$ifn.log" ] || continue
+			grep -v '[│┌└]' "$T_TMP/$ifn.log" 2>/dev/null | grep -v '^\[#\] xwg: .* up (' >"$T_TMP/log.tmp"
+			[ -s "$T_TMP/log.tmp" ] || continue
 			say "log of ${INST_IMPL[$ifn]} $ifn (last lines):"
-			show_file "$T_TMP/$ifn.log" 15
+			show_file "$T_TMP/log.tmp" 12
 		done
 	fi
 	{
@@ -180,6 +182,7 @@ lib_cleanup() {
 		done
 		[ -n "$T_TMP" ] && rm -rf "$T_TMP"
 	} >/dev/null 2>&1
+	[ "${LIB_DEMO:-0}" = 1 ] && exit "$rc"
 	lib_summary
 	[ "$T_FAIL" -eq 0 ] && exit 0
 	exit 1
@@ -200,7 +203,7 @@ lib_init() {
 	umask 077
 	T_TMP=$(mktemp -d "/tmp/xwg-test.$P.XXXXXX")
 	mkdir -p "$RUNDIR"
-	say "prefix $P, temp dir $T_TMP, IMPL_A=$IMPL_A IMPL_B=$IMPL_B${XWG_MODE:+ XWG_MODE=$XWG_MODE}"
+	[ "${LIB_DEMO:-0}" = 1 ] || say "prefix $P, temp dir $T_TMP, IMPL_A=$IMPL_A IMPL_B=$IMPL_B${XWG_MODE:+ XWG_MODE=$XWG_MODE}"
 }
 
 # Marks the test complete; the EXIT trap then cleans up and prints the summary.
@@ -309,11 +312,16 @@ inst_up() {
 		done
 		;;
 	xwg)
-		if [ -n "$XWG_MODE" ] && ! grep -qi '^Mode' "$conf"; then
-			sed -i "/^\[Interface\]/a Mode = $XWG_MODE" "$conf"
+		if [ "${XWG_DAEMON:-0}" = 1 ]; then
+			# As a user would: `xwg up` returns once the agent runs in the background.
+			INST_DAEMON[$ifn]=1
+			ip netns exec "$ns" "$XWG" up "$conf" ${XWG_MODE:+--mode "$XWG_MODE"} >"$T_TMP/$ifn.log" 2>&1 ||
+				{ say "xwg up $conf failed"; show_file "$T_TMP/$ifn.log"; return 1; }
+		else
+			ip netns exec "$ns" "$XWG" up "$conf" --foreground ${XWG_MODE:+--mode "$XWG_MODE"} \
+				>"$T_TMP/$ifn.log" 2>&1 &
+			INST_PID[$ifn]=$!
 		fi
-		ip netns exec "$ns" "$XWG" up "$conf" --foreground >"$T_TMP/$ifn.log" 2>&1 &
-		INST_PID[$ifn]=$!
 		wait_for 15 sock_ready "$ifn" || { say "xwg $ifn did not come up"; show_file "$T_TMP/$ifn.log"; return 1; }
 		wait_for 5 ip -n "$ns" link show "$ifn" up || { say "xwg $ifn: link not up"; return 1; }
 		;;

@@ -122,8 +122,18 @@ int device_set_listen_port(struct xwg_device *dev, uint16_t port)
 	if (old6 >= 0)
 		close(old6);
 	ret = socket_bind_pair(dev, port);
-	if (ret < 0)
+	if (ret < 0) {
+		/* Keep serving on the old port rather than going deaf after a failed change. */
+		uint16_t old_port = dev->listen_port;
+
+		dev->listen_port = 0;
+		if (old4 >= 0 && socket_bind_pair(dev, old_port) == 0 &&
+		    socket_watch(dev, dev->sock4) == 0 && socket_watch(dev, dev->sock6) == 0)
+			return ret;
+		socket_close_all(dev);
+		dev->listen_port = 0;
 		return ret;
+	}
 	dev->requested_port = port;
 	ret = socket_watch(dev, dev->sock4);
 	if (!ret)

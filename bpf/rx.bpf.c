@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The BPF receive path: XDP decrypts WireGuard data messages on the underlay, TC ingress hands them to the tunnel. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "chacha20poly1305.h"
+#include "messages.h"
+#include "xwg_maps.h"
+
+/*
+ * xwg_rx (XDP, underlay): UDP to the listen port carrying a data message (type 4) under a known,
+ * live receiver index is checked against the replay window, decrypted and verified in place,
+ * committed to the window, checked against the peer's allowed IPs and decapsulated to
+ * Ethernet + inner packet, then marked with struct xwg_rx_meta and passed up.
+ * xwg_rx_tc (TC ingress, same underlay): redirects marked packets to the tunnel's ingress.
+ * Everything else is passed untouched to the stack and the agent; only what the AEAD or the replay
+ * window proved bad, and keepalives, are dropped. Every step returns 0 or -reason; xwg_rx turns
+ * the reason into a verdict and a per-CPU counter in one place (rx_verdict).
+ */
+
+#define ETH_HLEN	14
+#define ETH_ALEN	6
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define IP_MF_OFFSET	0x3fff
+#define TC_ACT_OK	0
+#define TC_ACT_SHOT	2
+#define WG_HDR_LEN	16		/* type, receiver index, counter */
+#define WG_TAG_LEN	CC20P1305_TAG_SIZE
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* AEAD state and one aligned block: too big for the 512-byte stack. */
+struct rx_scratch {
+	struct cc20p1305_ctx aead;
+	union cc_block blk;
+	__u64 tag[2];
+	__u64 want[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rx_scratch);
+} xwg_rx_scratch SEC(".maps");
+
+/* What one packet told us so far. */
+struct rx_pkt {
+	union {
+		struct xwg_endpoint ep;		/* outer source: the endpoint candidate */
+		__u64 w[5];			/* word view for the comparison */
+	} src;
+	__u64 now;
+	__u64 counter;
+	__u32 wg_off;		/* WireGuard header, from the start of the frame */
+	__u32 wg_len;		/* UDP payload length */
+	__u32 index;
+	__u32 peer_id;
+	__u32 inner_len;
+	__u16 inner_proto;	/* network order */
+};
+
+static __always_inline void rx_count(__u32 reason)
+{
+	__u64 *cnt = bpf_map_lookup_elem(&xwg_reasons, &reason);
+
+	if (cnt)
+		(*cnt)++;
+}
+
+/* The only place a reason becomes a verdict. */
+static __always_inline int rx_verdict(__u32 reason)
+{
+	rx_count(reason);
+	return xwg_reason_action(reason) == XWG_ACT_DROP ? XDP_DROP : XDP_PASS;
+}
+
+/* Ethernet, IPv4 or IPv6 (no extension headers, no fragments), UDP to the listen port. */
+static __always_inline int rx_parse_udp(struct xdp_md *ctx, const struct xwg_config *cfg, struct rx_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct udphdr *udp;
+	__u64 l3_end, udp_off, ulen;
+
+	if ((void *)(eth + 1) > end)
+		return -XWG_R_NOT_WG;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+		__u32 ihl;
+
+		if ((void *)(ip + 1) > end || ip->version != 4 || ip->protocol != IPPROTO_UDP ||
+		    (ip->frag_off & bpf_htons(IP_MF_OFFSET)))
+			return -XWG_R_NOT_WG;
+		ihl = ip->ihl * 4;
+		if (ihl < sizeof(*ip))
+			return -XWG_R_NOT_WG;
+		udp = (void *)ip + ihl;
+		l3_end = ETH_HLEN + (__u64)bpf_ntohs(ip->tot_len);
+		p->src.ep.family = XWG_AF_INET;
+		__builtin_memcpy(p->src.ep.addr, &ip->saddr, 4);
+		__builtin_memcpy(p->src.ep.local, &ip->daddr, 4);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_UDP)
+			return -XWG_R_NOT_WG;
+		udp = (void *)(ip6 + 1);
+		l3_end = ETH_HLEN + sizeof(*ip6) + (__u64)bpf_ntohs(ip6->payload_len);
+		p->src.ep.family = XWG_AF_INET6;
+		__builtin_memcpy(p->src.ep.addr, &ip6->saddr, 16);
+		__builtin_memcpy(p->src.ep.local, &ip6->daddr, 16);
+	} else {
+		return -XWG_R_NOT_WG;
+	}
+	if ((void *)(udp + 1) > end || !cfg->listen_port || udp->dest != cfg->listen_port)
+		return -XWG_R_NOT_WG;
+	p->src.ep.port = udp->source;
+	p->src.ep.ifindex = ctx->ingress_ifindex;
+
+	/* Lengths as 64-bit differences, so no header field can wrap them; all buffers count. */
+	udp_off = (void *)udp - data;
+	ulen = bpf_ntohs(udp->len);
+	if (l3_end > bpf_xdp_get_buff_len(ctx) || ulen < sizeof(*udp) || udp_off + ulen > l3_end)
+		return -XWG_R_SHORT;
+	p->wg_off = udp_off + sizeof(*udp);
+	p->wg_len = ulen - sizeof(*udp);
+	return 0;
+}
+
+/* Only data messages stay in BPF; handshakes and anything odd go to the agent. */
+static __always_inline int rx_parse_wg(struct xdp_md *ctx, struct rx_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct message_data *msg;
+	__u32 type;
+
+	if (p->wg_len < sizeof(msg->header))
+		return -XWG_R_SHORT;
+	if (p->wg_off > ETH_HLEN + 60 + 8)	/* cannot happen; bounds the offset for the verifier */
+		return -XWG_R_NOT_WG;
+	msg = data + p->wg_off;
+	if ((void *)&msg->header + sizeof(msg->header) > end)
+		return -XWG_R_SHORT;
+	type = msg->header.type;	/* le32: byte 0 is the type, bytes 1..3 must be zero */
+	if (type >= MESSAGE_HANDSHAKE_INITIATION && type <= MESSAGE_HANDSHAKE_COOKIE)
+		return -XWG_R_HANDSHAKE;
+	if (type != MESSAGE_DATA)
+		return -XWG_R_NOT_DATA;
+	if (p->wg_len < MESSAGE_MINIMUM_LENGTH || (void *)(msg + 1) > end)
+		return -XWG_R_SHORT;
+	if (p->wg_len > XWG_RX_MAX_MESSAGE)
+		return -XWG_R_TOO_BIG;
+	p->index = msg->key_idx;
+	p->counter = msg->counter;
+	return 0;
+}
+
+static __always_inline int rx_parse(struct xdp_md *ctx, const struct xwg_config *cfg, struct rx_pkt *p)
+{
+	int ret = rx_parse_udp(ctx, cfg, p);
+
+	if (ret)
+		return ret;
+	/* Headers are in the linear part, but the payload loops below assume one buffer. */
+	if (bpf_xdp_get_buff_len(ctx) != (__u64)(ctx->data_end - ctx->data))
+		return -XWG_R_NONLINEAR;
+	if (!(cfg->flags & XWG_CFG_F_RX) || !cfg->tun_ifindex)
+		return -XWG_R_DISABLED;
+	return rx_parse_wg(ctx, p);
+}
+
+/* The agent decides about keypairs past REJECT_AFTER_TIME or not (yet) valid for receiving. */
+static __always_inline int rx_keypair_usable(const struct xwg_keypair *kp, const struct rx_pkt *p)
+{
+	if (!(kp->flags & XWG_KP_F_RECV_VALID) || p->now - kp->birthdate_ns >= XWG_REJECT_AFTER_TIME_NS)
+		return -XWG_R_EXPIRED_KEY;
+	return 0;
+}
+
+/* Delivery needs the TC mark; find out before decrypting whether this driver can carry it. */
+static __always_inline int rx_meta_supported(struct xdp_md *ctx)
+{
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xwg_rx_meta)))
+		return -XWG_R_NO_META;
+	if (bpf_xdp_adjust_meta(ctx, (int)sizeof(struct xwg_rx_meta)))
+		return -XWG_R_ERROR;
+	return 0;
+}
+
+/* replay_counter_validate() without the side effects: cheap rejection before decrypting. */
+static __always_inline bool rx_replay_fresh(const struct replay_counter *r, __u64 counter)
+{
+	__u64 c = counter + 1;
+
+	if (r->counter >= REJECT_AFTER_MESSAGES + 1 || counter >= REJECT_AFTER_MESSAGES)
+		return false;
+	if (COUNTER_WINDOW_SIZE + c < r->counter)
+		return false;
+	if (c > r->counter)
+		return true;
+	return !(r->backtrack[(c >> 6) & (REPLAY_WORDS - 1)] & (1ULL << (c & 63)));
+}
+
+static __always_inline int rx_replay_precheck(struct xwg_keypair *kp, __u64 counter)
+{
+	bool fresh;
+
+	bpf_spin_lock(&kp->lock);
+	fresh = rx_replay_fresh(&kp->replay, counter);
+	bpf_spin_unlock(&kp->lock);
+	return fresh ? 0 : -XWG_R_REPLAY;
+}
+
+/*
+ * Records the authenticated counter; another CPU may have won the race for it since the
+ * precheck. Returns the XWG_KP_S_* bits this packet is the first to set (one event each).
+ */
+static __always_inline int rx_replay_commit(struct xwg_keypair *kp, __u64 counter, __u32 want)
+{
+	__u32 first = 0;
+	bool fresh;
+
+	bpf_spin_lock(&kp->lock);
+	fresh = replay_counter_validate(&kp->replay, counter);
+	if (fresh) {
+		first = want & ~kp->state;
+		kp->state |= first;
+	}
+	bpf_spin_unlock(&kp->lock);
+	return fresh ? (int)first : -XWG_R_REPLAY;
+}
+
+struct rx_chunks {
+	struct xdp_md *ctx;
+	struct rx_scratch *s;
+	__u32 off;		/* ciphertext offset in the frame */
+	__u32 len;		/* ciphertext length, without the tag */
+	__u32 err;
+};
+
+/* A whole block straight from the (linear) packet: the helpers cost as much as the cipher. */
+static __always_inline long rx_decrypt_full_chunk(struct rx_chunks *c, __u64 off)
+{
+	void *data = (void *)(long)c->ctx->data;
+	void *end = (void *)(long)c->ctx->data_end;
+	struct rx_scratch *s = c->s;
+	__u64 *pkt;
+	int i;
+
+	/* The verifier only trusts a range check when offset + size stays below 64 KiB. */
+	if (off > ETH_HLEN + 60 + 8 + WG_HDR_LEN + XWG_RX_MAX_MESSAGE)
+		goto err;
+	pkt = data + off;
+	if ((void *)(pkt + 8) > end)
+		goto err;
+	for (i = 0; i < 8; i++)
+		s->blk.q[i] = pkt[i];
+	cc20p1305_decrypt_chunk(&s->aead, &s->blk, CHACHA20_BLOCK_SIZE);
+	for (i = 0; i < 8; i++)
+		pkt[i] = s->blk.q[i];
+	return 0;
+err:
+	c->err = 1;
+	return 1;
+}
+
+/* bpf_loop body: authenticate and decrypt the idx-th 64-byte piece in place. */
+static long rx_decrypt_chunk(__u32 idx, void *arg)
+{
+	struct rx_chunks *c = arg;
+	struct rx_scratch *s = c->s;
+	__u64 pos = (__u64)idx * CHACHA20_BLOCK_SIZE, n;
+
+	if (pos >= c->len)
+		return 1;
+	n = c->len - pos;
+	if (n > CHACHA20_BLOCK_SIZE)
+		n = CHACHA20_BLOCK_SIZE;
+	/* Hide n's origin so clang keeps a range check the verifier can see. */
+	asm volatile("" : "+r"(n));
+	if (n == 0 || n > CHACHA20_BLOCK_SIZE)
+		return 1;
+	if (n == CHACHA20_BLOCK_SIZE)
+		return rx_decrypt_full_chunk(c, c->off + pos);
+	if (bpf_xdp_load_bytes(c->ctx, c->off + pos, s->blk.q, n))
+		goto err;
+	cc20p1305_decrypt_chunk(&s->aead, &s->blk, (__u32)n);
+	if (bpf_xdp_store_bytes(c->ctx, c->off + pos, s->blk.q, n))
+		goto err;
+	return 0;
+err:
+	c->err = 1;
+	return 1;
+}
+
+/* Plaintext replaces the ciphertext; on a bad tag the caller must drop the packet. */
+static __always_inline int rx_decrypt(struct xdp_md *ctx, struct rx_scratch *s,
+				      const struct xwg_keypair *kp, const struct rx_pkt *p)
+{
+	struct rx_chunks c = {
+		.ctx = ctx,
+		.s = s,
+		.off = p->wg_off + WG_HDR_LEN,
+		.len = p->wg_len - MESSAGE_MINIMUM_LENGTH,
+	};
+
+	cc20p1305_init_wg(&s->aead, kp->recv_key, p->counter);
+	if (c.len)
+		bpf_loop((c.len + CHACHA20_BLOCK_SIZE - 1) / CHACHA20_BLOCK_SIZE, rx_decrypt_chunk, &c, 0);
+	if (c.err)
+		return -XWG_R_ERROR;
+	cc20p1305_final(&s->aead, s->tag);
+	if (bpf_xdp_load_bytes(ctx, c.off + c.len, s->want, WG_TAG_LEN))
+		return -XWG_R_ERROR;
+	return cc20p1305_tag_equal(s->tag, s->want) ? 0 : -XWG_R_BAD_TAG;
+}
+
+/* Returns false when the ring is full (the agent is behind). */
+static __always_inline bool rx_event(__u32 type, const struct rx_pkt *p)
+{
+	struct xwg_event *e = bpf_ringbuf_reserve(&xwg_events, sizeof(*e), 0);
+
+	if (!e)
+		return false;
+	e->type = type;
+	e->peer_id = p->peer_id;
+	e->index = p->index;
+	e->pad0 = 0;
+	e->time_ns = p->now;
+	e->endpoint = p->src.ep;
+	bpf_ringbuf_submit(e, 0);
+	return true;
+}
+
+static __always_inline bool rx_endpoint_equal(const struct xwg_endpoint *known, const struct rx_pkt *p)
+{
+	const __u64 *w = (const __u64 *)known;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		if (w[i] != p->src.w[i])
+			return false;
+	return true;
+}
+
+/* The packet authenticated from somewhere else than the peer's endpoint: tell the agent. */
+static __always_inline void rx_roam(const struct rx_pkt *p, struct xwg_peer_stats *st)
+{
+	const struct xwg_peer *peer = bpf_map_lookup_elem(&xwg_peers, &p->peer_id);
+
+	if (!peer || rx_endpoint_equal(&peer->endpoint, p))
+		return;
+	if (st) {
+		if (p->now - st->last_roam_event_ns < XWG_ROAM_EVENT_GAP_NS)
+			return;
+		st->last_roam_event_ns = p->now;
+	}
+	rx_event(XWG_EV_ROAMED, p);
+}
+
+/* Timers, roaming and key confirmation: due for every authenticated packet, keepalives too. */
+static __always_inline void rx_authenticated(struct xwg_keypair *kp, const struct rx_pkt *p,
+					     struct xwg_peer_stats *st, __u32 first)
+{
+	__u32 lost = 0;
+
+	if (st) {
+		st->last_rx_ns = p->now;
+		if (p->wg_len > MESSAGE_MINIMUM_LENGTH)
+			st->last_rx_data_ns = p->now;
+	}
+	if ((first & XWG_KP_S_CONFIRMED) && !rx_event(XWG_EV_KEYPAIR_CONFIRMED, p))
+		lost |= XWG_KP_S_CONFIRMED;
+	if ((first & XWG_KP_S_REKEY_SENT) && !rx_event(XWG_EV_REKEY_NEEDED, p))
+		lost |= XWG_KP_S_REKEY_SENT;
+	if (lost) {
+		/* Undo, so that a later packet sends the event the agent must not miss. */
+		bpf_spin_lock(&kp->lock);
+		kp->state &= ~lost;
+		bpf_spin_unlock(&kp->lock);
+	}
+	rx_roam(p, st);
+}
+
+static __always_inline void rx_account(const struct rx_pkt *p, struct xwg_peer_stats *st)
+{
+	if (st) {
+		st->rx_bytes += p->wg_len;
+		st->rx_packets++;
+	}
+}
+
+/* A plausible IPv4 or IPv6 packet whose source belongs to the keypair's peer. */
+static __always_inline int rx_check_inner(struct xdp_md *ctx, struct rx_scratch *s, struct rx_pkt *p)
+{
+	__u32 off = p->wg_off + WG_HDR_LEN, plen = p->wg_len - MESSAGE_MINIMUM_LENGTH;
+	const __u8 *b = s->blk.b;
+	__u32 *owner, len;
+
+	if (plen < sizeof(struct iphdr) || bpf_xdp_load_bytes(ctx, off, s->blk.q, sizeof(struct iphdr)))
+		return -XWG_R_BAD_INNER;
+	if (b[0] >> 4 == 4) {
+		struct xwg_lpm4_key k = { .prefixlen = 32 };
+		__u32 ihl = (b[0] & 15) * 4;
+
+		len = (__u32)b[2] << 8 | b[3];
+		if (ihl < sizeof(struct iphdr) || len < ihl || len > plen)
+			return -XWG_R_BAD_INNER;
+		__builtin_memcpy(k.addr, b + 12, 4);
+		owner = bpf_map_lookup_elem(&xwg_allowedips4, &k);
+		p->inner_proto = bpf_htons(ETH_P_IP);
+	} else if (b[0] >> 4 == 6) {
+		struct xwg_lpm6_key k = { .prefixlen = 128 };
+
+		if (plen < sizeof(struct ipv6hdr) ||
+		    bpf_xdp_load_bytes(ctx, off, s->blk.q, sizeof(struct ipv6hdr)))
+			return -XWG_R_BAD_INNER;
+		len = sizeof(struct ipv6hdr) + ((__u32)b[4] << 8 | b[5]);
+		if (len > plen)
+			return -XWG_R_BAD_INNER;
+		__builtin_memcpy(k.addr, b + 8, 16);
+		owner = bpf_map_lookup_elem(&xwg_allowedips6, &k);
+		p->inner_proto = bpf_htons(ETH_P_IPV6);
+	} else {
+		return -XWG_R_BAD_INNER;
+	}
+	if (!owner || *owner != p->peer_id)
+		return -XWG_R_WRONG_SOURCE;
+	p->inner_len = len;
+	return 0;
+}
+
+/* Outer headers off, padding and tag off, Ethernet type rewritten, TC mark on. */
+static __always_inline int rx_decap(struct xdp_md *ctx, const struct rx_pkt *p)
+{
+	union {
+		__u64 q[2];
+		struct ethhdr h;
+	} eth;
+	struct xwg_rx_meta *meta;
+	__u64 frame, want;
+
+	if (bpf_xdp_load_bytes(ctx, 0, &eth.h, 2 * ETH_ALEN))
+		return -XWG_R_ERROR;
+	eth.h.h_proto = p->inner_proto;
+	if (bpf_xdp_adjust_head(ctx, (int)(p->wg_off + WG_HDR_LEN - ETH_HLEN)) ||
+	    bpf_xdp_store_bytes(ctx, 0, &eth.h, ETH_HLEN))
+		return -XWG_R_ERROR;
+	frame = bpf_xdp_get_buff_len(ctx);
+	want = ETH_HLEN + (__u64)p->inner_len;
+	if (frame < want)
+		return -XWG_R_ERROR;
+	if (frame > want && bpf_xdp_adjust_tail(ctx, -(int)(frame - want)))
+		return -XWG_R_ERROR;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return -XWG_R_ERROR;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return -XWG_R_ERROR;
+	meta->magic = XWG_RX_META_MAGIC;
+	meta->peer_id = p->peer_id;
+	return 0;
+}
+
+static __always_inline int rx_process(struct xdp_md *ctx)
+{
+	struct rx_pkt p = {};
+	const struct xwg_config *cfg;
+	struct xwg_peer_stats *st;
+	struct xwg_keypair *kp;
+	struct rx_scratch *s;
+	__u32 zero = 0, want;
+	int ret;
+
+	cfg = bpf_map_lookup_elem(&xwg_config, &zero);
+	s = bpf_map_lookup_elem(&xwg_rx_scratch, &zero);
+	if (!cfg || !s)
+		return -XWG_R_ERROR;
+	ret = rx_parse(ctx, cfg, &p);
+	if (ret)
+		return ret;
+	kp = bpf_map_lookup_elem(&xwg_keypairs, &p.index);
+	if (!kp)
+		return -XWG_R_UNKNOWN_INDEX;
+	p.now = bpf_ktime_get_ns();
+	p.peer_id = kp->peer_id;
+	ret = rx_keypair_usable(kp, &p);
+	if (!ret)
+		ret = rx_meta_supported(ctx);
+	if (!ret)
+		ret = rx_replay_precheck(kp, p.counter);
+	if (!ret)
+		ret = rx_decrypt(ctx, s, kp, &p);
+	if (ret)
+		return ret;
+
+	want = XWG_KP_S_CONFIRMED;
+	if ((kp->flags & XWG_KP_F_INITIATOR) && p.now - kp->birthdate_ns > XWG_REKEY_ON_RECV_NS)
+		want |= XWG_KP_S_REKEY_SENT;
+	ret = rx_replay_commit(kp, p.counter, want);
+	if (ret < 0)
+		return ret;
+	st = bpf_map_lookup_elem(&xwg_stats, &p.peer_id);
+	rx_authenticated(kp, &p, st, (__u32)ret);
+	if (p.wg_len == MESSAGE_MINIMUM_LENGTH) {
+		rx_account(&p, st);
+		return -XWG_R_KEEPALIVE;
+	}
+
+	ret = rx_check_inner(ctx, s, &p);
+	if (!ret)
+		ret = rx_decap(ctx, &p);
+	if (ret)
+		return ret;
+	rx_account(&p, st);
+	return -XWG_R_OK;
+}
+
+SEC("xdp.frags")
+int xwg_rx(struct xdp_md *ctx)
+{
+	return rx_verdict(-rx_process(ctx));
+}
+
+/* Second half of the XDP path: only packets xwg_rx marked are redirected to the tunnel. */
+SEC("tc")
+int xwg_rx_tc(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	struct xwg_rx_meta *meta = (void *)(long)skb->data_meta;
+	const struct xwg_config *cfg;
+	__u32 zero = 0;
+
+	if ((void *)(meta + 1) > data || meta->magic != XWG_RX_META_MAGIC)
+		return TC_ACT_OK;
+	cfg = bpf_map_lookup_elem(&xwg_config, &zero);
+	if (!cfg || !cfg->tun_ifindex) {
+		/* Decrypted and stripped: it must not go up the underlay's stack. */
+		rx_count(XWG_R_ERROR);
+		return TC_ACT_SHOT;
+	}
+	return bpf_redirect(cfg->tun_ifindex, BPF_F_INGRESS);
+}

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Every struct and map the BPF data path shares with the agent: fixed-width, explicitly padded, size-checked. */
+#ifndef XWG_MAPS_H
+#define XWG_MAPS_H
+
+#include "xwg_types.h"
+#include "replay.h"
+#include "xwg_reasons.h"
+
+#ifndef __bpf__
+#include <linux/bpf.h>		/* struct bpf_spin_lock */
+#endif
+
+/*
+ * Conventions: addresses and ports are in network byte order, exactly as on the wire (the BPF side
+ * compares them without swapping); an IPv4 address sits in addr[0..4) with addr[4..16) zero.
+ * Receiver indices are the 4 wire bytes read as a native u32 (little-endian hosts: the value the
+ * agent put into its handshake message). Times are bpf_ktime_get_ns(), i.e. CLOCK_MONOTONIC.
+ * Maps are created by whichever object loads first; the agent shares them between the rx and tx
+ * objects with bpf_map__reuse_fd() and pins them under /sys/fs/bpf/xwg/<ifname>/ itself
+ * (no pinning attribute here, so tests never leave pins behind).
+ */
+
+#define XWG_AF_INET		2	/* AF_INET, without pulling libc into BPF */
+#define XWG_AF_INET6		10	/* AF_INET6 */
+
+#define XWG_MAX_PEERS		1024	/* peer ids are 0 .. XWG_MAX_PEERS - 1 */
+#define XWG_MAX_KEYPAIRS	(4 * XWG_MAX_PEERS)	/* previous, current, next + slack */
+#define XWG_MAX_ALLOWEDIPS	(1 << 18)
+#define XWG_EVENTS_BYTES	(64 * 1024)
+
+/* Receive limits: the largest UDP payload the BPF path decrypts (bigger goes to the agent). */
+#define XWG_RX_MAX_MESSAGE	9216
+#define XWG_REJECT_AFTER_TIME_NS	(180ULL * 1000000000ULL)
+/* REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT: the receiving initiator rekeys now. */
+#define XWG_REKEY_ON_RECV_NS	(165ULL * 1000000000ULL)
+/* At most one roaming event per peer per CPU in this interval, until the agent updates xwg_peers. */
+#define XWG_ROAM_EVENT_GAP_NS	(100ULL * 1000000ULL)
+
+/* ---- xwg_config (array, one entry, key 0) */
+
+#define XWG_CFG_F_RX		(1u << 0)	/* decrypt in BPF; clear: every packet to the agent */
+#define XWG_CFG_F_TX		(1u << 1)	/* encrypt in BPF (tx.bpf.c) */
+
+struct xwg_config {
+	__u32 tun_ifindex;	/* decrypted packets go to this interface's ingress */
+	__u32 flags;		/* XWG_CFG_F_* */
+	__be16 listen_port;	/* network byte order */
+	__u16 pad0;
+	__u32 pad1;
+};
+_Static_assert(sizeof(struct xwg_config) == 16, "xwg_config layout");
+
+/* ---- xwg_peers (hash, peer id -> struct xwg_peer), written only by the agent */
+
+/* Where a peer was last seen: remote address/port, and the local address/ifindex it reached. */
+struct xwg_endpoint {
+	__u8 addr[16];		/* peer's address */
+	__u8 local[16];		/* our address the peer sent to (sticky source for replies) */
+	__u32 ifindex;		/* underlay interface it arrived on */
+	__be16 port;		/* peer's UDP port */
+	__u16 family;		/* XWG_AF_INET, XWG_AF_INET6, or 0 (no endpoint) */
+};
+_Static_assert(sizeof(struct xwg_endpoint) == 40, "xwg_endpoint layout");
+
+#define XWG_PEER_F_HAS_CURRENT	(1u << 0)	/* current_index is valid (TX) */
+
+struct xwg_peer {
+	struct xwg_endpoint endpoint;
+	__u32 flags;		/* XWG_PEER_F_* */
+	__u32 current_index;	/* TX: local index of the current keypair in xwg_keypairs */
+	__u16 keepalive_interval;	/* persistent keepalive, seconds, 0 = off */
+	__u16 pad0;
+	__u32 pad1;
+};
+_Static_assert(sizeof(struct xwg_peer) == 56, "xwg_peer layout");
+
+/* ---- xwg_keypairs (hash, local receiver index -> struct xwg_keypair) */
+
+/* flags: written by the agent when it inserts the keypair; BPF only reads them. */
+#define XWG_KP_F_RECV_VALID	(1u << 0)	/* may decrypt with recv_key */
+#define XWG_KP_F_SEND_VALID	(1u << 1)	/* may encrypt with send_key */
+#define XWG_KP_F_INITIATOR	(1u << 2)	/* we initiated the handshake (rekey-on-receive rule) */
+
+/* state: written by BPF under the lock; the agent inserts 0 (or pre-sets bits to mute events). */
+#define XWG_KP_S_CONFIRMED	(1u << 0)	/* authenticated packet seen; KEYPAIR_CONFIRMED sent */
+#define XWG_KP_S_REKEY_SENT	(1u << 1)	/* REKEY_NEEDED sent for this keypair */
+
+struct xwg_keypair {
+	__u8 recv_key[32];
+	__u8 send_key[32];
+	__u64 birthdate_ns;	/* CLOCK_MONOTONIC at key derivation */
+	__u64 send_counter;	/* TX: next nonce, atomically incremented */
+	__u32 remote_index;	/* the peer's index for this keypair, wire value (TX header) */
+	__u32 peer_id;
+	__u32 flags;		/* XWG_KP_F_* */
+	__u32 pad0;
+	struct bpf_spin_lock lock;	/* guards state and replay */
+	__u32 state;		/* XWG_KP_S_* */
+	struct replay_counter replay;
+};
+_Static_assert(sizeof(struct xwg_keypair) == 104 + sizeof(struct replay_counter), "xwg_keypair layout");
+
+/* ---- xwg_allowedips4 / xwg_allowedips6 (LPM tries, prefix -> __u32 peer id) */
+
+struct xwg_lpm4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+_Static_assert(sizeof(struct xwg_lpm4_key) == 8, "xwg_lpm4_key layout");
+
+struct xwg_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xwg_lpm6_key) == 20, "xwg_lpm6_key layout");
+
+/* ---- xwg_stats (per-CPU array indexed by peer id); the agent sums the CPUs */
+
+struct xwg_peer_stats {
+	__u64 rx_bytes;		/* WireGuard message bytes (UDP payload), like the kernel's rx_bytes */
+	__u64 rx_packets;
+	__u64 tx_bytes;
+	__u64 tx_packets;
+	__u64 last_rx_ns;	/* any authenticated packet: data or keepalive */
+	__u64 last_rx_data_ns;	/* non-keepalive data (drives the agent's keepalive timer) */
+	__u64 last_tx_ns;
+	__u64 last_tx_data_ns;
+	__u64 last_roam_event_ns;	/* rate limit for XWG_EV_ROAMED, per CPU */
+};
+_Static_assert(sizeof(struct xwg_peer_stats) == 72, "xwg_peer_stats layout");
+
+/* ---- xwg_reasons (per-CPU array of __u64, indexed by enum xwg_reason) */
+
+/* ---- xwg_events (ring buffer of struct xwg_event) */
+
+enum xwg_event_type {
+	XWG_EV_ROAMED = 1,		/* endpoint: the peer's new endpoint; store it in xwg_peers */
+	XWG_EV_KEYPAIR_CONFIRMED = 2,	/* first authenticated packet under index: promote "next" */
+	XWG_EV_REKEY_NEEDED = 3,	/* initiator's keypair older than 165 s still receiving */
+	XWG_EV_HANDSHAKE_NEEDED = 4,	/* TX found no usable keypair for peer_id */
+};
+
+struct xwg_event {
+	__u32 type;		/* enum xwg_event_type */
+	__u32 peer_id;
+	__u32 index;		/* local receiver index of the keypair involved */
+	__u32 pad0;
+	__u64 time_ns;
+	struct xwg_endpoint endpoint;
+};
+_Static_assert(sizeof(struct xwg_event) == 64, "xwg_event layout");
+
+/* ---- XDP -> TC hand-off: XDP metadata in front of a decapsulated packet */
+
+#define XWG_RX_META_MAGIC	0x31677778u	/* "xwg1" in memory */
+
+struct xwg_rx_meta {
+	__u32 magic;
+	__u32 peer_id;
+};
+_Static_assert(sizeof(struct xwg_rx_meta) == 8, "xwg_rx_meta layout (4-byte multiple, <= 32)");
+
+#ifdef __bpf__
+/*
+ * The map definitions, shared by rx.bpf.c and tx.bpf.c so bpf_map__reuse_fd() matches them.
+ * Include vmlinux.h and <bpf/bpf_helpers.h> before this header.
+ */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xwg_config);
+} xwg_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XWG_MAX_PEERS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xwg_peer);
+} xwg_peers SEC(".maps");
+
+/* Not preallocated: a deleted keypair stays intact until readers leave RCU, never reused early. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XWG_MAX_KEYPAIRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xwg_keypair);
+} xwg_keypairs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XWG_MAX_ALLOWEDIPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xwg_lpm4_key);
+	__type(value, __u32);
+} xwg_allowedips4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XWG_MAX_ALLOWEDIPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xwg_lpm6_key);
+	__type(value, __u32);
+} xwg_allowedips6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XWG_MAX_PEERS);
+	__type(key, __u32);
+	__type(value, struct xwg_peer_stats);
+} xwg_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XWG_R_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xwg_reasons SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XWG_EVENTS_BYTES);
+} xwg_events SEC(".maps");
+#endif
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Why the BPF data path delivered, dropped or handed a packet to the agent: one list for BPF counters and CLI names. */
+#ifndef XWG_REASONS_H
+#define XWG_REASONS_H
+
+#include "xwg_types.h"
+
+/*
+ * X(name, action, description). The action says what the data path does with the packet:
+ *   DELIVER  decrypted and sent on to the tunnel interface
+ *   AGENT    left untouched (XDP_PASS / TC_ACT_OK): the kernel stack and the agent's UDP socket
+ *            decide. Everything the agent could still handle goes this way.
+ *   DROP     proved bad by the AEAD or the replay window, or consumed (keepalive)
+ * The order is ABI (the xwg_reasons per-CPU array is indexed by it): append only.
+ */
+#define XWG_REASONS(X)								\
+	X(OK,            DELIVER, "delivered to the tunnel")			\
+	X(KEEPALIVE,     DROP,    "keepalive consumed")				\
+	X(NOT_WG,        AGENT,   "not for the listen port")			\
+	X(HANDSHAKE,     AGENT,   "handshake message to agent")			\
+	X(NOT_DATA,      AGENT,   "unknown message type to agent")		\
+	X(SHORT,         AGENT,   "truncated message to agent")			\
+	X(NONLINEAR,     AGENT,   "multi-buffer frame to agent")		\
+	X(TOO_BIG,       AGENT,   "oversize message to agent")			\
+	X(DISABLED,      AGENT,   "receive offload off")			\
+	X(NO_META,       AGENT,   "driver lacks XDP metadata, to agent")	\
+	X(UNKNOWN_INDEX, AGENT,   "unknown receiver index to agent")		\
+	X(EXPIRED_KEY,   AGENT,   "expired or not receiving keypair to agent")	\
+	X(REPLAY,        DROP,    "replayed or too old counter")		\
+	X(BAD_TAG,       DROP,    "authentication failed")			\
+	X(BAD_INNER,     DROP,    "malformed inner packet")			\
+	X(WRONG_SOURCE,  DROP,    "inner source not in peer's allowed IPs")	\
+	X(ERROR,         DROP,    "internal error")
+
+#define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
+enum xwg_reason {
+	XWG_REASONS(XWG_REASON_ENUM)
+	XWG_R_MAX
+};
+#undef XWG_REASON_ENUM
+
+enum xwg_action {
+	XWG_ACT_DELIVER,
+	XWG_ACT_AGENT,
+	XWG_ACT_DROP,
+};
+
+/* Unknown values count as drops: the safe reading of a counter from a newer data path. */
+static __always_inline int xwg_reason_action(__u32 reason)
+{
+	switch (reason) {
+#define XWG_REASON_CASE(name, action, desc) case XWG_R_##name: return XWG_ACT_##action;
+	XWG_REASONS(XWG_REASON_CASE)
+#undef XWG_REASON_CASE
+	}
+	return XWG_ACT_DROP;
+}
+
+#ifndef __bpf__
+/* "BAD_TAG": stable key for scripts and JSON. */
+static inline const char *xwg_reason_key(unsigned int reason)
+{
+	switch (reason) {
+#define XWG_REASON_CASE(name, action, desc) case XWG_R_##name: return #name;
+	XWG_REASONS(XWG_REASON_CASE)
+#undef XWG_REASON_CASE
+	}
+	return "UNKNOWN";
+}
+
+/* "authentication failed": for people. */
+static inline const char *xwg_reason_desc(unsigned int reason)
+{
+	switch (reason) {
+#define XWG_REASON_CASE(name, action, desc) case XWG_R_##name: return desc;
+	XWG_REASONS(XWG_REASON_CASE)
+#undef XWG_REASON_CASE
+	}
+	return "unknown reason";
+}
+#endif
+
+#endif
