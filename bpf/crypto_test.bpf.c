@@ -36,7 +36,7 @@ struct ct_hdr {
 	__u16 adlen;
 };
 
-/* Per-CPU because AEAD state + scratch (about 350 bytes) does not fit the 512-byte stack. */
+/* Per-CPU because AEAD state + scratch (368 bytes) does not fit the 512-byte stack. */
 struct ct_scratch {
 	struct cc20p1305_ctx aead;
 	union cc_block blk;
@@ -61,12 +61,31 @@ struct ct_loop {
 	__u32 err;
 };
 
-/* One 64-byte chunk: load into the aligned scratch, transform, store back. */
+/*
+ * Whole chunks inside the linear area go by plain 64-bit packet loads and stores (unaligned packet
+ * access is fine): far cheaper than a helper call plus memcpy per 64 bytes. Returns a pointer to the
+ * chunk, or NULL to use the helpers. The offset bound keeps offset + 64 under the verifier's 64 KiB
+ * packet-range limit; nothing this program accepts comes near it.
+ */
+static __always_inline __u64 *ct_pkt_chunk(struct xdp_md *xdp, __u64 off)
+{
+	__u64 *p;
+
+	if (off >= 0x8000)
+		return NULL;
+	p = (void *)(long)xdp->data + off;
+	if ((void *)(p + 8) > (void *)(long)xdp->data_end)
+		return NULL;
+	return p;
+}
+
+/* One 64-byte chunk (the last may be shorter): into the aligned scratch, transform, back. */
 static long ct_chunk(__u32 idx, void *data)
 {
 	struct ct_loop *lc = data;
 	struct ct_scratch *s = lc->s;
-	__u64 pos = (__u64)idx * 64, n;
+	__u64 pos = (__u64)idx * 64, off, n, *p = NULL;
+	int i;
 
 	if (pos >= lc->len)
 		return 1;
@@ -77,7 +96,13 @@ static long ct_chunk(__u32 idx, void *data)
 	asm volatile("" : "+r"(n));
 	if (n == 0 || n > 64)
 		return 1;
-	if (bpf_xdp_load_bytes(lc->xdp, lc->off + pos, s->blk.q, n)) {
+	off = lc->off + pos;
+	if (n == 64)
+		p = ct_pkt_chunk(lc->xdp, off);
+	if (p) {
+		for (i = 0; i < 8; i++)
+			s->blk.q[i] = p[i];
+	} else if (bpf_xdp_load_bytes(lc->xdp, off, s->blk.q, n)) {
 		lc->err = 1;
 		return 1;
 	}
@@ -89,7 +114,10 @@ static long ct_chunk(__u32 idx, void *data)
 		cc20p1305_encrypt_chunk(&s->aead, &s->blk, (__u32)n);
 	else
 		cc20p1305_decrypt_chunk(&s->aead, &s->blk, (__u32)n);
-	if (bpf_xdp_store_bytes(lc->xdp, lc->off + pos, s->blk.q, n)) {
+	if (p) {
+		for (i = 0; i < 8; i++)
+			p[i] = s->blk.q[i];
+	} else if (bpf_xdp_store_bytes(lc->xdp, off, s->blk.q, n)) {
 		lc->err = 1;
 		return 1;
 	}

@@ -34,6 +34,8 @@
 #define XWG_REJECT_AFTER_TIME_NS	(180ULL * 1000000000ULL)
 /* REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT: the receiving initiator rekeys now. */
 #define XWG_REKEY_ON_RECV_NS	(165ULL * 1000000000ULL)
+/* Send side (digest 5.2): the initiator of the current keypair rekeys on age. */
+#define XWG_REKEY_AFTER_TIME_NS	(120ULL * 1000000000ULL)
 /* At most one roaming event per peer per CPU in this interval, until the agent updates xwg_peers. */
 #define XWG_ROAM_EVENT_GAP_NS	(100ULL * 1000000ULL)
 
@@ -46,7 +48,7 @@ struct xwg_config {
 	__u32 tun_ifindex;	/* decrypted packets go to this interface's ingress */
 	__u32 flags;		/* XWG_CFG_F_* */
 	__be16 listen_port;	/* network byte order */
-	__u16 pad0;
+	__u16 mtu;		/* tunnel MTU: TX pads up to it and hands bigger packets to the agent */
 	__u32 pad1;
 };
 _Static_assert(sizeof(struct xwg_config) == 16, "xwg_config layout");
@@ -85,6 +87,7 @@ _Static_assert(sizeof(struct xwg_peer) == 56, "xwg_peer layout");
 /* state: written by BPF under the lock; the agent inserts 0 (or pre-sets bits to mute events). */
 #define XWG_KP_S_CONFIRMED	(1u << 0)	/* authenticated packet seen; KEYPAIR_CONFIRMED sent */
 #define XWG_KP_S_REKEY_SENT	(1u << 1)	/* REKEY_NEEDED sent for this keypair */
+#define XWG_KP_S_TX_REKEY_SENT	(1u << 2)	/* TX sent REKEY_NEEDED (age or counter) for it */
 
 struct xwg_keypair {
 	__u8 recv_key[32];
@@ -137,7 +140,9 @@ _Static_assert(sizeof(struct xwg_peer_stats) == 72, "xwg_peer_stats layout");
 enum xwg_event_type {
 	XWG_EV_ROAMED = 1,		/* endpoint: the peer's new endpoint; store it in xwg_peers */
 	XWG_EV_KEYPAIR_CONFIRMED = 2,	/* first authenticated packet under index: promote "next" */
-	XWG_EV_REKEY_NEEDED = 3,	/* initiator's keypair older than 165 s still receiving */
+	XWG_EV_REKEY_NEEDED = 3,	/* initiator's keypair older than 165 s still receiving; or TX:
+					 * current keypair due (initiator and older than 120 s, or
+					 * counter past REKEY_AFTER_MESSAGES); packets still go out */
 	XWG_EV_HANDSHAKE_NEEDED = 4,	/* TX found no usable keypair for peer_id */
 };
 

@@ -7,10 +7,12 @@
 
 /*
  * X(name, action, description). The action says what the data path does with the packet:
- *   DELIVER  decrypted and sent on to the tunnel interface
+ *   DELIVER  decrypted and sent on to the tunnel interface (RX), encrypted and sent to the
+ *            peer (TX)
  *   AGENT    left untouched (XDP_PASS / TC_ACT_OK): the kernel stack and the agent's UDP socket
  *            decide. Everything the agent could still handle goes this way.
- *   DROP     proved bad by the AEAD or the replay window, or consumed (keepalive)
+ *   DROP     proved bad by the AEAD or the replay window, or consumed (keepalive); TX drops
+ *            only packets it already modified (ERROR)
  * The order is ABI (the xwg_reasons per-CPU array is indexed by it): append only.
  */
 #define XWG_REASONS(X)								\
@@ -30,7 +32,17 @@
 	X(BAD_TAG,       DROP,    "authentication failed")			\
 	X(BAD_INNER,     DROP,    "malformed inner packet")			\
 	X(WRONG_SOURCE,  DROP,    "inner source not in peer's allowed IPs")	\
-	X(ERROR,         DROP,    "internal error")
+	X(ERROR,         DROP,    "internal error")				\
+	X(TX_OK,         DELIVER, "encrypted and sent to the peer")		\
+	X(TX_DISABLED,   AGENT,   "transmit offload off")			\
+	X(TX_NOT_IP,     AGENT,   "unsupported inner packet to agent")		\
+	X(TX_NO_PEER,    AGENT,   "no peer for destination to agent")		\
+	X(TX_NO_ENDPOINT, AGENT,  "peer endpoint or source unknown to agent")	\
+	X(TX_NO_KEYPAIR, AGENT,   "no current keypair to agent")		\
+	X(TX_EXPIRED_KEY, AGENT,  "current keypair expired or not sending")	\
+	X(TX_EXHAUSTED,  AGENT,   "send counter exhausted to agent")		\
+	X(TX_GSO,        AGENT,   "GSO super-packet to agent")			\
+	X(TX_TOO_BIG,    AGENT,   "larger than the MTU to agent")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {

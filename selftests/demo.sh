@@ -20,9 +20,9 @@ done
 [ -x "$XWG" ] || { echo "$XWG is missing: run 'make' first." >&2; exit 1; }
 
 lib_init
-trap 'echo; echo "Cleaning up: stopping both agents, deleting namespaces ${NS_A:-} and ${NS_B:-}."; lib_cleanup' EXIT
+trap 'demo_rc=$?; echo; echo "Cleaning up: stopping both agents, deleting namespaces ${NS_A:-} and ${NS_B:-}."; (exit $demo_rc); lib_cleanup' EXIT
 
-if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD= PLAIN=; fi
+if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD='' PLAIN=''; fi
 step() { printf '\n%s==> %s%s\n' "$BOLD" "$*" "$PLAIN"; }
 run() { local cmd="$*"; printf '$ %s\n' "${cmd//$XWG/xwg}"; "$@"; }
 die() { echo "demo failed: $*" >&2; exit 1; }

@@ -307,7 +307,7 @@ inst_up() {
 		[ -n "$mtu" ] && ip -n "$ns" link set "$ifn" mtu "$mtu"
 		ip -n "$ns" link set "$ifn" up || return 1
 		# Like wg-quick: a route per allowed IP (most are already covered by the address's subnet).
-		for a in $(wg show "$ifn" allowed-ips | cut -f2- | tr ' \t' '\n\n'); do
+		for a in $(wg show "$ifn" allowed-ips | cut -f2- | tr -s ' \t' '\n'); do
 			[ "$a" = "(none)" ] || ip -n "$ns" route replace "$a" dev "$ifn" || return 1
 		done
 		;;
@@ -367,7 +367,7 @@ keys_new() {
 # public key is wrong), PAIR_WRONG_KEY_FOR_A, PAIR_MTU.
 pair_up() {
 	local n=$1 ia=$2 ib=$3 fam=$4 init=$5 ka=${6:--} kb=${7:--}
-	local ifa ifb psk=- epa=- epb= pub_b pub_a
+	local ifa ifb psk=- epa=- epb='' pub_b pub_a
 	ifa=$(ifname_of "$n" a) ifb=$(ifname_of "$n" b)
 	keys_new KA; keys_new KB
 	[ "${PAIR_PSK:-1}" = 1 ] && psk=$(wg genpsk)

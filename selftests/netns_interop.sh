@@ -70,8 +70,8 @@ run_case() {
 	check "$tag: ping IPv4 overlay" ping_ok "$ns_i" "$dst4"
 	check "$tag: ping IPv6 overlay" ping_ok "$ns_i" "$dst6"
 	# Full-MTU packets with DF set: 1420 - 28 (IPv4+ICMP) and 1420 - 48 (IPv6+ICMPv6).
-	check "$tag: 1420-byte IPv4 packets, DF" nsx "$ns_i" ping -M do -s 1392 -c 2 -i 0.2 -w 5 -q "$dst4"
-	check "$tag: 1420-byte IPv6 packets" nsx "$ns_i" ping -M do -s 1372 -c 2 -i 0.2 -w 5 -q "$dst6"
+	check "$tag: 1420-byte IPv4 packets, DF" nsx "$ns_i" ping -M "do" -s 1392 -c 2 -i 0.2 -w 5 -q "$dst4"
+	check "$tag: 1420-byte IPv6 packets" nsx "$ns_i" ping -M "do" -s 1372 -c 2 -i 0.2 -w 5 -q "$dst6"
 	check "$tag: responder pings back" ping_ok "$ns_r" "$(ovl4 "$n" "$([ "$side_r" = a ] && echo b || echo a)")" 2
 
 	hs_i=$(wg_field "$if_i" "$pub_r" 5) hs_r=$(wg_field "$if_r" "$pub_i" 5)

@@ -91,7 +91,7 @@ check_eq "listen-port" "$PORT" "$(wg show "$X" listen-port)"
 # Every `wg show IF <field>` form, compared as sorted text.
 for f in public-key private-key listen-port fwmark peers preshared-keys endpoints allowed-ips \
 	persistent-keepalive; do
-	a=$(wg show "$X" "$f" 2>&1 | tr ' \t' '\n\n' | sort) b=$(wg show "$G" "$f" 2>&1 | tr ' \t' '\n\n' | sort)
+	a=$(wg show "$X" "$f" 2>&1 | tr -s ' \t' '\n' | sort) b=$(wg show "$G" "$f" 2>&1 | tr -s ' \t' '\n' | sort)
 	check_eq "wg show IF $f" "$b" "$a"
 done
 wg show "$X" >"$T_TMP/pretty" 2>&1

@@ -68,8 +68,10 @@ static size_t pkt_build(uint8_t *pkt, const uint8_t key[32], const uint8_t nonce
 	pkt[45] = (uint8_t)flags;
 	pkt[46] = (uint8_t)adlen;
 	pkt[47] = (uint8_t)(adlen >> 8);
-	memcpy(pkt + CT_HDR_LEN, ad, adlen);
-	memcpy(pkt + CT_HDR_LEN + adlen, data, len);
+	if (adlen)
+		memcpy(pkt + CT_HDR_LEN, ad, adlen);
+	if (len)
+		memcpy(pkt + CT_HDR_LEN + adlen, data, len);
 	if (tag)
 		memcpy(pkt + CT_HDR_LEN + adlen + len, tag, 16);
 	else
@@ -169,6 +171,34 @@ static void test_bpf_vs_openssl(void)
 	ASSERT_EQ(checked, 1421);
 }
 
+/* Associated data spanning several chunks (the data path itself only ever has none). */
+static void test_bpf_long_ad(void)
+{
+	static const size_t lens[] = { 0, 1, 64, 100, 1420 }, adlens[] = { 64, 65, 128, 200, 1024 };
+	static uint8_t pt[1420], want[1436], ad[1024], pkt[CT_MAXPKT], out[CT_MAXPKT];
+	uint8_t key[32], nonce[12];
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (size_t j = 0; j < sizeof(adlens) / sizeof(adlens[0]); j++) {
+			size_t len = lens[i], adlen = adlens[j], off = CT_HDR_LEN + adlen, size;
+
+			rng_fill(key, 32);
+			rng_fill(nonce, 12);
+			rng_fill(pt, len);
+			rng_fill(ad, adlen);
+			ASSERT_EQ(ossl_seal(want, pt, (int)len, ad, (int)adlen, nonce, key), 0);
+			size = pkt_build(pkt, key, nonce, CT_OP_ENCRYPT, 0, ad, adlen, pt, len, NULL);
+			ASSERT_EQ(bpf_run(pkt, size, out, 1, NULL), XDP_PASS);
+			ASSERT_MEMEQ(out + off, want, len + 16);
+			size = pkt_build(pkt, key, nonce, CT_OP_DECRYPT, 0, ad, adlen, want, len, want + len);
+			ASSERT_EQ(bpf_run(pkt, size, out, 1, NULL), XDP_PASS);
+			ASSERT_MEMEQ(out + off, pt, len);
+			pkt[CT_HDR_LEN + adlen - 1] ^= 0x80;	/* last AD byte */
+			ASSERT_EQ(bpf_run(pkt, size, out, 1, NULL), XDP_DROP);
+		}
+	}
+}
+
 static void test_bpf_malformed(void)
 {
 	uint8_t pkt[CT_MAXPKT] = { 0 }, out[CT_MAXPKT];
@@ -195,14 +225,19 @@ static void test_bpf_timing_1420(void)
 {
 	static uint8_t pt[1420], pkt[CT_MAXPKT], out[CT_MAXPKT];
 	uint8_t key[32], nonce[12] = { 0 };
-	uint32_t ns = 0;
+	uint32_t ns, best = ~0u;
 	size_t size;
 
 	rng_fill(key, 32);
 	rng_fill(pt, sizeof(pt));
 	size = pkt_build(pkt, key, nonce, CT_OP_ENCRYPT, CT_F_WG, NULL, 0, pt, sizeof(pt), NULL);
-	ASSERT_EQ(bpf_run(pkt, size, out, 2000, &ns), XDP_PASS);
-	printf("# BPF ChaCha20-Poly1305 encrypt, 1420 bytes: %u ns/packet\n", ns);
+	/* Best of several short runs: the machine running the tests is usually busy. */
+	for (int i = 0; i < 20; i++) {
+		ASSERT_EQ(bpf_run(pkt, size, out, 100, &ns), XDP_PASS);
+		if (ns < best)
+			best = ns;
+	}
+	printf("# BPF ChaCha20-Poly1305 encrypt, 1420 bytes: %u ns/packet\n", best);
 }
 
 int main(void)
@@ -223,6 +258,7 @@ int main(void)
 	prog_fd = bpf_program__fd(skel->progs.xwg_crypto_test);
 	RUN_TEST(test_bpf_rfc8439_2_8_2);
 	RUN_TEST(test_bpf_vs_openssl);
+	RUN_TEST(test_bpf_long_ad);
 	RUN_TEST(test_bpf_malformed);
 	RUN_TEST(test_bpf_timing_1420);
 	crypto_test_bpf__destroy(skel);

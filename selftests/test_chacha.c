@@ -155,6 +155,24 @@ static void test_poly1305_edge_cases(void)
 	}
 }
 
+/* Largest limbs everywhere: all-ones key (r maximal after clamping) and all-ones messages. */
+static void test_poly1305_max_limbs(void)
+{
+	static uint8_t msg[1024];
+	uint8_t key[32], tag[16], want[16];
+
+	memset(key, 0xff, sizeof(key));
+	memset(msg, 0xff, sizeof(msg));
+	for (size_t len = 1; len <= sizeof(msg); len = len * 2 + 1) {
+		poly1305_mac(tag, msg, len, key);
+		ASSERT_EQ(ossl_poly1305(want, msg, len, key), 0);
+		ASSERT_MEMEQ(tag, want, 16);
+	}
+	poly1305_mac(tag, msg, sizeof(msg), key);
+	ASSERT_EQ(ossl_poly1305(want, msg, sizeof(msg), key), 0);
+	ASSERT_MEMEQ(tag, want, 16);
+}
+
 static void test_poly1305_vs_openssl(void)
 {
 	uint8_t key[32], msg[300], tag[16], want[16];
@@ -397,6 +415,7 @@ int main(void)
 	RUN_TEST(test_chacha20_encrypt_rfc8439_2_4_2);
 	RUN_TEST(test_poly1305_rfc8439_2_5_2);
 	RUN_TEST(test_poly1305_edge_cases);
+	RUN_TEST(test_poly1305_max_limbs);
 	RUN_TEST(test_poly1305_vs_openssl);
 	RUN_TEST(test_poly1305_keygen_rfc8439_2_6_2);
 	RUN_TEST(test_aead_rfc8439_2_8_2);

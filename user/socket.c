@@ -199,7 +199,7 @@ static int socket_sendmsg(int fd, const void *buf, size_t len, struct endpoint *
 	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
 		return 0;
 	/* The cached source address went away (roaming, address removed): let routing choose. */
-	if (ep->src_valid && (errno == EINVAL || errno == EADDRNOTAVAIL)) {
+	if (ep->src_valid && (errno == EINVAL || errno == EADDRNOTAVAIL || errno == ENETUNREACH)) {
 		ep->src_valid = false;
 		msg.msg_control = NULL;
 		msg.msg_controllen = 0;
