@@ -41,6 +41,8 @@ TEST_BINS  := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 
 .PHONY: all deps check demo install clean vmlinux help
+# Skeletons are inputs of several objects: keep them after the build.
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 .DEFAULT_GOAL := all
 
 help:

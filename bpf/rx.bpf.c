@@ -78,7 +78,7 @@ static __always_inline int rx_verdict(__u32 reason)
 }
 
 /* Ethernet, IPv4 or IPv6 (no extension headers, no fragments), UDP to the listen port. */
-static __always_inline int rx_parse_udp(struct xdp_md *ctx, const struct xwg_config *cfg, struct rx_pkt *p)
+static __always_inline int rx_parse_udp(struct xdp_md *ctx, const struct xwg_dev_config *cfg, struct rx_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -160,7 +160,7 @@ static __always_inline int rx_parse_wg(struct xdp_md *ctx, struct rx_pkt *p)
 	return 0;
 }
 
-static __always_inline int rx_parse(struct xdp_md *ctx, const struct xwg_config *cfg, struct rx_pkt *p)
+static __always_inline int rx_parse(struct xdp_md *ctx, const struct xwg_dev_config *cfg, struct rx_pkt *p)
 {
 	int ret = rx_parse_udp(ctx, cfg, p);
 
@@ -471,7 +471,7 @@ static __always_inline int rx_decap(struct xdp_md *ctx, const struct rx_pkt *p)
 static __always_inline int rx_process(struct xdp_md *ctx)
 {
 	struct rx_pkt p = {};
-	const struct xwg_config *cfg;
+	const struct xwg_dev_config *cfg;
 	struct xwg_peer_stats *st;
 	struct xwg_keypair *kp;
 	struct rx_scratch *s;
@@ -534,7 +534,7 @@ int xwg_rx_tc(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	struct xwg_rx_meta *meta = (void *)(long)skb->data_meta;
-	const struct xwg_config *cfg;
+	const struct xwg_dev_config *cfg;
 	__u32 zero = 0;
 
 	if ((void *)(meta + 1) > data || meta->magic != XWG_RX_META_MAGIC)

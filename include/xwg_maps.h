@@ -44,14 +44,14 @@
 #define XWG_CFG_F_RX		(1u << 0)	/* decrypt in BPF; clear: every packet to the agent */
 #define XWG_CFG_F_TX		(1u << 1)	/* encrypt in BPF (tx.bpf.c) */
 
-struct xwg_config {
+struct xwg_dev_config {
 	__u32 tun_ifindex;	/* decrypted packets go to this interface's ingress */
 	__u32 flags;		/* XWG_CFG_F_* */
 	__be16 listen_port;	/* network byte order */
 	__u16 mtu;		/* tunnel MTU: TX pads up to it and hands bigger packets to the agent */
-	__u32 pad1;
+	__u32 fwmark;		/* device fwmark: TX marks outer packets with it (0: keep skb->mark) */
 };
-_Static_assert(sizeof(struct xwg_config) == 16, "xwg_config layout");
+_Static_assert(sizeof(struct xwg_dev_config) == 16, "xwg_dev_config layout");
 
 /* ---- xwg_peers (hash, peer id -> struct xwg_peer), written only by the agent */
 
@@ -176,7 +176,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xwg_config);
+	__type(value, struct xwg_dev_config);
 } xwg_config SEC(".maps");
 
 struct {

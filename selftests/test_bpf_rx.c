@@ -400,7 +400,7 @@ static struct xwg_peer_stats peer_stats(uint32_t peer)
 
 static int set_config(uint32_t tun_ifindex, uint32_t flags)
 {
-	struct xwg_config c = { .tun_ifindex = tun_ifindex, .flags = flags, .listen_port = htons(PORT) };
+	struct xwg_dev_config c = { .tun_ifindex = tun_ifindex, .flags = flags, .listen_port = htons(PORT) };
 	uint32_t zero = 0;
 
 	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_config), &zero, &c, BPF_ANY);

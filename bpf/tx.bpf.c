@@ -13,10 +13,12 @@
  * xwg_tx (TC egress, tunnel): an IPv4/IPv6 packet whose destination belongs to a peer with an
  * endpoint and a live current keypair gets its inner L4 checksum computed, is padded, encrypted
  * with the next send counter, wrapped in WireGuard + UDP + IP + Ethernet and redirected to the
- * underlay interface the peer was last heard on, from the local address it reached
- * (bpf_redirect_neigh routes and resolves the next hop there). Everything else goes up the tunnel
- * to the agent untouched (TC_ACT_OK): GSO super-packets, oversize packets, packets without peer,
- * endpoint or usable keypair. Every step returns 0 or -reason; tx_verdict() turns the reason into
+ * underlay interface the peer was last heard on, from the local address it reached there (the
+ * sticky source the receive path records). bpf_redirect_neigh routes on that interface and
+ * resolves the next hop itself: unlike bpf_fib_lookup it needs no forwarding sysctl and does not
+ * fail after a neighbour flush. Everything else goes up the tunnel to the agent untouched
+ * (TC_ACT_OK): GSO super-packets, oversize packets, packets without peer, endpoint (or its
+ * source) or usable keypair. Every step returns 0 or -reason; tx_verdict() turns the reason into
  * the verdict and the per-CPU counter in one place.
  *
  * CHECKSUM_PARTIAL (almost every TCP packet): the stack, or the NIC, will later write a checksum
@@ -67,16 +69,18 @@ struct tx_pkt {
 	__u32 peer_id;
 	__u32 index;		/* local index of the keypair */
 	__u32 remote_index;
+	__u32 fwmark;
 	__be16 sport;		/* the listen port */
-	__u16 pad;
 	__u8 family;		/* inner: 4 or 6 */
 	__u8 proto;		/* inner L4 protocol */
 	__u8 ecn;		/* outer ECN bits (RFC 6040 / INET_ECN_encapsulate) */
 	__u8 partial;		/* skb is CHECKSUM_PARTIAL */
 };
 
-/* Packet state, AEAD state, one block, the headers being built, a checksum window: the stack is
- * needed by the ChaCha block function, called from inside the bpf_loop callback. */
+/*
+ * Packet state, AEAD state, blocks, the headers being built, a checksum window: the 512-byte stack
+ * belongs to the ChaCha block function, called from inside the bpf_loop callback.
+ */
 struct tx_scratch {
 	struct tx_pkt p;
 	struct cc20p1305_ctx aead;
@@ -90,14 +94,12 @@ struct tx_scratch {
 	__u32 err;
 	union {
 		__u64 q[11];
-		__u16 w[44];
 		__u8 b[88];
-	} hdr;
+	} hdr;			/* Ethernet at b[HDR_AT] */
 	union {
-		__u64 q[5];
 		__u16 w[20];
 		__u8 b[40];
-	} ip;			/* the inner IP header, then the pseudo-header */
+	} ip;			/* the inner IP header */
 	__u8 buf[TX_PIECE];
 };
 
@@ -200,7 +202,7 @@ static __always_inline void tx_pick_csum(struct tx_pkt *p, bool fragment)
 }
 
 /* IPv4 or IPv6 without extension headers, exactly filling the skb; not GSO, not above the MTU. */
-static __always_inline int tx_parse(struct __sk_buff *skb, const struct xwg_config *cfg,
+static __always_inline int tx_parse(struct __sk_buff *skb, const struct xwg_dev_config *cfg,
 				   struct tx_scratch *s, struct tx_pkt *p)
 {
 	__u32 len = skb->len, mtu = cfg->mtu;
@@ -621,7 +623,7 @@ static __always_inline void tx_account(const struct tx_pkt *p)
 static __noinline int tx_prepare(struct __sk_buff *skb, struct tx_scratch *s, struct xwg_keypair **kpp)
 {
 	struct tx_pkt *p = &s->p;
-	const struct xwg_config *cfg;
+	const struct xwg_dev_config *cfg;
 	struct xwg_keypair *kp = NULL;
 	__u32 zero = 0;
 	int ret;
@@ -632,6 +634,7 @@ static __noinline int tx_prepare(struct __sk_buff *skb, struct tx_scratch *s, st
 	if (!(cfg->flags & XWG_CFG_F_TX) || !cfg->mtu || !cfg->listen_port)
 		return -XWG_R_TX_DISABLED;
 	p->sport = cfg->listen_port;
+	p->fwmark = cfg->fwmark;
 	ret = tx_parse(skb, cfg, s, p);
 	if (!ret)
 		ret = tx_lookup(s, p, &kp);
@@ -670,6 +673,9 @@ static __noinline int tx_finish(struct __sk_buff *skb, struct tx_scratch *s, str
 		ret = tx_write_headers(skb, s, p, s->sum);
 	if (ret)
 		return ret;
+	/* Like the kernel's WireGuard: policy routing (wg-quick) must not send it back in here. */
+	if (p->fwmark)
+		skb->mark = p->fwmark;
 	tx_maybe_rekey(kp, p);
 	tx_account(p);
 	return -XWG_R_TX_OK;

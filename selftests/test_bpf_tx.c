@@ -8,6 +8,7 @@
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 #include <linux/pkt_cls.h>
+#include <linux/virtio_net.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -67,6 +68,10 @@ struct fixture {
 	int reason;		/* the one xwg_reasons counter that must move */
 };
 
+/*
+ * CS_PARTIAL puts into the field what a CHECKSUM_PARTIAL skb carries there; a test run cannot
+ * make the skb itself CHECKSUM_PARTIAL (that layout is the netns test's job, with real TCP/UDP).
+ */
 static const struct fixture fixtures[] = {
 	{ "ICMP echo in v4", K_ICMP4, PEER_A, 56, CS_GOOD, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "TCP, partial checksum", K_TCP4, PEER_A, 100, CS_PARTIAL, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
@@ -326,8 +331,8 @@ static int run_tc(const uint8_t *pkt, size_t len, struct __sk_buff *ctx, struct 
 	int err;
 
 	if (ctx) {
-		opts.ctx_in = ctx;
-		opts.ctx_size_in = sizeof(*ctx);
+		opts.ctx_in = opts.ctx_out = ctx;
+		opts.ctx_size_in = opts.ctx_size_out = sizeof(*ctx);
 	}
 	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xwg_tx), &opts);
 	if (err)
@@ -376,12 +381,17 @@ static uint64_t send_counter(int peer)
 	return kp.send_counter;
 }
 
-static int set_config(uint32_t flags, uint16_t mtu)
+static int set_config_mark(uint32_t flags, uint16_t mtu, uint32_t fwmark)
 {
-	struct xwg_config c = { .tun_ifindex = 0, .flags = flags, .listen_port = htons(PORT), .mtu = mtu };
+	struct xwg_dev_config c = { .flags = flags, .listen_port = htons(PORT), .mtu = mtu, .fwmark = fwmark };
 	uint32_t zero = 0;
 
 	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_config), &zero, &c, BPF_ANY);
+}
+
+static int set_config(uint32_t flags, uint16_t mtu)
+{
+	return set_config_mark(flags, mtu, 0);
 }
 
 /* Peer p: endpoint of the given family (0: none), current keypair KP_BASE + p if has_kp. */
@@ -433,7 +443,7 @@ static int add_allowed(int fd4, int fd6, int p, uint32_t owner)
 /* The peer's side: xwg_rx with the mirrored keypairs, receiving on PEER_PORT. */
 static int setup_rx(void)
 {
-	struct xwg_config c = { .tun_ifindex = LO_IFINDEX, .flags = XWG_CFG_F_RX, .listen_port = htons(PEER_PORT) };
+	struct xwg_dev_config c = { .tun_ifindex = LO_IFINDEX, .flags = XWG_CFG_F_RX, .listen_port = htons(PEER_PORT) };
 	struct xwg_lpm4_key k4 = { .prefixlen = 32 };
 	struct xwg_lpm6_key k6 = { .prefixlen = 128 };
 	uint32_t zero = 0, rx_peer = 1;
@@ -589,25 +599,25 @@ static void check_inner_csum(const struct fixture *f, const uint8_t *p, size_t l
 }
 
 /* The strongest check: the peer's xwg_rx takes the frame and hands over the inner packet. */
-static void check_rx(const struct fixture *f, const struct run *r, const uint8_t *want, size_t want_len)
+static void rx_accepts(const char *what, const uint8_t *frame, size_t len, const uint8_t *want, size_t want_len)
 {
-	struct xdp_md in = { .data_end = (uint32_t)r->out_len, .ingress_ifindex = LO_IFINDEX }, out = { 0 };
+	struct xdp_md in = { .data_end = (uint32_t)len, .ingress_ifindex = LO_IFINDEX }, out = { 0 };
 	uint8_t got[2 * FRAME_MAX];
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r->out, .data_size_in = (uint32_t)r->out_len,
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (uint32_t)len,
 		    .data_out = got, .data_size_out = sizeof(got), .ctx_in = &in, .ctx_size_in = sizeof(in),
 		    .ctx_out = &out, .ctx_size_out = sizeof(out), .repeat = 1);
 
-	if (f->peer != PEER_A && f->peer != PEER_B)
-		return;
 	if (bpf_prog_test_run_opts(bpf_program__fd(rx->progs.xwg_rx), &opts)) {
-		TEST_FAIL("%s: xwg_rx test run: %s", f->name, strerror(errno));
+		TEST_FAIL("%s: xwg_rx test run: %s", what, strerror(errno));
 		return;
 	}
-	ASSERT_EQ(opts.retval, XDP_PASS);
-	ASSERT_EQ(out.data, sizeof(struct xwg_rx_meta));
-	ASSERT_EQ(opts.data_size_out, sizeof(struct xwg_rx_meta) + 14 + want_len);
-	if (opts.data_size_out == sizeof(struct xwg_rx_meta) + 14 + want_len)
-		ASSERT_MEMEQ(got + sizeof(struct xwg_rx_meta) + 14, want, want_len);
+	if (opts.retval != XDP_PASS || out.data != sizeof(struct xwg_rx_meta) ||
+	    opts.data_size_out != sizeof(struct xwg_rx_meta) + 14 + want_len) {
+		TEST_FAIL("%s: xwg_rx did not deliver it (verdict %u, %u bytes)", what, opts.retval,
+			  opts.data_size_out);
+		return;
+	}
+	ASSERT_MEMEQ(got + sizeof(struct xwg_rx_meta) + 14, want, want_len);
 }
 
 static void run_fixture(const struct fixture *f)
@@ -654,7 +664,7 @@ static void run_fixture(const struct fixture *f)
 	}
 	if (check_wire(f, &r, want, len, plain)) {
 		check_inner_csum(f, plain, len);
-		check_rx(f, &r, want, len);
+		rx_accepts(f->name, r.out, r.out_len, want, len);
 	}
 }
 
@@ -756,6 +766,40 @@ static void test_rekey_events(void)
 	ring_buffer__free(rb);
 }
 
+/* Sent packets carry the device fwmark (policy routing must not loop them); the agent's keep theirs. */
+static void test_fwmark(void)
+{
+	static const struct {
+		int peer;
+		uint32_t fwmark, want;
+		int verdict;
+	} cases[] = {
+		{ PEER_A, 0, 7, TC_ACT_REDIRECT },
+		{ PEER_A, 0xca6c, 0xca6c, TC_ACT_REDIRECT },
+		{ PEER_NOEP, 0xca6c, 7, TC_ACT_OK },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fixture f = { "fwmark", K_UDP4, cases[i].peer, 10, CS_GOOD, 0, M_NONE, 0, 0 };
+		uint8_t in[FRAME_MAX], want[FRAME_MAX], frame[FRAME_MAX];
+		struct __sk_buff ctx = { .mark = 7 };
+		uint16_t proto;
+		size_t len = inner_packet(&f, in, want, &proto);
+		struct run r;
+
+		ASSERT_EQ(set_config_mark(XWG_CFG_F_TX, MTU, cases[i].fwmark), 0);
+		ASSERT_EQ(run_tc(frame, tc_frame(frame, in, len, proto), &ctx, &r), 0);
+		ASSERT_EQ(r.retval, cases[i].verdict);
+		ASSERT_EQ(ctx.mark, cases[i].want);
+		if (r.retval == TC_ACT_REDIRECT) {
+			next_counter[cases[i].peer]++;
+			sent_bytes[cases[i].peer] += 32 + 48;
+			sent_packets[cases[i].peer]++;
+		}
+	}
+	ASSERT_EQ(set_config(XWG_CFG_F_TX, MTU), 0);
+}
+
 /* The inner checksum of every length from 0 to 100 payload bytes, odd ones included. */
 static void test_checksum_lengths(void)
 {
@@ -817,7 +861,7 @@ static void test_cost(void)
 	uint8_t in[FRAME_MAX], want[FRAME_MAX], frame[FRAME_MAX];
 	uint16_t proto;
 	size_t len = inner_packet(&f, in, want, &proto), flen = tc_frame(frame, in, len, proto);
-	uint64_t total = 0, ok = reason_count(XWG_R_TX_OK);
+	uint64_t total = 0, best = ~0ull, ok = reason_count(XWG_R_TX_OK);
 	const int runs = 200;
 	struct run r;
 
@@ -827,13 +871,15 @@ static void test_cost(void)
 
 		ASSERT_EQ(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xwg_tx), &opts), 0);
 		total += opts.duration;
+		if (opts.duration < best)
+			best = opts.duration;
 	}
 	ASSERT_EQ(reason_count(XWG_R_TX_OK), ok + runs);
 	next_counter[PEER_A] += runs;
 	sent_bytes[PEER_A] += runs * (32u + MTU);
 	sent_packets[PEER_A] += runs;
-	printf("# %d-byte packet, encrypt + encapsulate in BPF: %llu ns\n", MTU,
-	       (unsigned long long)(total / runs));
+	printf("# %d-byte packet, encrypt + encapsulate in BPF: %llu ns best, %llu ns mean\n", MTU,
+	       (unsigned long long)best, (unsigned long long)(total / runs));
 }
 
 /* ---------------------------------------------------------------- end to end, in a private netns */
@@ -854,20 +900,38 @@ static int tun_open(const char *name, int *ifindex)
 	return fd;
 }
 
-/* Waits for the next WireGuard frame to PEER_PORT on the packet socket; returns its length. */
-static ssize_t capture(int fd, uint8_t *buf, size_t len)
+/*
+ * The next WireGuard frame to PEER_PORT on the packet socket (PACKET_VNET_HDR), checksum completed
+ * here when it is still CHECKSUM_PARTIAL, as the stack or a NIC would; *partial says whether.
+ */
+static ssize_t capture(int fd, uint8_t *buf, size_t len, int *partial)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct virtio_net_hdr vh;
+	uint8_t raw[FRAME_MAX + sizeof(vh)];
 
 	while (poll(&pfd, 1, 1000) == 1) {
-		ssize_t n = recv(fd, buf, len, 0);
-		size_t l3;
+		ssize_t n = recv(fd, raw, sizeof(raw), 0) - (ssize_t)sizeof(vh);
+		size_t l3, start, at;
 
-		if (n < 14 + 40 + 8)
+		memcpy(&vh, raw, sizeof(vh));
+		memcpy(buf, raw + sizeof(vh), n > 0 && (size_t)n <= len ? (size_t)n : 0);
+		if (n < 14 + 40 + 8 || (size_t)n > len)
 			continue;
 		l3 = get16(buf + 12) == ETH_P_IP ? 20 : get16(buf + 12) == ETH_P_IPV6 ? 40 : 0;
-		if (l3 && buf[14 + (l3 == 20 ? 9 : 6)] == 17 && get16(buf + 14 + l3 + 2) == PEER_PORT)
-			return n;
+		if (!l3 || buf[14 + (l3 == 20 ? 9 : 6)] != 17 || get16(buf + 14 + l3 + 2) != PEER_PORT)
+			continue;
+		*partial = !!(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+		if (*partial) {
+			start = vh.csum_start;
+			at = start + vh.csum_offset;
+			/* The layout xwg_tx promises: the completion lands on the outer UDP checksum. */
+			ASSERT_EQ(at, 14 + l3 + 6);
+			if (at != 14 + l3 + 6 || start > (size_t)n)
+				return -1;
+			put16(buf + at, csum_fold(csum_add(0, buf + start, (size_t)n - start)) ?: 0xffff);
+		}
+		return n;
 	}
 	return -1;
 }
@@ -887,42 +951,41 @@ static void check_captured(const char *what, const uint8_t *fr, ssize_t n, int p
 	}
 	wg_len = get16(udp + 4) - 8u;
 	ASSERT_EQ((size_t)n, 14 + l3 + 8 + wg_len);
+	ASSERT_EQ(l3, p == PEER_A ? 20 : 40);
 	if (csum_fold(csum_add(pseudo_sum(fr + 14, 17, 8 + wg_len), udp, 8 + wg_len)))
 		TEST_FAIL("%s: outer UDP checksum wrong", what);
+	if (l3 == 20 && csum_fold(csum_add(0, fr + 14, 20)))
+		TEST_FAIL("%s: outer IPv4 header checksum wrong", what);
 	ASSERT_EQ(get_le(wg + 4, 4), REMOTE_BASE + (uint32_t)p);
 	counter = get_le(wg + 8, 8);
 	ASSERT_EQ(counter, next_counter[p]);
 	next_counter[p] = counter + 1;
 	if (open_aead(plain, wg + 16, wg_len - 16, counter, keys[p])) {
 		TEST_FAIL("%s: message does not authenticate: changed after encryption", what);
-		{ /* DEBUG */
-			EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new(); uint8_t iv[16] = { 1 }; int m;
-			for (int i = 0; i < 8; i++) iv[8 + i] = (uint8_t)(counter >> (8 * i));
-			EVP_EncryptInit_ex(c, EVP_chacha20(), NULL, keys[p], iv);
-			EVP_EncryptUpdate(c, plain, &m, wg + 16, (int)(wg_len - 32));
-			EVP_CIPHER_CTX_free(c);
-		}
 		return;
 	}
 	inner_l3 = plain[0] >> 4 == 4 ? 20 : 40;
 	inner_len = inner_l3 == 20 ? get16(plain + 2) : 40u + get16(plain + 4);
 	ASSERT_EQ(inner_l3 == 20 ? plain[9] : plain[6], inner_proto);
-	ASSERT_EQ(csum_fold(csum_add(pseudo_sum(plain, inner_proto, inner_len - inner_l3), plain + inner_l3,
-				     inner_len - inner_l3)), 0);
+	if (csum_fold(csum_add(pseudo_sum(plain, inner_proto, inner_len - inner_l3), plain + inner_l3,
+			       inner_len - inner_l3)))
+		TEST_FAIL("%s: inner checksum wrong", what);
 	if (payload)
 		ASSERT_MEMEQ(plain + inner_l3 + 8, payload, plen);
+	rx_accepts(what, fr, (size_t)n, plain, inner_len);
 }
 
-static int udp_send(int family, const char *dst, uint16_t port, const void *buf, size_t len)
+static int udp_send(const char *dst, uint16_t port, const void *buf, size_t len)
 {
 	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
 	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int v6 = strchr(dst, ':') != NULL;
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ssize_t n;
 
 	if (fd < 0)
 		return -1;
-	if (family == 4) {
+	if (!v6) {
 		pton(4, dst, (uint8_t *)&s4.sin_addr);
 		n = sendto(fd, buf, len, 0, (struct sockaddr *)&s4, sizeof(s4));
 	} else {
@@ -936,17 +999,74 @@ static int udp_send(int family, const char *dst, uint16_t port, const void *buf,
 /* A TCP SYN: CHECKSUM_PARTIAL at TC egress, so the inner checksum is BPF's work. */
 static int tcp_syn(const char *dst)
 {
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(80) };
 	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(80) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int v6 = strchr(dst, ':') != NULL, err;
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -1;
-	pton(4, dst, (uint8_t *)&s4.sin_addr);
-	if (connect(fd, (struct sockaddr *)&s4, sizeof(s4)) == 0 || errno != EINPROGRESS) {
+	if (!v6) {
+		pton(4, dst, (uint8_t *)&s4.sin_addr);
+		err = connect(fd, (struct sockaddr *)&s4, sizeof(s4));
+	} else {
+		pton(6, dst, (uint8_t *)&s6.sin6_addr);
+		err = connect(fd, (struct sockaddr *)&s6, sizeof(s6));
+	}
+	if (err == 0 || errno != EINPROGRESS) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* Destination, owning peer, inner protocol, payload bytes (UDP). */
+struct e2e_case {
+	const char *what;
+	const char *dst;
+	int peer;
+	uint8_t proto;
+	size_t payload;
+};
+
+static const struct e2e_case e2e_cases[] = {
+	{ "UDP v4 in v4", "10.1.0.5", PEER_A, 17, 300 },
+	{ "UDP v6 in v6", "fd02::5", PEER_B, 17, 100 },
+	{ "TCP SYN v4 in v4", "10.1.0.5", PEER_A, 6, 0 },
+	{ "TCP SYN v6 in v6", "fd02::5", PEER_B, 6, 0 },
+	{ "TCP SYN v6 in v4", "fd01::5", PEER_A, 6, 0 },
+	{ "TCP SYN v4 in v6", "10.2.0.5", PEER_B, 6, 0 },
+	{ "MTU-sized UDP v4 in v4", "10.1.0.5", PEER_A, 17, MTU - 28 },
+	{ "MTU-sized UDP v6 in v4", "fd01::5", PEER_A, 17, MTU - 48 },
+	{ "MTU-sized UDP v4 in v6", "10.2.0.5", PEER_B, 17, MTU - 28 },
+};
+
+/* Sends each case through the tunnel and checks the frame on the far end of the veth. */
+static int e2e_round(int pkt, const char *label)
+{
+	uint8_t buf[FRAME_MAX], payload[FRAME_MAX];
+	int partials = 0;
+
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i ^ 0x5a);
+	for (size_t i = 0; i < sizeof(e2e_cases) / sizeof(e2e_cases[0]); i++) {
+		const struct e2e_case *c = &e2e_cases[i];
+		char what[128];
+		int fd = -1, partial = 0;
+		ssize_t n;
+
+		snprintf(what, sizeof(what), "%s, %s", c->what, label);
+		if (c->proto == 17)
+			ASSERT_EQ(udp_send(c->dst, 7777, payload, c->payload), 0);
+		else
+			ASSERT_TRUE((fd = tcp_syn(c->dst)) >= 0);
+		n = capture(pkt, buf, sizeof(buf), &partial);
+		check_captured(what, buf, n, c->peer, c->proto, c->proto == 17 ? payload : NULL, c->payload);
+		partials += partial;
+		if (fd >= 0)
+			close(fd);
+	}
+	return partials;
 }
 
 static void test_e2e_netns(void)
@@ -954,8 +1074,8 @@ static void test_e2e_netns(void)
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tc, .prog_fd = bpf_program__fd(skel->progs.xwg_tx));
 	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
-	uint8_t buf[FRAME_MAX], payload[300];
-	int tun, tun_ifindex = 0, veth, pkt, syn;
+	int tun, tun_ifindex = 0, veth, pkt, one = 1, partials;
+	uint8_t buf[FRAME_MAX], payload[20] = { 1, 2, 3 };
 	uint64_t ok;
 	ssize_t n;
 
@@ -968,10 +1088,11 @@ static void test_e2e_netns(void)
 	if (tun < 0)
 		return;
 	/* Underlay xtxa -> xtxb; the "peer" is only a static neighbour behind xtxb. */
-	ASSERT_EQ(system("ip link set lo up && ip link set xwgtx0 up && "
+	ASSERT_EQ(system("ip link set lo up && ip link set xwgtx0 mtu 1420 up && "
 			 "ip addr add 10.0.0.1/24 dev xwgtx0 && ip addr add fd00::1/64 dev xwgtx0 nodad && "
-			 "ip route add 10.1.0.0/24 dev xwgtx0 && ip route add 10.99.0.0/24 dev xwgtx0 && "
-			 "ip route add fd02::/64 dev xwgtx0 && "
+			 "ip route add 10.1.0.0/24 dev xwgtx0 && ip route add 10.2.0.0/24 dev xwgtx0 && "
+			 "ip route add 10.99.0.0/24 dev xwgtx0 && "
+			 "ip route add fd01::/64 dev xwgtx0 && ip route add fd02::/64 dev xwgtx0 && "
 			 "ip link add xtxa type veth peer name xtxb && ip link set xtxb address 02:00:00:00:00:02 && "
 			 "ip link set xtxa up && ip link set xtxb up && "
 			 "ip addr add 192.0.2.1/24 dev xtxa && ip addr add 2001:db8::1/64 dev xtxa nodad && "
@@ -980,7 +1101,8 @@ static void test_e2e_netns(void)
 	veth = (int)if_nametoindex("xtxa");
 	ll.sll_ifindex = (int)if_nametoindex("xtxb");
 	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	ASSERT_TRUE(pkt >= 0 && bind(pkt, (struct sockaddr *)&ll, sizeof(ll)) == 0);
+	ASSERT_TRUE(pkt >= 0 && setsockopt(pkt, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) == 0 &&
+		    bind(pkt, (struct sockaddr *)&ll, sizeof(ll)) == 0);
 	ASSERT_EQ(set_peer(PEER_A, 4, 1, 1, (uint32_t)veth), 0);
 	ASSERT_EQ(set_peer(PEER_B, 6, 1, 1, (uint32_t)veth), 0);
 	hook.ifindex = tun_ifindex;
@@ -988,40 +1110,33 @@ static void test_e2e_netns(void)
 	ASSERT_EQ(bpf_tc_attach(&hook, &tc), 0);
 	ok = reason_count(XWG_R_TX_OK);
 
-	for (size_t i = 0; i < sizeof(payload); i++)
-		payload[i] = (uint8_t)(i ^ 0x5a);
-	ASSERT_EQ(udp_send(4, "10.1.0.5", 7777, payload, sizeof(payload)), 0);
-	n = capture(pkt, buf, sizeof(buf));
-	ASSERT_EQ(get16(buf + 12), ETH_P_IP);
-	ASSERT_MEMEQ(buf, "\x02\x00\x00\x00\x00\x02", 6);	/* bpf_redirect_neigh resolved it */
-	check_captured("UDP over IPv4", buf, n, PEER_A, 17, payload, sizeof(payload));
-	ASSERT_EQ(udp_send(6, "fd02::5", 7777, payload, 100), 0);
-	n = capture(pkt, buf, sizeof(buf));
-	ASSERT_EQ(get16(buf + 12), ETH_P_IPV6);
-	check_captured("UDP over IPv6", buf, n, PEER_B, 17, payload, 100);
-	{
-		const char *cfgs[] = { "true", "ethtool -K xtxa tx off", "ethtool -K xtxa tx on",
-				       "ethtool -K xtxb rx off", "ethtool -K xtxa tx off" };
-		for (int c = 0; c < 5; c++) {
-			int rc = system(cfgs[c]);
-			for (int k = 0; k < 3; k++) {
-				int before = test_failures_in_case;
-				syn = tcp_syn("10.1.0.5");
-				check_captured(cfgs[c], buf, capture(pkt, buf, sizeof(buf)), PEER_A, 6, NULL, 0);
-				printf("# %s (rc %d) SYN %d: %s\n", cfgs[c], rc, k, test_failures_in_case == before ? "intact" : "CORRUPT");
-				close(syn);
-			}
-		}
+	/* veth offloads checksums: CHECKSUM_PARTIAL leaves as such and the capture completes it. */
+	partials = e2e_round(pkt, "underlay offloads checksums");
+	ASSERT_EQ(partials, 4);		/* the SYNs */
+	/* Without offload the kernel completes CHECKSUM_PARTIAL in software, at csum_start. */
+	ASSERT_EQ(system("ethtool -K xtxa tx off >/dev/null"), 0);
+	ASSERT_EQ(e2e_round(pkt, "software checksum"), 0);
+	/* A TUN that takes unchecksummed packets makes UDP CHECKSUM_PARTIAL too. */
+	if (ioctl(tun, TUNSETOFFLOAD, TUN_F_CSUM) == 0) {
+		ASSERT_EQ(e2e_round(pkt, "TUN_F_CSUM, software checksum"), 0);
+		ASSERT_EQ(system("ethtool -K xtxa tx on >/dev/null"), 0);
+		ASSERT_EQ(e2e_round(pkt, "TUN_F_CSUM, underlay offloads"), (int)(sizeof(e2e_cases) / sizeof(e2e_cases[0])));
+	} else {
+		printf("# TUNSETOFFLOAD: %s; CHECKSUM_PARTIAL UDP not covered\n", strerror(errno));
 	}
+	ASSERT_EQ(reason_count(XWG_R_TX_OK), ok + 4 * sizeof(e2e_cases) / sizeof(e2e_cases[0]));
+
 	/* Nobody's destination: up the tunnel to the agent, untouched. */
-	ASSERT_EQ(udp_send(4, "10.99.0.7", 7777, payload, 20), 0);
+	ASSERT_EQ(ioctl(tun, TUNSETOFFLOAD, 0), 0);
+	ASSERT_EQ(udp_send("10.99.0.7", 7777, payload, sizeof(payload)), 0);
 	usleep(100000);
 	while ((n = read(tun, buf, sizeof(buf))) > 0 && !(buf[0] == 0x45 && buf[16] == 10 && buf[17] == 99))
 		;	/* IPv6 router solicitations and the like */
-	ASSERT_EQ(n, 20 + 8 + 20);
-	if (n == 48)
-		ASSERT_MEMEQ(buf + 28, payload, 20);
-	ASSERT_TRUE(reason_count(XWG_R_TX_OK) >= ok + 4);
+	ASSERT_EQ(n, 20 + 8 + sizeof(payload));
+	if (n == 20 + 8 + sizeof(payload)) {
+		ASSERT_MEMEQ(buf + 28, payload, sizeof(payload));
+		ASSERT_EQ(csum_fold(csum_add(pseudo_sum(buf, 17, 8 + sizeof(payload)), buf + 20, 8 + sizeof(payload))), 0);
+	}
 	bpf_tc_hook_destroy(&hook);
 	close(pkt);
 	close(tun);
@@ -1059,6 +1174,7 @@ int main(void)
 	RUN_TEST(test_checksum_lengths);
 	RUN_TEST(test_odd_mtu);
 	RUN_TEST(test_rekey_events);
+	RUN_TEST(test_fwmark);
 	RUN_TEST(test_cost);
 	RUN_TEST(test_peer_stats);
 	RUN_TEST(test_e2e_netns);	/* last: it moves the process into a new network namespace */
