@@ -320,21 +320,9 @@ static __always_inline int rx_decrypt(struct xdp_md *ctx, struct rx_scratch *s,
 	return cc20p1305_tag_equal(s->tag, s->want) ? 0 : -XWG_R_BAD_TAG;
 }
 
-/* Returns false when the ring is full (the agent is behind). */
 static __always_inline bool rx_event(__u32 type, const struct rx_pkt *p)
 {
-	struct xwg_event *e = bpf_ringbuf_reserve(&xwg_events, sizeof(*e), 0);
-
-	if (!e)
-		return false;
-	e->type = type;
-	e->peer_id = p->peer_id;
-	e->index = p->index;
-	e->pad0 = 0;
-	e->time_ns = p->now;
-	e->endpoint = p->src.ep;
-	bpf_ringbuf_submit(e, 0);
-	return true;
+	return xwg_event_emit(type, p->peer_id, p->index, p->now, &p->src.ep);
 }
 
 static __always_inline bool rx_endpoint_equal(const struct xwg_endpoint *known, const struct rx_pkt *p)

@@ -564,21 +564,9 @@ static __always_inline int tx_write_headers(struct __sk_buff *skb, struct tx_scr
 	return 0;
 }
 
-/* Returns false when the ring is full (the agent is behind). */
 static __always_inline bool tx_event(__u32 type, const struct tx_pkt *p)
 {
-	struct xwg_event *e = bpf_ringbuf_reserve(&xwg_events, sizeof(*e), 0);
-
-	if (!e)
-		return false;
-	e->type = type;
-	e->peer_id = p->peer_id;
-	e->index = p->index;
-	e->pad0 = 0;
-	e->time_ns = p->now;
-	e->endpoint = p->ep;
-	bpf_ringbuf_submit(e, 0);
-	return true;
+	return xwg_event_emit(type, p->peer_id, p->index, p->now, &p->ep);
 }
 
 /* Digest 5.2: still send, but once per keypair ask the agent for a new handshake. */

@@ -230,6 +230,24 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, XWG_EVENTS_BYTES);
 } xwg_events SEC(".maps");
+
+/* Tells the agent something it must act on; false when the ring is full (the agent is behind). */
+static __always_inline bool xwg_event_emit(__u32 type, __u32 peer_id, __u32 index, __u64 now,
+					   const struct xwg_endpoint *ep)
+{
+	struct xwg_event *e = bpf_ringbuf_reserve(&xwg_events, sizeof(*e), 0);
+
+	if (!e)
+		return false;
+	e->type = type;
+	e->peer_id = peer_id;
+	e->index = index;
+	e->pad0 = 0;
+	e->time_ns = now;
+	e->endpoint = *ep;
+	bpf_ringbuf_submit(e, 0);
+	return true;
+}
 #endif
 
 #endif
