@@ -166,6 +166,41 @@ struct xwg_rx_meta {
 };
 _Static_assert(sizeof(struct xwg_rx_meta) == 8, "xwg_rx_meta layout (4-byte multiple, <= 32)");
 
+/*
+ * ---- bpf/ctl.bpf.c: the agent's atomic access to a shared keypair
+ *
+ * Userspace can neither fetch-and-add a hash map value nor take its bpf_spin_lock, so the agent
+ * runs the XDP program xwg_ctl through BPF_PROG_TEST_RUN with one request as the "packet" and
+ * reads the answer back from the output packet (program return XDP_PASS; XDP_DROP: the packet is
+ * shorter than the request and nothing was done).
+ */
+enum xwg_ctl_op {
+	XWG_CTL_RESERVE = 1,	/* result = first of arg consecutive send counters (fetch-and-add) */
+	XWG_CTL_REPLAY = 2,	/* result = replay_counter_validate(arg) under the lock: 1 fresh, 0 not */
+};
+
+/* err values, negative errno numbers written out (no libc in BPF). */
+#define XWG_CTL_ENOENT		(-2)	/* no keypair under index */
+#define XWG_CTL_EINVAL		(-22)	/* unknown op, or RESERVE arg 0 or above XWG_CTL_RESERVE_MAX */
+#define XWG_CTL_ERANGE		(-34)	/* RESERVE: the range would reach REJECT_AFTER_MESSAGES */
+
+/*
+ * The most counters one RESERVE takes. Bounded so that the overshoot past REJECT_AFTER_MESSAGES
+ * (the counter of an exhausted keypair keeps growing) stays inside the 2^13 left below 2^64: 8
+ * reservations racing past the check, plus 4096 TX packets doing the same, cannot wrap it.
+ */
+#define XWG_CTL_RESERVE_MAX	512
+
+struct xwg_ctl_req {
+	__u32 op;		/* enum xwg_ctl_op */
+	__u32 index;		/* local receiver index: the xwg_keypairs key */
+	__u64 arg;		/* RESERVE: how many counters; REPLAY: the received counter */
+	__u64 result;		/* out; 0 unless err == 0 */
+	__s32 err;		/* out: 0 or XWG_CTL_E* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xwg_ctl_req) == 32, "xwg_ctl_req layout (>= ETH_HLEN for XDP test runs)");
+
 #ifdef __bpf__
 /*
  * The map definitions, shared by rx.bpf.c and tx.bpf.c so bpf_map__reuse_fd() matches them.

@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include "device.h"
 #include "crypto.h"
+#include "offload.h"
 #include "timers.h"
 #include "tun.h"
 #include "uapi.h"
@@ -19,6 +20,7 @@
  */
 #define UNDER_LOAD_HANDSHAKES_PER_SECOND 128
 #define TUN_BATCH 256
+#define OFFLOAD_POLL_MS 100
 
 static int device_watch(struct xwg_device *dev, int fd)
 {
@@ -90,6 +92,7 @@ err:
 
 void device_uninit(struct xwg_device *dev)
 {
+	offload_stop(dev);
 	device_remove_all_peers(dev);
 	uapi_close(dev);
 	/* Closing the TUN fd deletes the interface, and with it its addresses and routes. */
@@ -192,10 +195,20 @@ int device_run(struct xwg_device *dev)
 		if (ret < 0)
 			return ret;
 	}
+	if (offload_events_fd(dev) >= 0) {
+		ret = device_watch(dev, offload_events_fd(dev));
+		if (ret < 0)
+			return ret;
+	}
 	dev->running = true;
 	while (dev->running) {
-		int timeout = timers_run(dev);
-		int n = epoll_wait(dev->epoll_fd, events, 16, timeout);
+		int timeout = timers_run(dev), n;
+
+		/* BPF traffic is invisible to the loop: look at its counters a few times a second. */
+		if (dev->offload && (timeout < 0 || timeout > OFFLOAD_POLL_MS))
+			timeout = OFFLOAD_POLL_MS;
+		n = epoll_wait(dev->epoll_fd, events, 16, timeout);
+		offload_poll(dev);
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -209,6 +222,7 @@ int device_run(struct xwg_device *dev)
 				socket_receive(dev, fd);
 			} else if (fd == dev->uapi_fd) {
 				uapi_accept(dev);
+				offload_sync(dev);
 			} else if (fd == dev->signal_fd) {
 				dev->running = false;
 			}

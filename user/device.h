@@ -65,6 +65,8 @@ struct xwg_device {
 	int signal_fd;
 	bool running;
 	const char *mode;		/* active data-path mode, e.g. "tun" */
+	struct offload *offload;	/* BPF fast path, NULL in tun mode */
+	int requested_mode;		/* enum offload_mode */
 };
 
 /* Monotonic clock in ns: every protocol timer and age is measured with it. */

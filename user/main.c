@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "crypto.h"
 #include "encoding.h"
 #include "noise.h"
+#include "offload.h"
 #include "show.h"
 
 #ifndef XWG_VERSION
@@ -24,6 +26,8 @@
 #endif
 
 #define DOWN_TIMEOUT_MS 5000
+/* attach/detach wait this long for the agent's answer (attaching loads nothing, it is quick). */
+#define SET_TIMEOUT_SEC 5
 
 struct command {
 	const char *name;
@@ -210,6 +214,17 @@ static void config_warn_permissions(const char *path)
 		fprintf(stderr, "Warning: '%s' is world accessible\n", path);
 }
 
+/* Checked before anything else happens, so a typo costs nothing. */
+static int mode_check(const char *cmd, const char *mode)
+{
+	enum offload_mode m;
+
+	if (!offload_mode_parse(mode, &m))
+		return 0;
+	fprintf(stderr, "xwg: %s: unknown data path mode '%s' (auto, xdp, xdp-generic, tc or tun)\n", cmd, mode);
+	return -EINVAL;
+}
+
 static int cmd_up(int argc, char *argv[])
 {
 	struct agent_opts opts = { 0 };
@@ -234,6 +249,8 @@ static int cmd_up(int argc, char *argv[])
 	}
 	if (!arg)
 		goto usage;
+	if (mode && mode_check(argv[0], mode))
+		return 1;
 	if (config_locate(arg, path, sizeof(path)))
 		return 1;
 	ret = config_parse_file(&cfg, path, err, sizeof(err));
@@ -256,9 +273,10 @@ usage:
 	return 1;
 }
 
+/* wg-quick runs "xwg-run IFNAME" with no options: XWG_MODE is how its users pick a mode. */
 static int cmd_run(int argc, char *argv[])
 {
-	struct agent_opts opts = { .quiet = true };
+	struct agent_opts opts = { .quiet = true, .mode = getenv("XWG_MODE") };
 	const char *env = getenv("WG_PROCESS_FOREGROUND");
 	char err[512];
 
@@ -266,6 +284,10 @@ static int cmd_run(int argc, char *argv[])
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
 			opts.foreground = true;
+		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			opts.mode = argv[++i];
+		} else if (!strncmp(argv[i], "--mode=", 7)) {
+			opts.mode = argv[i] + 7;
 		} else if (argv[i][0] == '-' || opts.ifname) {
 			fprintf(stderr, "xwg: run: unexpected argument '%s'\n", argv[i]);
 			goto usage;
@@ -279,6 +301,9 @@ static int cmd_run(int argc, char *argv[])
 		fprintf(stderr, "xwg: run: '%s' is not a valid interface name\n", opts.ifname);
 		return 1;
 	}
+	if (opts.mode && *opts.mode &&
+	    mode_check(opts.mode == getenv("XWG_MODE") ? "run: XWG_MODE" : argv[0], opts.mode))
+		return 1;
 	if (agent_start(&opts, err, sizeof(err))) {
 		fprintf(stderr, "xwg: %s\n", err);
 		return 1;
@@ -287,6 +312,105 @@ static int cmd_run(int argc, char *argv[])
 
 usage:
 	usage_command(stderr, commands_find(argv[0]));
+	return 1;
+}
+
+/* The kernel's rule for a device name (dev_valid_name), which is wider than wg-quick's. */
+static bool netdev_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len < 1 || len >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (*p == '/' || *p == ':' || (unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Sends one set request over an open UAPI connection and returns the agent's errno (0 or -errno). */
+static int uapi_set_one(int fd, const char *key, const char *value)
+{
+	struct timeval tv = { .tv_sec = SET_TIMEOUT_SEC };
+	char req[128], line[64];
+	int len, ret = -EPROTO;
+	FILE *in;
+
+	len = snprintf(req, sizeof(req), "set=1\n%s=%s\n\n", key, value);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != len)
+		return errno ? -errno : -EIO;
+	in = fdopen(dup(fd), "r");
+	if (!in)
+		return -errno;
+	/* The agent keeps the connection open for more requests: read the reply, not up to EOF. */
+	if (fgets(line, sizeof(line), in) && !strncmp(line, "errno=", 6)) {
+		char *end;
+		long v = strtol(line + 6, &end, 10);
+
+		if (*end == '\n' && v >= -4095 && v <= 4095)
+			ret = v > 0 ? (int)-v : (int)v;	/* some servers send it positive */
+	} else if (ferror(in)) {
+		ret = -EIO;
+	}
+	fclose(in);
+	return ret;
+}
+
+/* xwg attach|detach IFNAME DEV: asks IFNAME's agent to start or stop offloading on underlay DEV. */
+static int cmd_attach(int argc, char *argv[])
+{
+	bool attach = !strcmp(argv[0], "attach");
+	const char *ifname, *dev;
+	char mode[32];
+	int fd, ret;
+
+	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
+		usage_command(stderr, commands_find(argv[0]));
+		return 1;
+	}
+	ifname = argv[1];
+	dev = argv[2];
+	if (!ifname_valid(ifname)) {
+		fprintf(stderr, "xwg: %s: '%s' is not a valid interface name\n", argv[0], ifname);
+		return 1;
+	}
+	if (!netdev_name_valid(dev)) {
+		fprintf(stderr, "xwg: %s: '%s' is not a valid device name\n", argv[0], dev);
+		return 1;
+	}
+	fd = agent_connect(ifname);
+	if (fd == -ENOENT || fd == -ECONNREFUSED) {
+		fprintf(stderr, "xwg: %s: not running\n", ifname);
+		return 1;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "xwg: %s: cannot connect to %s/%s.sock: %s\n", ifname, XWG_UAPI_DIR, ifname,
+			strerror(-fd));
+		return 1;
+	}
+	ret = uapi_set_one(fd, attach ? "xwg_attach" : "xwg_detach", dev);
+	close(fd);
+	if (!ret) {
+		printf("[#] xwg: %s: %s %s\n", ifname, attach ? "attached" : "detached", dev);
+		return write_stdout_checked(argv[0]);
+	}
+	if (ret == -EPROTO) {
+		fprintf(stderr, "xwg: %s: malformed reply from the agent\n", ifname);
+		return 1;
+	}
+	fprintf(stderr, "xwg: %s: cannot %s %s: ", ifname, argv[0], dev);
+	/* The agent answers with an errno only: say what it means here. */
+	if (attach && ret == -EEXIST)
+		fprintf(stderr, "already attached\n");
+	else if (!attach && ret == -ENODEV)
+		fprintf(stderr, "not attached\n");
+	else if (ret == -EOPNOTSUPP && !show_get_mode(ifname, mode, sizeof(mode)) && !strcmp(mode, "tun"))
+		fprintf(stderr, "the data path is tun (start the interface with another --mode)\n");
+	else
+		fprintf(stderr, "%s%s\n", strerror(-ret), ret == -EINVAL ? " (is it an xwg agent?)" : "");
 	return 1;
 }
 
@@ -451,7 +575,11 @@ static const struct command commands[] = {
 	  "INTERFACE|CONFIG_FILE" },
 	{ "show", cmd_show, "Shows the state of one or all interfaces", "[INTERFACE|all|interfaces] [--json]" },
 	{ "run", cmd_run, "Runs an unconfigured interface for wg(8) to configure (like wireguard-go)",
-	  "[-f|--foreground] INTERFACE" },
+	  "[-f|--foreground] [--mode auto|xdp|xdp-generic|tc|tun] INTERFACE" },
+	{ "attach", cmd_attach, "Attaches the BPF data path of an interface to one more underlay device",
+	  "INTERFACE DEVICE" },
+	{ "detach", cmd_attach, "Detaches the BPF data path of an interface from an underlay device",
+	  "INTERFACE DEVICE" },
 	{ "genkey", cmd_genkey, "Generates a new private key and writes it to stdout", "" },
 	{ "genpsk", cmd_genpsk, "Generates a new preshared key and writes it to stdout", "" },
 	{ "pubkey", cmd_pubkey, "Reads a private key from stdin and writes its public key to stdout", "" },

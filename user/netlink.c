@@ -278,3 +278,35 @@ out_route:
 	rtnl_route_put(route);
 	return ret;
 }
+
+/*
+ * Caps the GSO size TCP may build for this link. libnl has no setter for IFLA_GSO_MAX_SEGS, so
+ * this is a raw RTM_NEWLINK. With one segment per skb the BPF transmit path sees single packets.
+ */
+int nl_link_set_gso_max_segs(int ifindex, uint32_t segs)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	struct nl_sock *sk;
+	struct nl_msg *msg;
+	int ret = nl_open(&sk);
+
+	if (ret)
+		return ret;
+	msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_ACK);
+	if (!msg) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
+	if (!ret)
+		ret = nla_put_u32(msg, IFLA_GSO_MAX_SEGS, segs);
+	if (!ret)
+		ret = nl_send_auto(sk, msg);
+	if (ret >= 0)
+		ret = nl_wait_for_ack(sk);
+	ret = nl_errno(ret < 0 ? ret : 0);
+	nlmsg_free(msg);
+out:
+	nl_socket_free(sk);
+	return ret;
+}

@@ -14,5 +14,6 @@ int nl_addr_add(int ifindex, const struct xwg_prefix *addr);	/* addr keeps host 
 /* Route prefix -> ifindex in 'table' (0 = main). An existing identical route is not an error. */
 int nl_route_add(int ifindex, const struct xwg_prefix *dst, uint32_t table);
 int nl_route_del(int ifindex, const struct xwg_prefix *dst, uint32_t table);
+int nl_link_set_gso_max_segs(int ifindex, uint32_t segs);
 
 #endif

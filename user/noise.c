@@ -8,6 +8,7 @@
 #include "crypto.h"
 #include "device.h"
 #include "noise.h"
+#include "offload.h"
 #include "peer.h"
 
 static const char noise_construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
@@ -410,6 +411,8 @@ static void noise_keypair_free(struct xwg_device *dev, struct noise_keypair *kp)
 {
 	if (!kp)
 		return;
+	if (kp->offloaded)
+		offload_keypair_remove(kp);
 	index_table_remove(&dev->index_table, kp->local_index);
 	crypto_zero(kp, sizeof(*kp));
 	free(kp);
@@ -474,6 +477,8 @@ int noise_begin_session(struct xwg_device *dev, struct peer *peer)
 
 	noise_add_new_keypair(dev, &peer->keypairs, kp);
 	noise_handshake_zero(hs);
+	offload_keypair_add(kp);
+	offload_peer_sync(peer);
 	return 0;
 }
 
@@ -487,6 +492,7 @@ bool noise_received_with_keypair(struct peer *peer, struct noise_keypair *kp)
 	kps->previous_keypair = kps->current_keypair;
 	kps->current_keypair = kp;
 	kps->next_keypair = NULL;
+	offload_peer_sync(peer);
 	return true;
 }
 
@@ -498,6 +504,7 @@ void noise_keypairs_clear(struct xwg_device *dev, struct peer *peer)
 	noise_keypair_free(dev, kps->current_keypair);
 	noise_keypair_free(dev, kps->next_keypair);
 	kps->previous_keypair = kps->current_keypair = kps->next_keypair = NULL;
+	offload_peer_sync(peer);
 }
 
 void noise_handshake_clear(struct xwg_device *dev, struct peer *peer)
@@ -516,4 +523,5 @@ void noise_expire_current_keypairs(struct peer *peer)
 		peer->keypairs.current_keypair->sending_valid = false;
 	if (peer->keypairs.next_keypair)
 		peer->keypairs.next_keypair->sending_valid = false;
+	offload_peer_sync(peer);
 }

@@ -22,6 +22,7 @@ struct noise_keypair {
 	bool i_am_the_initiator;
 	bool sending_valid;
 	bool receiving_valid;
+	bool offloaded;			/* also in the BPF keypair map: share its counter and window */
 	struct peer *peer;
 };
 

@@ -52,8 +52,8 @@ int offload_detach(struct xwg_device *dev, const char *ifname);
 /* Mirrors of agent state into the maps; no-ops when offload is off. */
 void offload_peer_sync(struct peer *peer);		/* endpoint, current keypair, keepalive */
 void offload_peer_remove(struct peer *peer);
-void offload_allowedip_set(struct xwg_device *dev, int family, const uint8_t *addr, uint8_t cidr,
-			   struct peer *peer);	/* peer NULL: delete the prefix */
+/* Full resync after a configuration change (UAPI set): device config, peers, keypairs, allowed IPs. */
+void offload_sync(struct xwg_device *dev);
 void offload_keypair_add(struct noise_keypair *kp);
 void offload_keypair_remove(struct noise_keypair *kp);
 /* For packets the agent itself encrypts or decrypts under a keypair BPF also uses. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "device.h"
 #include "crypto.h"
+#include "offload.h"
 #include "timers.h"
 
 struct peer *peer_create(struct xwg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN])
@@ -17,6 +18,7 @@ struct peer *peer_create(struct xwg_device *dev, const uint8_t public_key[NOISE_
 	}
 	peer->dev = dev;
 	peer->internal_id = ++dev->next_peer_id;
+	peer->offload_id = -1;
 	memcpy(peer->public_key, public_key, NOISE_PUBLIC_KEY_LEN);
 	cookie_precompute_peer_keys(peer);
 	noise_precompute_static_static(dev, peer);
@@ -26,6 +28,7 @@ struct peer *peer_create(struct xwg_device *dev, const uint8_t public_key[NOISE_
 		dev->peers = peer;
 	dev->peers_tail = peer;
 	dev->num_peers++;
+	offload_peer_sync(peer);
 	return peer;
 }
 
@@ -53,6 +56,7 @@ void peer_remove(struct peer *peer)
 	timers_stop(peer);
 	noise_handshake_clear(dev, peer);
 	noise_keypairs_clear(dev, peer);
+	offload_peer_remove(peer);
 	peer_purge_staged(peer);
 	peer_unlink(peer);
 	crypto_zero(peer, sizeof(*peer));
@@ -87,6 +91,7 @@ void peer_set_endpoint(struct peer *peer, const struct sockaddr *sa)
 		ep->addr.in4 = *(const struct sockaddr_in *)sa;
 	else if (sa->sa_family == AF_INET6)
 		ep->addr.in6 = *(const struct sockaddr_in6 *)sa;
+	offload_peer_sync(peer);
 }
 
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t interval)

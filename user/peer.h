@@ -66,6 +66,11 @@ struct peer {
 	bool timer_need_another_keepalive;
 	bool sent_lastminute_handshake;
 
+	/* BPF fast path: slot in the maps (-1: none) and the activity last turned into timer events. */
+	int offload_id;
+	uint64_t offload_seen_rx, offload_seen_rx_data, offload_seen_tx, offload_seen_tx_data;
+	uint64_t agent_rx_packets, agent_tx_packets;	/* transport packets the agent itself handled */
+
 	struct staged_packet *staged[MAX_STAGED_PACKETS];	/* ring, oldest dropped when full */
 	unsigned int staged_head, staged_count;
 };

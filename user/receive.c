@@ -8,6 +8,7 @@
 #include <netinet/ip6.h>
 #include "device.h"
 #include "crypto.h"
+#include "offload.h"
 #include "timers.h"
 
 #define NSEC_PER_SEC 1000000000ULL
@@ -141,7 +142,7 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 	struct peer *peer;
 	uint64_t counter;
 	const void *inner_src;
-	int family;
+	int family, ret;
 
 	if (!entry || !keypair_can_receive(entry->keypair))
 		return;
@@ -151,9 +152,13 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 	if (aead_decrypt(hdr->encrypted_data, hdr->encrypted_data, len - sizeof(*hdr), NULL, 0,
 			 counter, kp->recv_key) < 0)
 		return;
-	/* Only an authenticated counter may move the window. */
-	if (!replay_counter_validate(&kp->replay, counter))
+	/* Only an authenticated counter may move the window; BPF's window when BPF shares the keypair. */
+	ret = kp->offloaded ? offload_replay_check(kp, counter) : -ENOENT;
+	if (ret < 0)
+		ret = replay_counter_validate(&kp->replay, counter);
+	if (!ret)
 		return;
+	peer->agent_rx_packets++;
 
 	socket_set_peer_endpoint_from_packet(peer, src, local, ifindex);
 	if (noise_received_with_keypair(peer, kp)) {

@@ -8,6 +8,7 @@
 #include <netinet/ip6.h>
 #include "device.h"
 #include "crypto.h"
+#include "offload.h"
 #include "timers.h"
 
 #define NSEC_PER_SEC 1000000000ULL
@@ -88,7 +89,11 @@ static int send_data(struct peer *peer, struct noise_keypair *kp, const uint8_t 
 {
 	struct message_data *hdr = (struct message_data *)send_buf;
 	size_t padded = len ? send_padded_len(len, peer->dev->mtu) : 0;
-	uint64_t counter = kp->send_counter++;
+	uint64_t counter;
+
+	/* A keypair BPF also sends with has one counter, in the map: never reuse a nonce. */
+	if (!kp->offloaded || offload_reserve_counter(kp, &counter) < 0)
+		counter = kp->send_counter++;
 
 	if (padded > sizeof(send_buf) - sizeof(*hdr) - NOISE_AUTHTAG_LEN)
 		return -EMSGSIZE;
@@ -103,6 +108,7 @@ static int send_data(struct peer *peer, struct noise_keypair *kp, const uint8_t 
 	timers_any_authenticated_packet_sent(peer);
 	if (len)
 		timers_data_sent(peer);
+	peer->agent_tx_packets++;
 	return socket_send_to_peer(peer, send_buf, message_data_len(padded));
 }
 

@@ -15,11 +15,19 @@
 #include "crypto.h"
 #include "encoding.h"
 #include "show.h"
+#include "xwg_reasons.h"
 
 #define SHOW_UAPI_DIR "/var/run/wireguard"
 #define SHOW_LINE_MAX 512
 /* A wedged agent must not hang the CLI forever. */
 #define SHOW_TIMEOUT_SEC 5
+/*
+ * What one reply can list. Beyond these an entry is dropped, not an error: a newer agent may know
+ * more modes or reasons than this client, and the reply is still good.
+ */
+#define SHOW_MAX_REFUSED 8
+#define SHOW_MAX_UNDERLAY 16
+#define SHOW_MAX_REASONS 64
 
 struct show_peer {
 	uint8_t public_key[32];
@@ -30,6 +38,19 @@ struct show_peer {
 	uint32_t keepalive;
 	char (*allowed)[64];
 	size_t n_allowed, cap_allowed;
+	/* xwg only (0 from other servers): packets BPF and the agent each handled. */
+	uint64_t bpf_rx_packets, bpf_tx_packets, bpf_rx_bytes, bpf_tx_bytes;
+	uint64_t agent_rx_packets, agent_tx_packets;
+};
+
+struct show_refused {
+	char mode[16];
+	char reason[SHOW_LINE_MAX];
+};
+
+struct show_reason {
+	char key[32];
+	uint64_t count;
 };
 
 struct show_device {
@@ -37,6 +58,12 @@ struct show_device {
 	uint8_t public_key[32];
 	uint32_t listen_port, fwmark;
 	char mode[32];			/* "" = the server did not say (not xwg) */
+	struct show_refused refused[SHOW_MAX_REFUSED];
+	size_t n_refused;
+	char underlay[SHOW_MAX_UNDERLAY][IFNAMSIZ];
+	size_t n_underlay;
+	struct show_reason reasons[SHOW_MAX_REASONS];
+	size_t n_reasons;
 	int server_errno;		/* the reply's errno, as a negative value */
 	struct show_peer *peers;
 	size_t n_peers, cap_peers;
@@ -134,6 +161,68 @@ static int show_add_allowed_ip(struct show_peer *p, const char *s)
 	return 0;
 }
 
+/* "name:rest" with a non-empty name of at most namelen-1 characters from allowed. */
+static int show_split(const char *value, const char *allowed, char *name, size_t namelen, const char **rest)
+{
+	size_t len = strcspn(value, ":");
+
+	if (!len || len >= namelen || !value[len] || strspn(value, allowed) < len)
+		return -EPROTO;
+	memcpy(name, value, len);
+	name[len] = '\0';
+	*rest = value + len + 1;
+	return 0;
+}
+
+static int show_add_refused(struct show_device *d, const char *value)
+{
+	char mode[sizeof(d->refused[0].mode)];
+	struct show_refused *r;
+	const char *reason;
+
+	if (show_split(value, "abcdefghijklmnopqrstuvwxyz-", mode, sizeof(mode), &reason))
+		return -EPROTO;
+	if (d->n_refused == SHOW_MAX_REFUSED)
+		return 0;
+	r = &d->refused[d->n_refused++];
+	strcpy(r->mode, mode);
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	return 0;
+}
+
+static int show_add_underlay(struct show_device *d, const char *value)
+{
+	if (!*value || strlen(value) >= IFNAMSIZ)
+		return -EPROTO;
+	if (d->n_underlay < SHOW_MAX_UNDERLAY)
+		strcpy(d->underlay[d->n_underlay++], value);
+	return 0;
+}
+
+static int show_add_reason(struct show_device *d, const char *value)
+{
+	char key[sizeof(d->reasons[0].key)];
+	const char *count;
+	uint64_t n;
+	size_t i;
+
+	if (show_split(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", key, sizeof(key), &count) ||
+	    show_parse_u64(count, UINT64_MAX, &n))
+		return -EPROTO;
+	/* A repeated key adds up, so the JSON object never holds one name twice. */
+	for (i = 0; i < d->n_reasons && strcmp(d->reasons[i].key, key); i++)
+		;
+	if (i == SHOW_MAX_REASONS)
+		return 0;
+	if (i == d->n_reasons) {
+		strcpy(d->reasons[i].key, key);
+		d->reasons[i].count = 0;
+		d->n_reasons++;
+	}
+	d->reasons[i].count += n;
+	return 0;
+}
+
 static int show_device_line(struct show_device *d, const char *key, const char *value)
 {
 	uint8_t priv[32];
@@ -152,10 +241,17 @@ static int show_device_line(struct show_device *d, const char *key, const char *
 	if (!strcmp(key, "fwmark"))
 		return show_parse_u32(value, UINT32_MAX, &d->fwmark);
 	if (!strcmp(key, "xwg_mode")) {
-		if (strlen(value) >= sizeof(d->mode))
+		if (!*value || strlen(value) >= sizeof(d->mode))
 			return -EPROTO;
 		strcpy(d->mode, value);
+		return 0;
 	}
+	if (!strcmp(key, "xwg_refused"))
+		return show_add_refused(d, value);
+	if (!strcmp(key, "xwg_underlay"))
+		return show_add_underlay(d, value);
+	if (!strcmp(key, "xwg_reason"))
+		return show_add_reason(d, value);
 	return 0;
 }
 
@@ -191,6 +287,18 @@ static int show_peer_line(struct show_peer *p, const char *key, const char *valu
 		return show_parse_u32(value, 65535, &p->keepalive);
 	if (!strcmp(key, "allowed_ip"))
 		return show_add_allowed_ip(p, value);
+	if (!strcmp(key, "xwg_bpf_rx_packets"))
+		return show_parse_u64(value, UINT64_MAX, &p->bpf_rx_packets);
+	if (!strcmp(key, "xwg_bpf_tx_packets"))
+		return show_parse_u64(value, UINT64_MAX, &p->bpf_tx_packets);
+	if (!strcmp(key, "xwg_bpf_rx_bytes"))
+		return show_parse_u64(value, UINT64_MAX, &p->bpf_rx_bytes);
+	if (!strcmp(key, "xwg_bpf_tx_bytes"))
+		return show_parse_u64(value, UINT64_MAX, &p->bpf_tx_bytes);
+	if (!strcmp(key, "xwg_agent_rx_packets"))
+		return show_parse_u64(value, UINT64_MAX, &p->agent_rx_packets);
+	if (!strcmp(key, "xwg_agent_tx_packets"))
+		return show_parse_u64(value, UINT64_MAX, &p->agent_tx_packets);
 	/* Like wg: unknown keys (and protocol_version, last_handshake_time_nsec) are not our business. */
 	return 0;
 }
@@ -258,8 +366,8 @@ static void show_connect_error(const char *ifname, int err)
 		fprintf(stderr, "xwg: %s: cannot connect to the agent: %s\n", ifname, strerror(-err));
 }
 
-/* Fetches and parses the state; reports any failure on stderr. 0 or -errno. */
-static int show_fetch(const char *ifname, struct show_device *d)
+/* Fetches and parses the state; reports any failure on stderr when report is set. 0 or -errno. */
+static int show_fetch(const char *ifname, struct show_device *d, bool report)
 {
 	static const char req[] = "get=1\n\n";
 	FILE *in;
@@ -267,7 +375,8 @@ static int show_fetch(const char *ifname, struct show_device *d)
 
 	fd = show_connect(ifname);
 	if (fd < 0) {
-		show_connect_error(ifname, fd);
+		if (report)
+			show_connect_error(ifname, fd);
 		return fd;
 	}
 	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1) {
@@ -284,16 +393,33 @@ static int show_fetch(const char *ifname, struct show_device *d)
 	ret = show_read_reply(d, in);
 	fclose(in);
 	if (!ret && d->server_errno) {
-		fprintf(stderr, "xwg: %s: the agent refused: %s\n", ifname, strerror(-d->server_errno));
+		if (report)
+			fprintf(stderr, "xwg: %s: the agent refused: %s\n", ifname, strerror(-d->server_errno));
 		return d->server_errno;
 	}
-	if (!ret)
-		return 0;
+	if (!ret || !report)
+		return ret;
 err:
+	if (!report)
+		return ret;
 	if (ret == -EPROTO)
 		fprintf(stderr, "xwg: %s: malformed reply from the agent\n", ifname);
 	else
 		fprintf(stderr, "xwg: %s: talking to the agent: %s\n", ifname, strerror(-ret));
+	return ret;
+}
+
+int show_get_mode(const char *ifname, char *mode, size_t len)
+{
+	struct show_device d = { 0 };
+	int ret;
+
+	ret = show_fetch(ifname, &d, false);
+	if (!ret && !d.mode[0])
+		ret = -ENOENT;
+	if (!ret)
+		snprintf(mode, len, "%s", d.mode);
+	show_device_free(&d);
 	return ret;
 }
 
@@ -351,7 +477,7 @@ static void show_bytes(FILE *out, uint64_t b)
 	fprintf(out, "%.2f %s", v, units[i]);
 }
 
-static void show_human_peer(FILE *out, const struct show_peer *p)
+static void show_human_peer(FILE *out, const struct show_peer *p, bool offloaded)
 {
 	char b64[KEY_B64_LEN + 1];
 
@@ -379,6 +505,36 @@ static void show_human_peer(FILE *out, const struct show_peer *p)
 		show_pretty_time(out, p->keepalive);
 		fprintf(out, "\n");
 	}
+	/* In tun mode the agent handles everything: the split says nothing then. */
+	if (p->bpf_rx_packets || p->bpf_tx_packets ||
+	    (offloaded && (p->agent_rx_packets || p->agent_tx_packets)))
+		fprintf(out, "  offload: %" PRIu64 " rx / %" PRIu64 " tx packets in BPF, %" PRIu64 " rx / %"
+			PRIu64 " tx in agent\n", p->bpf_rx_packets, p->bpf_tx_packets, p->agent_rx_packets,
+			p->agent_tx_packets);
+}
+
+static const char *show_reason_desc(const char *key)
+{
+	for (unsigned int r = 0; r < XWG_R_MAX; r++)
+		if (!strcmp(xwg_reason_key(r), key))
+			return xwg_reason_desc(r);
+	return "(unknown to this xwg)";
+}
+
+static void show_human_offload(FILE *out, const struct show_device *d)
+{
+	fprintf(out, "  data path: %s", d->mode[0] ? d->mode : "unknown");
+	for (size_t i = 0; i < d->n_underlay; i++)
+		fprintf(out, "%s%s", i ? ", " : " (on ", d->underlay[i]);
+	fprintf(out, "%s\n", d->n_underlay ? ")" : "");
+	for (size_t i = 0; i < d->n_refused; i++)
+		fprintf(out, "  refused: %s: %s\n", d->refused[i].mode, d->refused[i].reason);
+	if (!d->n_reasons)
+		return;
+	fprintf(out, "  bpf counters:\n");
+	for (size_t i = 0; i < d->n_reasons; i++)
+		fprintf(out, "    %-15s %12" PRIu64 "  %s\n", d->reasons[i].key, d->reasons[i].count,
+			show_reason_desc(d->reasons[i].key));
 }
 
 static void show_human(FILE *out, const char *ifname, const struct show_device *d)
@@ -394,9 +550,9 @@ static void show_human(FILE *out, const char *ifname, const struct show_device *
 		fprintf(out, "  listening port: %u\n", d->listen_port);
 	if (d->fwmark)
 		fprintf(out, "  fwmark: 0x%x\n", d->fwmark);
-	fprintf(out, "  data path: %s\n", d->mode[0] ? d->mode : "unknown");
+	show_human_offload(out, d);
 	for (size_t i = 0; i < d->n_peers; i++)
-		show_human_peer(out, &d->peers[i]);
+		show_human_peer(out, &d->peers[i], d->mode[0] && strcmp(d->mode, "tun"));
 }
 
 /* ---- JSON output ---- */
@@ -441,7 +597,35 @@ static void show_json_peer(FILE *out, const struct show_peer *p)
 		show_json_string(out, p->allowed[i]);
 	}
 	fprintf(out, "],\"latest_handshake\":%" PRId64 ",\"rx_bytes\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
-		",\"persistent_keepalive\":%u}", p->handshake_sec, p->rx_bytes, p->tx_bytes, p->keepalive);
+		",\"persistent_keepalive\":%u", p->handshake_sec, p->rx_bytes, p->tx_bytes, p->keepalive);
+	fprintf(out, ",\"bpf_rx_packets\":%" PRIu64 ",\"bpf_tx_packets\":%" PRIu64 ",\"bpf_rx_bytes\":%" PRIu64
+		",\"bpf_tx_bytes\":%" PRIu64 ",\"agent_rx_packets\":%" PRIu64 ",\"agent_tx_packets\":%" PRIu64 "}",
+		p->bpf_rx_packets, p->bpf_tx_packets, p->bpf_rx_bytes, p->bpf_tx_bytes, p->agent_rx_packets,
+		p->agent_tx_packets);
+}
+
+/* Always present, empty when the server is not xwg, so scripts need no existence checks. */
+static void show_json_offload(FILE *out, const struct show_device *d)
+{
+	fprintf(out, ",\"refused\":{");
+	for (size_t i = 0; i < d->n_refused; i++) {
+		fprintf(out, "%s", i ? "," : "");
+		show_json_string(out, d->refused[i].mode);
+		fputc(':', out);
+		show_json_string(out, d->refused[i].reason);
+	}
+	fprintf(out, "},\"underlay\":[");
+	for (size_t i = 0; i < d->n_underlay; i++) {
+		fprintf(out, "%s", i ? "," : "");
+		show_json_string(out, d->underlay[i]);
+	}
+	fprintf(out, "],\"reasons\":{");
+	for (size_t i = 0; i < d->n_reasons; i++) {
+		fprintf(out, "%s", i ? "," : "");
+		show_json_string(out, d->reasons[i].key);
+		fprintf(out, ":%" PRIu64, d->reasons[i].count);
+	}
+	fputc('}', out);
 }
 
 static void show_json(FILE *out, const char *ifname, const struct show_device *d)
@@ -458,6 +642,7 @@ static void show_json(FILE *out, const char *ifname, const struct show_device *d
 		show_json_string(out, d->mode);
 	else
 		fprintf(out, "null");
+	show_json_offload(out, d);
 	fprintf(out, ",\"peers\":[");
 	for (size_t i = 0; i < d->n_peers; i++) {
 		if (i)
@@ -472,7 +657,7 @@ int show_print(const char *ifname, bool json, FILE *out)
 	struct show_device d = { 0 };
 	int ret;
 
-	ret = show_fetch(ifname, &d);
+	ret = show_fetch(ifname, &d, true);
 	if (ret)
 		goto out;
 	if (json)

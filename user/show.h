@@ -11,6 +11,8 @@
  * 0 or -errno; on failure one "xwg: IFNAME: ..." line goes to stderr.
  */
 int show_print(const char *ifname, bool json, FILE *out);
+/* The data path mode the agent reports ("tun", "xdp", ...), quietly. 0, -ENOENT if it reports none, or -errno. */
+int show_get_mode(const char *ifname, char *mode, size_t len);
 /* Prints the name of every connectable socket in /var/run/wireguard, sorted, one per line. Count or -errno. */
 int show_list_interfaces(FILE *out);
 

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include "device.h"
+#include "offload.h"
 
 #define SOCKET_BUFFER_SIZE (4 << 20)
 
@@ -246,7 +247,7 @@ int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, con
 void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockaddr *src,
 					  const void *local_addr, int local_ifindex)
 {
-	struct endpoint *ep = &peer->endpoint;
+	struct endpoint *ep = &peer->endpoint, old = *ep;
 
 	if (src->sa_family == AF_INET) {
 		ep->addr.in4 = *(const struct sockaddr_in *)src;
@@ -259,6 +260,9 @@ void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockad
 	}
 	ep->src_ifindex = local_ifindex;
 	ep->src_valid = local_addr != NULL;
+	/* The BPF transmit path needs the same endpoint; tell it only when something changed. */
+	if (memcmp(&old, ep, sizeof(old)))
+		offload_peer_sync(peer);
 }
 
 static uint8_t socket_rx_buf[65536] __attribute__((aligned(64)));

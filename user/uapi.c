@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "device.h"
 #include "encoding.h"
+#include "offload.h"
 #include "peer.h"
 #include "uapi.h"
 
@@ -21,6 +22,8 @@
 #define UAPI_LINE_MAX 512
 /* A client that stalls this long is dropped so it cannot freeze the single-threaded agent. */
 #define UAPI_IO_TIMEOUT_MS 1000
+/* A refusal reason is cut here so every reply line stays well inside what clients buffer. */
+#define UAPI_REASON_MAX 300
 
 /* ---- listening socket ---- */
 
@@ -194,10 +197,14 @@ static int uapi_print_allowed_ip(void *ctx, int family, const uint8_t *addr, uin
 	return 0;
 }
 
+/* Agent and BPF traffic are one peer to wg: the standard counters add both up. */
 static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out)
 {
 	char hex[KEY_HEX_LEN + 1], ep[80];
+	struct offload_peer_stats st;
 
+	if (offload_peer_stats(peer, &st))
+		memset(&st, 0, sizeof(st));
 	key_to_hex(hex, peer->public_key);
 	fprintf(out, "public_key=%s\n", hex);
 	key_to_hex(hex, peer->preshared_key);
@@ -210,10 +217,52 @@ static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out
 	}
 	fprintf(out, "last_handshake_time_sec=%lld\n", (long long)peer->last_handshake.tv_sec);
 	fprintf(out, "last_handshake_time_nsec=%ld\n", (long)peer->last_handshake.tv_nsec);
-	fprintf(out, "tx_bytes=%" PRIu64 "\n", peer->tx_bytes);
-	fprintf(out, "rx_bytes=%" PRIu64 "\n", peer->rx_bytes);
+	fprintf(out, "tx_bytes=%" PRIu64 "\n", peer->tx_bytes + st.tx_bytes);
+	fprintf(out, "rx_bytes=%" PRIu64 "\n", peer->rx_bytes + st.rx_bytes);
 	fprintf(out, "persistent_keepalive_interval=%u\n", peer->persistent_keepalive_interval);
 	allowedips_walk_by_peer(&dev->allowedips, peer, uapi_print_allowed_ip, out);
+	/* Our own keys, last: wg ignores keys it does not know, at device and peer level alike. */
+	fprintf(out, "xwg_bpf_rx_packets=%" PRIu64 "\nxwg_bpf_tx_packets=%" PRIu64 "\n",
+		st.rx_packets, st.tx_packets);
+	fprintf(out, "xwg_bpf_rx_bytes=%" PRIu64 "\nxwg_bpf_tx_bytes=%" PRIu64 "\n", st.rx_bytes, st.tx_bytes);
+	fprintf(out, "xwg_agent_rx_packets=%" PRIu64 "\nxwg_agent_tx_packets=%" PRIu64 "\n",
+		peer->agent_rx_packets, peer->agent_tx_packets);
+}
+
+/* A reason is free text from libbpf and the kernel: one line, bounded, whatever it holds. */
+static void uapi_print_text(FILE *out, const char *s)
+{
+	for (size_t i = 0; s[i] && i < UAPI_REASON_MAX; i++)
+		fputc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i], out);
+}
+
+/* The data path: active mode, why better ones were refused, underlays, non-zero BPF counters. */
+static void uapi_print_offload(struct xwg_device *dev, FILE *out)
+{
+	enum offload_mode active = offload_active_mode(dev);
+	const char *names[OFFLOAD_MAX_UNDERLAY];
+	uint64_t counts[XWG_R_MAX];
+	int m, n;
+
+	fprintf(out, "xwg_mode=%s\n", offload_mode_name(active));
+	/* The enum runs from worst (tun) to best (xdp). */
+	for (m = OFFLOAD_XDP; m > (int)active; m--) {
+		const char *why = offload_refused(dev, (enum offload_mode)m);
+
+		if (!why || !*why)
+			continue;
+		fprintf(out, "xwg_refused=%s:", offload_mode_name((enum offload_mode)m));
+		uapi_print_text(out, why);
+		fputc('\n', out);
+	}
+	n = offload_underlay(dev, names);
+	for (int i = 0; i < n && i < OFFLOAD_MAX_UNDERLAY; i++)
+		fprintf(out, "xwg_underlay=%s\n", names[i]);
+	if (offload_reason_counts(dev, counts))
+		return;
+	for (unsigned int r = 0; r < XWG_R_MAX; r++)
+		if (counts[r])
+			fprintf(out, "xwg_reason=%s:%" PRIu64 "\n", xwg_reason_key(r), counts[r]);
 }
 
 static void uapi_get(struct xwg_device *dev, FILE *out)
@@ -230,9 +279,7 @@ static void uapi_get(struct xwg_device *dev, FILE *out)
 		fprintf(out, "listen_port=%u\n", dev->listen_port);
 	if (dev->fwmark)
 		fprintf(out, "fwmark=%u\n", dev->fwmark);
-	/* Our own key: wg ignores keys it does not know, and `xwg show` prints it. */
-	if (dev->mode)
-		fprintf(out, "xwg_mode=%s\n", dev->mode);
+	uapi_print_offload(dev, out);
 	for (peer = dev->peers; peer; peer = peer->next_peer)
 		uapi_print_peer(dev, peer, out);
 }
@@ -282,6 +329,14 @@ static int uapi_set_private_key(struct xwg_device *dev, const char *value)
 	return ret;
 }
 
+/* xwg_attach=DEV / xwg_detach=DEV: our own device keys, which wg never sends. */
+static int uapi_set_underlay(struct xwg_device *dev, bool attach, const char *ifname)
+{
+	if (!*ifname || strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	return attach ? offload_attach(dev, ifname) : offload_detach(dev, ifname);
+}
+
 static int uapi_set_device_key(struct uapi_set *st, const char *key, const char *value)
 {
 	uint32_t v;
@@ -303,6 +358,8 @@ static int uapi_set_device_key(struct uapi_set *st, const char *key, const char 
 			device_remove_all_peers(st->dev);
 		return ret;
 	}
+	if (!strcmp(key, "xwg_attach") || !strcmp(key, "xwg_detach"))
+		return uapi_set_underlay(st->dev, key[4] == 'a', value);
 	return -EINVAL;
 }
 

@@ -19,6 +19,7 @@
 #include "device.h"
 #include "encoding.h"
 #include "netlink.h"
+#include "offload.h"
 #include "peer.h"
 #include "uapi.h"
 
@@ -65,19 +66,14 @@ int agent_connect(const char *ifname)
 	return fd;
 }
 
-/* Only the TUN path exists today; the BPF modes are refused by name rather than silently downgraded. */
-static int agent_check_mode(const char *mode, const char *ifname, char *err, size_t errlen)
+/* NULL or "" is auto; cmd_up and cmd_run already said which names exist, this is the last word. */
+static int agent_parse_mode(const char *name, enum offload_mode *mode, const char *ifname, char *err, size_t errlen)
 {
-	static const char *const later[] = { "xdp", "xdp-generic", "tc" };
-
-	if (!mode || !*mode || !strcmp(mode, "auto") || !strcmp(mode, "tun"))
+	*mode = OFFLOAD_AUTO;
+	if (!name || !*name || !offload_mode_parse(name, mode))
 		return 0;
-	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
-		if (!strcmp(mode, later[i]))
-			return agent_fail(err, errlen, 0, ifname,
-					  "data path mode '%s' is not implemented yet (use tun or auto)", mode);
 	return agent_fail(err, errlen, 0, ifname,
-			  "unknown data path mode '%s' (auto, xdp, xdp-generic, tc or tun)", mode);
+			  "unknown data path mode '%s' (auto, xdp, xdp-generic, tc or tun)", name);
 }
 
 /*
@@ -193,18 +189,52 @@ static int agent_setup_links(struct xwg_device *dev, const struct xwg_config *cf
 	return 0;
 }
 
+/*
+ * Lays the BPF fast path over the configured device. auto takes whatever works (tun included);
+ * an explicit mode that could not be had is an error, not a silent downgrade.
+ */
+static int agent_offload(struct xwg_device *dev, enum offload_mode mode, char *err, size_t errlen)
+{
+	const char *why;
+	int ret;
+
+	ret = offload_start(dev, mode);
+	if (ret)
+		return agent_fail(err, errlen, ret, dev->ifname, "cannot start the %s data path",
+				  offload_mode_name(mode));
+	if (mode == OFFLOAD_AUTO || offload_active_mode(dev) == mode)
+		return 0;
+	why = offload_refused(dev, mode);
+	return agent_fail(err, errlen, 0, dev->ifname, "cannot use mode %s: %s", offload_mode_name(mode),
+			  why && *why ? why : "not available");
+}
+
+/* "xdp on eth0, veth1" or "tun": what the start-up line reports. */
+static void agent_describe_mode(const struct xwg_device *dev, char *buf, size_t len)
+{
+	const char *names[OFFLOAD_MAX_UNDERLAY];
+	int n = offload_underlay(dev, names);
+	size_t off;
+
+	off = (size_t)snprintf(buf, len, "%s", offload_mode_name(offload_active_mode(dev)));
+	for (int i = 0; i < n && i < OFFLOAD_MAX_UNDERLAY && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : " on ", names[i]);
+}
+
 /* Brings the device to "ready": configured and answering on its UAPI socket. Unwinds on failure. */
 static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char *err, size_t errlen)
 {
 	const struct xwg_config *cfg = o->cfg;
 	int mtu = cfg && cfg->mtu ? cfg->mtu : XWG_DEFAULT_MTU;
+	enum offload_mode mode;
 	int ret;
 
+	ret = agent_parse_mode(o->mode, &mode, o->ifname, err, errlen);
+	if (ret)
+		return ret;
 	ret = device_init(dev, o->ifname, mtu);
 	if (ret)
 		return agent_fail(err, errlen, ret, o->ifname, "cannot create TUN device");
-	if (!dev->mode)
-		dev->mode = "tun";
 	if (cfg) {
 		ret = agent_apply_config(dev, cfg, err, errlen);
 	} else {
@@ -225,10 +255,14 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 		if (ret)
 			goto err_uninit;
 	}
+	/* Last: the programs mirror the finished configuration and find the underlays up. */
+	ret = agent_offload(dev, mode, err, errlen);
+	if (ret)
+		goto err_uninit;
 	return 0;
 
 err_uninit:
-	/* Also closes and unlinks the UAPI socket; the TUN takes its addresses and routes along. */
+	/* Also stops the offload and closes the UAPI socket; the TUN takes its addresses and routes along. */
 	device_uninit(dev);
 	return ret;
 }
@@ -322,7 +356,8 @@ static void agent_child(struct xwg_device *dev, const struct agent_opts *o, int 
 	}
 	agent_detach();
 	/* If the parent is gone, nobody is left to tell: serve anyway, as it asked. */
-	dprintf(status_fd, "0%s", dev->mode);
+	agent_describe_mode(dev, msg, sizeof(msg));
+	dprintf(status_fd, "0%s", msg);
 	close(status_fd);
 	ret = agent_serve(dev);
 	free(dev);
@@ -372,11 +407,12 @@ static int agent_wait_ready(pid_t pid, int status_fd, const char *ifname, char *
 
 static int agent_precheck(const struct agent_opts *o, char *err, size_t errlen)
 {
+	enum offload_mode mode;
 	int fd, ret;
 
 	if (!ifname_valid(o->ifname))
 		return agent_fail(err, errlen, 0, o->ifname, "not a valid interface name");
-	ret = agent_check_mode(o->mode, o->ifname, err, errlen);
+	ret = agent_parse_mode(o->mode, &mode, o->ifname, err, errlen);
 	if (ret)
 		return ret;
 	if (o->cfg) {
@@ -400,7 +436,7 @@ static int agent_precheck(const struct agent_opts *o, char *err, size_t errlen)
 int agent_start(const struct agent_opts *o, char *err, size_t errlen)
 {
 	struct xwg_device *dev;
-	char mode[32];
+	char mode[256];
 	int fds[2], ret;
 	pid_t pid;
 
@@ -415,7 +451,8 @@ int agent_start(const struct agent_opts *o, char *err, size_t errlen)
 		agent_block_signals();
 		ret = agent_setup(dev, o, err, errlen);
 		if (!ret) {
-			agent_announce(o, dev->mode);
+			agent_describe_mode(dev, mode, sizeof(mode));
+			agent_announce(o, mode);
 			ret = agent_serve(dev);
 			if (ret)
 				agent_fail(err, errlen, ret, o->ifname, "agent stopped");
