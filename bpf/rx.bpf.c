@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The BPF receive path: XDP decrypts WireGuard data messages on the underlay, TC ingress hands them to the tunnel. */
+/* The BPF receive path: XDP (or, in tc mode, TC ingress) decrypts WireGuard data messages on the underlay for the tunnel. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -14,9 +14,13 @@
  * committed to the window, checked against the peer's allowed IPs and decapsulated to
  * Ethernet + inner packet, then marked with struct xwg_rx_meta and passed up.
  * xwg_rx_tc (TC ingress, same underlay): redirects marked packets to the tunnel's ingress.
+ * xwg_rx_tc_full (TC ingress, tc mode, where XDP is unavailable): the same steps on the skb, then
+ * decapsulated with bpf_skb_adjust_room() and redirected to the tunnel's ingress itself.
  * Everything else is passed untouched to the stack and the agent; only what the AEAD or the replay
- * window proved bad, and keepalives, are dropped. Every step returns 0 or -reason; xwg_rx turns
- * the reason into a verdict and a per-CPU counter in one place (rx_verdict).
+ * window proved bad, and keepalives, are dropped. Every step returns 0 or -reason; each program
+ * turns the reason into a verdict and a per-CPU counter in one place (rx_verdict, rx_tc_verdict).
+ * The shared steps take the context as void * plus a constant `skb` flag (false: struct xdp_md,
+ * true: struct __sk_buff); they are always inlined, so each program keeps only its own branch.
  */
 
 #define ETH_HLEN	14
@@ -26,6 +30,8 @@
 #define IP_MF_OFFSET	0x3fff
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
+/* Ethernet + the longest IPv4 header + UDP + WireGuard header: all the parser reads directly. */
+#define RX_HDRS_MAX	(ETH_HLEN + 60 + 8 + 16)
 #define WG_HDR_LEN	16		/* type, receiver index, counter */
 #define WG_TAG_LEN	CC20P1305_TAG_SIZE
 
@@ -59,6 +65,7 @@ struct rx_pkt {
 	__u32 index;
 	__u32 peer_id;
 	__u32 inner_len;
+	__u32 tun_ifindex;
 	__u16 inner_proto;	/* network order */
 };
 
@@ -77,11 +84,41 @@ static __always_inline int rx_verdict(__u32 reason)
 	return xwg_reason_action(reason) == XWG_ACT_DROP ? XDP_DROP : XDP_PASS;
 }
 
-/* Ethernet, IPv4 or IPv6 (no extension headers, no fragments), UDP to the listen port. */
-static __always_inline int rx_parse_udp(struct xdp_md *ctx, const struct xwg_dev_config *cfg, struct rx_pkt *p)
+/* tc mode's counterpart: delivery is a redirect to the tunnel's ingress. */
+static __always_inline int rx_tc_verdict(__u32 reason, __u32 tun_ifindex)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
+	rx_count(reason);
+	switch (xwg_reason_action(reason)) {
+	case XWG_ACT_DELIVER:
+		return bpf_redirect(tun_ifindex, BPF_F_INGRESS);
+	case XWG_ACT_AGENT:
+		return TC_ACT_OK;
+	}
+	return TC_ACT_SHOT;
+}
+
+static __always_inline long rx_load(void *ctx, bool skb, __u32 off, void *to, __u32 len)
+{
+	if (skb)
+		return bpf_skb_load_bytes(ctx, off, to, len);
+	return bpf_xdp_load_bytes(ctx, off, to, len);
+}
+
+/* Plaintext over ciphertext: an skb's CHECKSUM_COMPLETE sum must follow the bytes. */
+static __always_inline long rx_store(void *ctx, bool skb, __u32 off, void *from, __u32 len)
+{
+	if (skb)
+		return bpf_skb_store_bytes(ctx, off, from, len, BPF_F_RECOMPUTE_CSUM);
+	return bpf_xdp_store_bytes(ctx, off, from, len);
+}
+
+/*
+ * Ethernet, IPv4 or IPv6 (no extension headers, no fragments), UDP to the listen port; the headers
+ * lie between data and end, frame_len counts the whole frame.
+ */
+static __always_inline int rx_parse_udp(void *data, void *end, __u64 frame_len,
+					const struct xwg_dev_config *cfg, struct rx_pkt *p)
+{
 	struct ethhdr *eth = data;
 	struct udphdr *udp;
 	__u64 l3_end, udp_off, ulen;
@@ -119,12 +156,11 @@ static __always_inline int rx_parse_udp(struct xdp_md *ctx, const struct xwg_dev
 	if ((void *)(udp + 1) > end || !cfg->listen_port || udp->dest != cfg->listen_port)
 		return -XWG_R_NOT_WG;
 	p->src.ep.port = udp->source;
-	p->src.ep.ifindex = ctx->ingress_ifindex;
 
 	/* Lengths as 64-bit differences, so no header field can wrap them; all buffers count. */
 	udp_off = (void *)udp - data;
 	ulen = bpf_ntohs(udp->len);
-	if (l3_end > bpf_xdp_get_buff_len(ctx) || ulen < sizeof(*udp) || udp_off + ulen > l3_end)
+	if (l3_end > frame_len || ulen < sizeof(*udp) || udp_off + ulen > l3_end)
 		return -XWG_R_SHORT;
 	p->wg_off = udp_off + sizeof(*udp);
 	p->wg_len = ulen - sizeof(*udp);
@@ -132,10 +168,8 @@ static __always_inline int rx_parse_udp(struct xdp_md *ctx, const struct xwg_dev
 }
 
 /* Only data messages stay in BPF; handshakes and anything odd go to the agent. */
-static __always_inline int rx_parse_wg(struct xdp_md *ctx, struct rx_pkt *p)
+static __always_inline int rx_parse_wg(void *data, void *end, struct rx_pkt *p)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
 	struct message_data *msg;
 	__u32 type;
 
@@ -160,18 +194,51 @@ static __always_inline int rx_parse_wg(struct xdp_md *ctx, struct rx_pkt *p)
 	return 0;
 }
 
-static __always_inline int rx_parse(struct xdp_md *ctx, const struct xwg_dev_config *cfg, struct rx_pkt *p)
+static __always_inline int rx_parse_xdp(struct xdp_md *ctx, const struct xwg_dev_config *cfg, struct rx_pkt *p)
 {
-	int ret = rx_parse_udp(ctx, cfg, p);
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	int ret = rx_parse_udp(data, end, bpf_xdp_get_buff_len(ctx), cfg, p);
 
 	if (ret)
 		return ret;
+	p->src.ep.ifindex = ctx->ingress_ifindex;
 	/* Headers are in the linear part, but the payload loops below assume one buffer. */
-	if (bpf_xdp_get_buff_len(ctx) != (__u64)(ctx->data_end - ctx->data))
+	if (bpf_xdp_get_buff_len(ctx) != (__u64)(end - data))
 		return -XWG_R_NONLINEAR;
 	if (!(cfg->flags & XWG_CFG_F_RX) || !cfg->tun_ifindex)
 		return -XWG_R_DISABLED;
-	return rx_parse_wg(ctx, p);
+	return rx_parse_wg(data, end, p);
+}
+
+/*
+ * Headers are read in place, so they must be in the linear part: pull them only when they are not,
+ * since pulling unclones (copies) an skb a packet tap shares. The payload goes through
+ * bpf_skb_load_bytes()/store_bytes(), which cope with paged data themselves.
+ */
+static __always_inline int rx_parse_skb(struct __sk_buff *skb, const struct xwg_dev_config *cfg, struct rx_pkt *p)
+{
+	__u32 want = skb->len < RX_HDRS_MAX ? skb->len : RX_HDRS_MAX;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	int ret;
+
+	if (data + want > end) {
+		if (bpf_skb_pull_data(skb, want))
+			return -XWG_R_NONLINEAR;
+		data = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+	}
+	ret = rx_parse_udp(data, end, skb->len, cfg, p);
+	if (ret)
+		return ret;
+	p->src.ep.ifindex = skb->ingress_ifindex;
+	/* GRO merged several datagrams: one counter and one tag each, which only the agent splits. */
+	if (skb->gso_size)
+		return -XWG_R_NONLINEAR;
+	if (!(cfg->flags & XWG_CFG_F_RX) || !cfg->tun_ifindex)
+		return -XWG_R_DISABLED;
+	return rx_parse_wg(data, end, p);
 }
 
 /* The agent decides about keypairs past REJECT_AFTER_TIME or not (yet) valid for receiving. */
@@ -236,7 +303,7 @@ static __always_inline int rx_replay_commit(struct xwg_keypair *kp, __u64 counte
 }
 
 struct rx_chunks {
-	struct xdp_md *ctx;
+	void *ctx;		/* struct xdp_md or struct __sk_buff, as the callback knows */
 	struct rx_scratch *s;
 	__u32 off;		/* ciphertext offset in the frame */
 	__u32 len;		/* ciphertext length, without the tag */
@@ -246,8 +313,9 @@ struct rx_chunks {
 /* A whole block straight from the (linear) packet: the helpers cost as much as the cipher. */
 static __always_inline long rx_decrypt_full_chunk(struct rx_chunks *c, __u64 off)
 {
-	void *data = (void *)(long)c->ctx->data;
-	void *end = (void *)(long)c->ctx->data_end;
+	struct xdp_md *ctx = c->ctx;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
 	struct rx_scratch *s = c->s;
 	__u64 *pkt;
 	int i;
@@ -269,10 +337,12 @@ err:
 	return 1;
 }
 
-/* bpf_loop body: authenticate and decrypt the idx-th 64-byte piece in place. */
-static long rx_decrypt_chunk(__u32 idx, void *arg)
+/*
+ * bpf_loop body: authenticate and decrypt the idx-th 64-byte piece in place. An skb takes the
+ * helpers for every piece: they keep a CHECKSUM_COMPLETE sum right and need no linear data.
+ */
+static __always_inline long rx_decrypt_chunk(__u32 idx, struct rx_chunks *c, bool skb)
 {
-	struct rx_chunks *c = arg;
 	struct rx_scratch *s = c->s;
 	__u64 pos = (__u64)idx * CHACHA20_BLOCK_SIZE, n;
 
@@ -285,12 +355,12 @@ static long rx_decrypt_chunk(__u32 idx, void *arg)
 	asm volatile("" : "+r"(n));
 	if (n == 0 || n > CHACHA20_BLOCK_SIZE)
 		return 1;
-	if (n == CHACHA20_BLOCK_SIZE)
+	if (!skb && n == CHACHA20_BLOCK_SIZE)
 		return rx_decrypt_full_chunk(c, c->off + pos);
-	if (bpf_xdp_load_bytes(c->ctx, c->off + pos, s->blk.q, n))
+	if (rx_load(c->ctx, skb, c->off + pos, s->blk.q, n))
 		goto err;
 	cc20p1305_decrypt_chunk(&s->aead, &s->blk, (__u32)n);
-	if (bpf_xdp_store_bytes(c->ctx, c->off + pos, s->blk.q, n))
+	if (rx_store(c->ctx, skb, c->off + pos, s->blk.q, n))
 		goto err;
 	return 0;
 err:
@@ -298,8 +368,18 @@ err:
 	return 1;
 }
 
+static long rx_decrypt_chunk_xdp(__u32 idx, void *arg)
+{
+	return rx_decrypt_chunk(idx, arg, false);
+}
+
+static long rx_decrypt_chunk_skb(__u32 idx, void *arg)
+{
+	return rx_decrypt_chunk(idx, arg, true);
+}
+
 /* Plaintext replaces the ciphertext; on a bad tag the caller must drop the packet. */
-static __always_inline int rx_decrypt(struct xdp_md *ctx, struct rx_scratch *s,
+static __always_inline int rx_decrypt(void *ctx, bool skb, struct rx_scratch *s,
 				      const struct xwg_keypair *kp, const struct rx_pkt *p)
 {
 	struct rx_chunks c = {
@@ -308,14 +388,16 @@ static __always_inline int rx_decrypt(struct xdp_md *ctx, struct rx_scratch *s,
 		.off = p->wg_off + WG_HDR_LEN,
 		.len = p->wg_len - MESSAGE_MINIMUM_LENGTH,
 	};
+	__u32 chunks;
 
 	cc20p1305_init_wg(&s->aead, kp->recv_key, p->counter);
-	if (c.len)
-		bpf_loop((c.len + CHACHA20_BLOCK_SIZE - 1) / CHACHA20_BLOCK_SIZE, rx_decrypt_chunk, &c, 0);
+	chunks = (c.len + CHACHA20_BLOCK_SIZE - 1) / CHACHA20_BLOCK_SIZE;
+	if (chunks)
+		bpf_loop(chunks, skb ? rx_decrypt_chunk_skb : rx_decrypt_chunk_xdp, &c, 0);
 	if (c.err)
 		return -XWG_R_ERROR;
 	cc20p1305_final(&s->aead, s->tag);
-	if (bpf_xdp_load_bytes(ctx, c.off + c.len, s->want, WG_TAG_LEN))
+	if (rx_load(ctx, skb, c.off + c.len, s->want, WG_TAG_LEN))
 		return -XWG_R_ERROR;
 	return cc20p1305_tag_equal(s->tag, s->want) ? 0 : -XWG_R_BAD_TAG;
 }
@@ -384,13 +466,13 @@ static __always_inline void rx_account(const struct rx_pkt *p, struct xwg_peer_s
 }
 
 /* A plausible IPv4 or IPv6 packet whose source belongs to the keypair's peer. */
-static __always_inline int rx_check_inner(struct xdp_md *ctx, struct rx_scratch *s, struct rx_pkt *p)
+static __always_inline int rx_check_inner(void *ctx, bool skb, struct rx_scratch *s, struct rx_pkt *p)
 {
 	__u32 off = p->wg_off + WG_HDR_LEN, plen = p->wg_len - MESSAGE_MINIMUM_LENGTH;
 	const __u8 *b = s->blk.b;
 	__u32 *owner, len;
 
-	if (plen < sizeof(struct iphdr) || bpf_xdp_load_bytes(ctx, off, s->blk.q, sizeof(struct iphdr)))
+	if (plen < sizeof(struct iphdr) || rx_load(ctx, skb, off, s->blk.q, sizeof(struct iphdr)))
 		return -XWG_R_BAD_INNER;
 	if (b[0] >> 4 == 4) {
 		struct xwg_lpm4_key k = { .prefixlen = 32 };
@@ -406,7 +488,7 @@ static __always_inline int rx_check_inner(struct xdp_md *ctx, struct rx_scratch 
 		struct xwg_lpm6_key k = { .prefixlen = 128 };
 
 		if (plen < sizeof(struct ipv6hdr) ||
-		    bpf_xdp_load_bytes(ctx, off, s->blk.q, sizeof(struct ipv6hdr)))
+		    rx_load(ctx, skb, off, s->blk.q, sizeof(struct ipv6hdr)))
 			return -XWG_R_BAD_INNER;
 		len = sizeof(struct ipv6hdr) + ((__u32)b[4] << 8 | b[5]);
 		if (len > plen)
@@ -424,7 +506,7 @@ static __always_inline int rx_check_inner(struct xdp_md *ctx, struct rx_scratch 
 }
 
 /* Outer headers off, padding and tag off, Ethernet type rewritten, TC mark on. */
-static __always_inline int rx_decap(struct xdp_md *ctx, const struct rx_pkt *p)
+static __always_inline int rx_decap_xdp(struct xdp_md *ctx, const struct rx_pkt *p)
 {
 	union {
 		__u64 q[2];
@@ -456,9 +538,27 @@ static __always_inline int rx_decap(struct xdp_md *ctx, const struct rx_pkt *p)
 	return 0;
 }
 
-static __always_inline int rx_process(struct xdp_md *ctx)
+/*
+ * Tag and padding off the tail, outer IP + UDP + WireGuard header out from behind the Ethernet
+ * header. DECAP_L3 makes skb->protocol the inner one, which the tunnel's ingress keeps (6 in 4);
+ * the Ethernet type is rewritten too, for whoever reads the frame.
+ */
+static __always_inline int rx_decap_skb(struct __sk_buff *skb, const struct rx_pkt *p)
 {
-	struct rx_pkt p = {};
+	__u64 flags = p->inner_proto == bpf_htons(ETH_P_IP) ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4 :
+							       BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
+	__u16 proto = p->inner_proto;
+
+	if (bpf_skb_change_tail(skb, p->wg_off + WG_HDR_LEN + p->inner_len, 0) ||
+	    bpf_skb_adjust_room(skb, -(int)(p->wg_off + WG_HDR_LEN - ETH_HLEN), BPF_ADJ_ROOM_MAC, flags) ||
+	    bpf_skb_store_bytes(skb, 2 * ETH_ALEN, &proto, sizeof(proto), 0))
+		return -XWG_R_ERROR;
+	return 0;
+}
+
+/* The whole receive path; skb is a constant, so each program keeps only its own calls. */
+static __always_inline int rx_process(void *ctx, bool skb, struct rx_pkt *p)
+{
 	const struct xwg_dev_config *cfg;
 	struct xwg_peer_stats *st;
 	struct xwg_keypair *kp;
@@ -470,50 +570,53 @@ static __always_inline int rx_process(struct xdp_md *ctx)
 	s = bpf_map_lookup_elem(&xwg_rx_scratch, &zero);
 	if (!cfg || !s)
 		return -XWG_R_ERROR;
-	ret = rx_parse(ctx, cfg, &p);
+	ret = skb ? rx_parse_skb(ctx, cfg, p) : rx_parse_xdp(ctx, cfg, p);
 	if (ret)
 		return ret;
-	kp = bpf_map_lookup_elem(&xwg_keypairs, &p.index);
+	p->tun_ifindex = cfg->tun_ifindex;
+	kp = bpf_map_lookup_elem(&xwg_keypairs, &p->index);
 	if (!kp)
 		return -XWG_R_UNKNOWN_INDEX;
-	p.now = bpf_ktime_get_ns();
-	p.peer_id = kp->peer_id;
-	ret = rx_keypair_usable(kp, &p);
-	if (!ret)
+	p->now = bpf_ktime_get_ns();
+	p->peer_id = kp->peer_id;
+	ret = rx_keypair_usable(kp, p);
+	if (!ret && !skb)
 		ret = rx_meta_supported(ctx);
 	if (!ret)
-		ret = rx_replay_precheck(kp, p.counter);
+		ret = rx_replay_precheck(kp, p->counter);
 	if (!ret)
-		ret = rx_decrypt(ctx, s, kp, &p);
+		ret = rx_decrypt(ctx, skb, s, kp, p);
 	if (ret)
 		return ret;
 
 	want = XWG_KP_S_CONFIRMED;
-	if ((kp->flags & XWG_KP_F_INITIATOR) && p.now - kp->birthdate_ns > XWG_REKEY_ON_RECV_NS)
+	if ((kp->flags & XWG_KP_F_INITIATOR) && p->now - kp->birthdate_ns > XWG_REKEY_ON_RECV_NS)
 		want |= XWG_KP_S_REKEY_SENT;
-	ret = rx_replay_commit(kp, p.counter, want);
+	ret = rx_replay_commit(kp, p->counter, want);
 	if (ret < 0)
 		return ret;
-	st = bpf_map_lookup_elem(&xwg_stats, &p.peer_id);
-	rx_authenticated(kp, &p, st, (__u32)ret);
-	if (p.wg_len == MESSAGE_MINIMUM_LENGTH) {
-		rx_account(&p, st);
+	st = bpf_map_lookup_elem(&xwg_stats, &p->peer_id);
+	rx_authenticated(kp, p, st, (__u32)ret);
+	if (p->wg_len == MESSAGE_MINIMUM_LENGTH) {
+		rx_account(p, st);
 		return -XWG_R_KEEPALIVE;
 	}
 
-	ret = rx_check_inner(ctx, s, &p);
+	ret = rx_check_inner(ctx, skb, s, p);
 	if (!ret)
-		ret = rx_decap(ctx, &p);
+		ret = skb ? rx_decap_skb(ctx, p) : rx_decap_xdp(ctx, p);
 	if (ret)
 		return ret;
-	rx_account(&p, st);
+	rx_account(p, st);
 	return -XWG_R_OK;
 }
 
 SEC("xdp.frags")
 int xwg_rx(struct xdp_md *ctx)
 {
-	return rx_verdict(-rx_process(ctx));
+	struct rx_pkt p = {};
+
+	return rx_verdict(-rx_process(ctx, false, &p));
 }
 
 /* Second half of the XDP path: only packets xwg_rx marked are redirected to the tunnel. */
@@ -534,4 +637,14 @@ int xwg_rx_tc(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	return bpf_redirect(cfg->tun_ifindex, BPF_F_INGRESS);
+}
+
+/* tc mode: the whole receive path on the skb, delivered to the tunnel's ingress directly. */
+SEC("tc")
+int xwg_rx_tc_full(struct __sk_buff *skb)
+{
+	struct rx_pkt p = {};
+	__u32 reason = -rx_process(skb, true, &p);
+
+	return rx_tc_verdict(reason, p.tun_ifindex);
 }

@@ -74,8 +74,12 @@ struct xwg_peer {
 	__u16 keepalive_interval;	/* persistent keepalive, seconds, 0 = off */
 	__u16 pad0;
 	__u32 pad1;
+	/* Agent-only: what a restarted agent needs to adopt this entry (BPF never reads them). */
+	__u8 public_key[32];
+	__u64 last_handshake_sec;	/* CLOCK_REALTIME of the last completed handshake */
+	__u64 last_handshake_nsec;
 };
-_Static_assert(sizeof(struct xwg_peer) == 56, "xwg_peer layout");
+_Static_assert(sizeof(struct xwg_peer) == 104, "xwg_peer layout");
 
 /* ---- xwg_keypairs (hash, local receiver index -> struct xwg_keypair) */
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Tests the xwg command line: key tools (and their interop with wg), help, errors, up/down/run.
+# Tests the xwg command line: key tools (and their interop with wg), help, errors, up/down/run,
+# data path modes and attach/detach.
 #
 # Usage: XWG=path/to/xwg selftests/test_cli.sh   (default .output/xwg; the netns part needs root)
 
@@ -15,6 +16,7 @@ IF_B=xwgc$$b
 IF_R=xwgc$$r
 IF_F=xwgc$$f
 IF_Q=xwgc$$q
+IF_O=xwgc$$o
 
 ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
 not_ok() {
@@ -26,7 +28,7 @@ not_ok() {
 expect() { if eval "$2"; then ok "$1"; else not_ok "$1" "$3"; fi; }
 
 cleanup() {
-	for i in $IF_A $IF_B $IF_R $IF_F $IF_Q; do
+	for i in $IF_A $IF_B $IF_R $IF_F $IF_Q $IF_O; do
 		[ -S /var/run/wireguard/$i.sock ] && "$XWG" down $i >/dev/null 2>&1
 	done
 	ip netns del $NS 2>/dev/null
@@ -83,7 +85,7 @@ expect "genkey rejects an extra argument" "[ $rc = 1 ] && [[ \"\$out\" == *\"une
 
 # ---- help and errors ----
 
-for c in up down show run genkey genpsk pubkey help; do
+for c in up down show run attach detach genkey genpsk pubkey help; do
 	out=$("$XWG" $c --help 2>&1); rc=$?
 	expect "xwg $c --help exits 0 with a usage line" "[ $rc = 0 ] && [[ \"\$out\" == *'Usage: xwg $c'* ]]" "rc=$rc $out"
 done
@@ -114,6 +116,33 @@ expect "down of a non-running interface fails cleanly" \
 	"[ $rc = 1 ] && [ \"\$out\" = 'xwg: xwgc$$none: not running' ]" "rc=$rc $out"
 out=$("$XWG" down 2>&1); rc=$?
 expect "down without an argument fails" "[ $rc = 1 ] && [[ \"\$out\" == *Usage:* ]]" "$out"
+
+out=$("$XWG" up "$TMP/missing.conf" --mode bogus 2>&1); rc=$?
+expect "up --mode bogus fails before anything else, naming the modes" \
+	"[ $rc = 1 ] && [ \"\$out\" = \"xwg: up: unknown data path mode 'bogus' (auto, xdp, xdp-generic, tc or tun)\" ]" "rc=$rc $out"
+out=$("$XWG" up "$TMP/missing.conf" --mode 2>&1); rc=$?
+expect "up --mode without a value fails" "[ $rc = 1 ] && [[ \"\$out\" == *\"unexpected argument '--mode'\"* ]]" "rc=$rc $out"
+out=$("$XWG" run --mode=XDP xwgc$$none 2>&1); rc=$?
+expect "run --mode is case-sensitive and checked" "[ $rc = 1 ] && [[ \"\$out\" == *\"unknown data path mode 'XDP'\"* ]]" "rc=$rc $out"
+out=$(XWG_MODE=fast "$XWG" run xwgc$$none 2>&1); rc=$?
+expect "run checks XWG_MODE and says where the bad mode came from" \
+	"[ $rc = 1 ] && [[ \"\$out\" == 'xwg: run: XWG_MODE: unknown data path mode'* ]]" "rc=$rc $out"
+for args in "" "xwgc$$none" "xwgc$$none eth0 extra" "-x eth0" "xwgc$$none -x"; do
+	for c in attach detach; do
+		out=$("$XWG" $c $args 2>&1); rc=$?
+		expect "$c '$args' fails with its usage" "[ $rc = 1 ] && [[ \"\$out\" == *'Usage: xwg $c INTERFACE DEVICE'* ]]" "rc=$rc $out"
+	done
+done
+out=$("$XWG" attach 'bad name!' eth0 2>&1); rc=$?
+expect "attach with an invalid interface name fails" "[ $rc = 1 ] && [[ \"\$out\" == *'not a valid interface name'* ]]" "$out"
+for dev in "a b" "a/b" "a:b" "0123456789abcdef" "."; do
+	out=$("$XWG" detach xwgc$$none "$dev" 2>&1); rc=$?
+	expect "detach with the device name '$dev' fails" \
+		"[ $rc = 1 ] && [ \"\$out\" = \"xwg: detach: '$dev' is not a valid device name\" ]" "rc=$rc $out"
+done
+out=$("$XWG" attach xwgc$$none eth0 2>&1); rc=$?
+expect "attach to a non-running interface fails cleanly" \
+	"[ $rc = 1 ] && [ \"\$out\" = 'xwg: xwgc$$none: not running' ]" "rc=$rc $out"
 
 # ---- up / down / run: in a throwaway network namespace ----
 
@@ -168,10 +197,13 @@ out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
 expect "up refuses a default route and creates nothing" \
 	"[ $rc = 1 ] && [[ \"\$out\" == *'0.0.0.0/0 needs a default route'* ]] && no_trace $IF_A" "rc=$rc $out"
 
+# Only lo in the namespace: no underlay for BPF, so an explicit BPF mode fails and auto falls back.
 write_conf "$TMP/$IF_A.conf" "" ""
-out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" --mode xdp 2>&1); rc=$?
-expect "up --mode xdp says it is not implemented and creates nothing" \
-	"[ $rc = 1 ] && [[ \"\$out\" == *'not implemented'* ]] && no_trace $IF_A" "rc=$rc $out"
+for m in xdp xdp-generic tc; do
+	out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" --mode $m 2>&1); rc=$?
+	expect "up --mode $m without an underlay fails with the reason and creates nothing" \
+		"[ $rc = 1 ] && [[ \"\$out\" == 'xwg: $IF_A: cannot use mode $m: '?* ]] && no_trace $IF_A" "rc=$rc $out"
+done
 
 out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
 expect "up starts the interface" "[ $rc = 0 ] && [ \"\$out\" = '[#] xwg: $IF_A up (data path: tun)' ]" "rc=$rc $out"
@@ -187,6 +219,20 @@ expect "wg show reads the configuration through the agent's socket" \
 	"$dump"
 json=$("$XWG" show $IF_A --json 2>&1)
 expect "xwg show --json names the interface" "[[ \"\$json\" == *'\"$IF_A\"'* ]]" "$json"
+show=$("$XWG" show $IF_A 2>&1)
+expect "xwg show says auto fell back to tun, and why xdp was refused" \
+	"grep -qx '  data path: tun' <<<\"\$show\" && grep -q '^  refused: xdp: .' <<<\"\$show\"" "$show"
+if command -v python3 >/dev/null; then
+	expect "xwg show --json has the data path fields, typed, with zeros for the peer" \
+		"python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d[\"mode\"] == \"tun\" and isinstance(d[\"refused\"], dict) and \"xdp\" in d[\"refused\"]
+assert d[\"underlay\"] == [] and d[\"reasons\"] == {}
+for k in (\"bpf_rx_packets\", \"bpf_tx_packets\", \"bpf_rx_bytes\", \"bpf_tx_bytes\", \"agent_rx_packets\", \"agent_tx_packets\"):
+	assert d[\"peers\"][0][k] == 0, k
+' \"\$json\"" "$json"
+fi
 expect "xwg show interfaces lists it" "'$XWG' show interfaces | grep -qx $IF_A"
 expect "xwg show (all) includes it" "'$XWG' show | grep -qx 'interface: $IF_A'"
 if command -v python3 >/dev/null; then
@@ -210,6 +256,29 @@ expect "... and the interface, its routes and socket are gone" "no_trace $IF_A &
 out=$("$XWG" down $IF_A 2>&1); rc=$?
 expect "a second down says not running" "[ $rc = 1 ] && [ \"\$out\" = 'xwg: $IF_A: not running' ]" "$out"
 
+# The file's Mode, and --mode overriding it.
+write_conf "$TMP/$IF_A.conf" "Mode = TUN" ""
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "Mode = TUN in the file starts the tun data path" \
+	"[ $rc = 0 ] && [ \"\$out\" = '[#] xwg: $IF_A up (data path: tun)' ]" "rc=$rc $out"
+show=$("$XWG" show $IF_A 2>&1)
+expect "... with nothing refused (nothing was tried)" \
+	"grep -qx '  data path: tun' <<<\"\$show\" && ! grep -q 'refused' <<<\"\$show\"" "$show"
+out=$("$XWG" attach $IF_A lo 2>&1); rc=$?
+expect "attach on a tun interface fails, saying why" \
+	"[ $rc = 1 ] && [ \"\$out\" = 'xwg: $IF_A: cannot attach lo: the data path is tun (start the interface with another --mode)' ]" \
+	"rc=$rc $out"
+out=$("$XWG" detach $IF_A lo 2>&1); rc=$?
+expect "detach on a tun interface fails too" "[ $rc = 1 ] && [[ \"\$out\" == 'xwg: $IF_A: cannot detach lo: the data path is tun'* ]]" \
+	"rc=$rc $out"
+"$XWG" down $IF_A >/dev/null 2>&1
+write_conf "$TMP/$IF_A.conf" "Mode = xdp" ""
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" --mode tun 2>&1); rc=$?
+expect "--mode tun overrides the file's Mode = xdp" \
+	"[ $rc = 0 ] && [ \"\$out\" = '[#] xwg: $IF_A up (data path: tun)' ]" "rc=$rc $out"
+"$XWG" down $IF_A >/dev/null 2>&1
+write_conf "$TMP/$IF_A.conf" "" ""
+
 write_conf "$TMP/$IF_F.conf" "MTU = 1380" ""
 sed -i "s/^ListenPort.*//" "$TMP/$IF_F.conf"
 ip netns exec $NS "$XWG" up --foreground "$TMP/$IF_F.conf" >"$TMP/fg.out" 2>&1 &
@@ -226,6 +295,44 @@ echo "$priv_b" >"$TMP/priv_b"
 wg set $IF_R private-key "$TMP/priv_b" peer "$pub_a" allowed-ips 10.203.0.0/24
 expect "wg set configures a run interface" "wg show $IF_R dump | grep -qP \"^\\Q$pub_a\\E\t.*\t10.203.0.0/24\t\"" "$(wg show $IF_R dump 2>&1)"
 expect "down stops a run interface" "'$XWG' down $IF_R >/dev/null && no_trace $IF_R"
+out=$(in_ns "$XWG" run --mode tun $IF_R 2>&1); rc=$?
+expect "run --mode tun works" "[ $rc = 0 ] && [ \"\$('$XWG' show $IF_R | sed -n 's/^  data path: //p')\" = tun ]" "rc=$rc $out"
+"$XWG" down $IF_R >/dev/null 2>&1
+
+# attach/detach on a live BPF data path: two veth ends in the namespace are its underlays.
+in_ns ip link add xwgcv0 type veth peer name xwgcv1
+in_ns ip addr add 192.168.201.1/24 dev xwgcv0
+in_ns ip link set xwgcv0 up
+in_ns ip link set xwgcv1 up
+write_conf "$TMP/$IF_O.conf" "" ""
+sed -i "s/^ListenPort.*//" "$TMP/$IF_O.conf"
+out=$(in_ns "$XWG" up "$TMP/$IF_O.conf" 2>&1); rc=$?
+mode=$("$XWG" show $IF_O 2>/dev/null | sed -n 's/^  data path: \([^ ]*\).*/\1/p')
+if [ $rc != 0 ] || [ "$mode" = tun ] || [ -z "$mode" ]; then
+	echo "ok - # SKIP attach/detach: auto did not get a BPF data path here (rc=$rc: $out)"
+else
+	expect "auto with veth underlays reports them on the start-up line" \
+		"[[ \"\$out\" == '[#] xwg: $IF_O up (data path: $mode on '*xwgcv0* ]]" "$out"
+	out=$("$XWG" detach $IF_O xwgcv0 2>&1); rc=$?
+	expect "detach a live underlay" "[ $rc = 0 ] && [ \"\$out\" = '[#] xwg: $IF_O: detached xwgcv0' ]" "rc=$rc $out"
+	json=$("$XWG" show $IF_O --json)
+	expect "... which leaves the underlay list" "[[ \"\$json\" != *'\"xwgcv0\"'* ]]" "$json"
+	out=$("$XWG" detach $IF_O xwgcv0 2>&1); rc=$?
+	expect "detach again: not attached" "[ $rc = 1 ] && [ \"\$out\" = 'xwg: $IF_O: cannot detach xwgcv0: not attached' ]" "rc=$rc $out"
+	out=$("$XWG" attach $IF_O xwgcv0 2>&1); rc=$?
+	expect "attach it back" "[ $rc = 0 ] && [ \"\$out\" = '[#] xwg: $IF_O: attached xwgcv0' ]" "rc=$rc $out"
+	expect "... and show lists it again" "'$XWG' show $IF_O | grep -q '^  data path: $mode (on .*xwgcv0'"
+	out=$("$XWG" attach $IF_O xwgcv0 2>&1); rc=$?
+	expect "attach again: already attached" "[ $rc = 1 ] && [ \"\$out\" = 'xwg: $IF_O: cannot attach xwgcv0: already attached' ]" "rc=$rc $out"
+	out=$("$XWG" attach $IF_O xwgcnosuch 2>&1); rc=$?
+	expect "attach a missing device: No such device" \
+		"[ $rc = 1 ] && [ \"\$out\" = 'xwg: $IF_O: cannot attach xwgcnosuch: No such device' ]" "rc=$rc $out"
+	dump=$(wg show $IF_O dump 2>&1); rc=$?
+	expect "wg show dump still parses an offloading agent's reply" "[ $rc = 0 ] && grep -qP \"^\\Q$pub_b\\E\t\" <<<\"\$dump\"" "$dump"
+fi
+"$XWG" down $IF_O >/dev/null 2>&1
+expect "down of an offloading interface leaves nothing behind" "no_trace $IF_O && [ ! -e /sys/fs/bpf/xwg/$IF_O ]"
+in_ns ip link del xwgcv0 2>/dev/null
 
 # wg-quick runs its userspace implementation as "IMPL IFNAME", which a link named xwg-run provides.
 if command -v wg-quick >/dev/null && [ ! -e /sys/module/wireguard ]; then

@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "device.h"
 #include "encoding.h"
+#include "offload.h"
 #include "peer.h"
 #include "show.h"
 #include "uapi.h"
@@ -101,11 +102,55 @@ static void test_get_empty(void)
 	struct xwg_device dev;
 
 	dev_setup(&dev);
-	EXPECT_REPLY(&dev, "get=1\n\n", "errno=0\n\n");
-	dev.mode = "tun";
+	/* Without offload: the mode and nothing else (no refusals, underlays or counters). */
+	EXPECT_REPLY(&dev, "get=1\n\n", "xwg_mode=tun\nerrno=0\n\n");
+	/* Asking for tun explicitly loads nothing and changes nothing. */
+	ASSERT_EQ(offload_start(&dev, OFFLOAD_TUN), 0);
+	ASSERT_EQ(offload_active_mode(&dev), OFFLOAD_TUN);
 	EXPECT_REPLY(&dev, "get=1\n\n", "xwg_mode=tun\nerrno=0\n\n");
 	/* A probe connection sends nothing at all. */
 	EXPECT_REPLY(&dev, "", "");
+	dev_teardown(&dev);
+}
+
+static void test_attach_detach(void)
+{
+	static const struct {
+		const char *req, *reply;
+	} cases[] = {
+		/* tun mode has no BPF to attach. */
+		{ "set=1\nxwg_attach=lo\n\n", "errno=-95\n\n" },
+		{ "set=1\nxwg_detach=lo\n\n", "errno=-95\n\n" },
+		{ "set=1\nxwg_attach=xwgnosuchdev0\n\n", "errno=-95\n\n" },
+		/* Names that cannot be interfaces are refused before the offload sees them. */
+		{ "set=1\nxwg_attach=\n\n", "errno=-22\n\n" },
+		{ "set=1\nxwg_detach=0123456789abcdef\n\n", "errno=-22\n\n" },
+		/* Device keys only: inside a peer block they are unknown peer keys. */
+		{ "set=1\npublic_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		  "xwg_attach=lo\n\n", "errno=-22\n\n" },
+		/* Get-only keys cannot be set. */
+		{ "set=1\nxwg_underlay=lo\n\n", "errno=-22\n\n" },
+		{ "set=1\nxwg_reason=OK:1\n\n", "errno=-22\n\n" },
+	};
+	struct xwg_device dev;
+
+	dev_setup(&dev);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = serve(&dev, cases[i].req);
+
+		if (!r || strcmp(r, cases[i].reply))
+			TEST_FAIL("request %zu \"%s\": got \"%s\", want \"%s\"", i, cases[i].req,
+				  r ? r : "(null)", cases[i].reply);
+		free(r);
+	}
+	/* Still tun without underlays; the peer block that failed stays (not transactional). */
+	EXPECT_REPLY(&dev, "get=1\n\n",
+		     "xwg_mode=tun\npublic_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		     "preshared_key=0000000000000000000000000000000000000000000000000000000000000000\n"
+		     "protocol_version=1\nlast_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+		     "tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
+		     "xwg_bpf_rx_packets=0\nxwg_bpf_tx_packets=0\nxwg_bpf_rx_bytes=0\nxwg_bpf_tx_bytes=0\n"
+		     "xwg_agent_rx_packets=0\nxwg_agent_tx_packets=0\nerrno=0\n\n");
 	dev_teardown(&dev);
 }
 
@@ -121,7 +166,8 @@ static void test_private_key_clamped(void)
 		     "errno=0\n\n");
 	ASSERT_TRUE(dev.has_identity);
 	EXPECT_REPLY(&dev, "get=1\n\n",
-		     "private_key=f8ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f\nerrno=0\n\n");
+		     "private_key=f8ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f\nxwg_mode=tun\n"
+		     "errno=0\n\n");
 	key_to_base64(b64, dev.static_private);
 	ASSERT_EQ(b64[0], '+');
 	curve25519_generate_public(pub, dev.static_private);
@@ -135,7 +181,7 @@ static void test_private_key_clamped(void)
 	/* All zeros removes the identity (and is not clamped into a real key). */
 	r = serve(&dev, "set=1\nprivate_key=0000000000000000000000000000000000000000000000000000000000000000\n\n"
 			"get=1\n\n");
-	ASSERT_STREQ(r, "errno=0\n\nerrno=0\n\n");
+	ASSERT_STREQ(r, "errno=0\n\nxwg_mode=tun\nerrno=0\n\n");
 	free(r);
 	ASSERT_FALSE(dev.has_identity);
 	dev_teardown(&dev);
@@ -167,14 +213,16 @@ static void test_peer_full(void)
 	ASSERT_TRUE(route4(&dev, "10.0.0.200") == peer);
 	ASSERT_TRUE(route4(&dev, "10.0.1.1") == NULL);
 
-	/* Counters and handshake time are reported as stored. */
+	/* Counters and handshake time are reported as stored (no BPF share to add in tun mode). */
 	peer->rx_bytes = 1372;
 	peer->tx_bytes = 1428;
+	peer->agent_rx_packets = 7;
+	peer->agent_tx_packets = 9;
 	peer->last_handshake.tv_sec = 1700000000;
 	peer->last_handshake.tv_nsec = 123456789;
 	/* Masked prefixes, IPv4 first, hex lower case, PSK reported in full. */
 	snprintf(want, sizeof(want),
-		 "private_key=%s\nfwmark=4660\npublic_key=%s\n"
+		 "private_key=%s\nfwmark=4660\nxwg_mode=tun\npublic_key=%s\n"
 		 "preshared_key=0101010101010101010101010101010101010101010101010101010101010101\n"
 		 "protocol_version=1\nendpoint=[fd00::2]:51820\n"
 		 "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=123456789\n"
@@ -187,7 +235,10 @@ static void test_peer_full(void)
 		ASSERT_TRUE(r && strstr(r, "allowed_ip=10.0.0.0/24\n"));
 		ASSERT_TRUE(r && strstr(r, "allowed_ip=192.168.7.7/32\n"));
 		ASSERT_TRUE(r && strstr(r, "allowed_ip=fd00::/64\n"));
-		ASSERT_TRUE(r && strstr(r, "allowed_ip=fd00::/64\nerrno=0\n\n"));
+		/* Our peer keys come after the standard ones. */
+		ASSERT_TRUE(r && strstr(r, "allowed_ip=fd00::/64\nxwg_bpf_rx_packets=0\nxwg_bpf_tx_packets=0\n"
+				   "xwg_bpf_rx_bytes=0\nxwg_bpf_tx_bytes=0\nxwg_agent_rx_packets=7\n"
+				   "xwg_agent_tx_packets=9\nerrno=0\n\n"));
 		ASSERT_TRUE(r && strlen(r) > 7 && !strcmp(r + strlen(r) - 10, "\nerrno=0\n\n"));
 		free(r);
 	}
@@ -517,7 +568,7 @@ static void test_error_stops_and_drains(void)
 	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=10.11.0.0/16\nallowed_ip=garbage\n"
 		 "allowed_ip=10.12.0.0/16\nno-equals\n\nget=1\n\n", a);
 	r = serve(&dev, req);
-	ASSERT_TRUE(r && !strncmp(r, "errno=-22\n\npublic_key=", 22));
+	ASSERT_TRUE(r && !strncmp(r, "errno=-22\n\nxwg_mode=tun\npublic_key=", 35));
 	ASSERT_TRUE(r && strlen(r) > 10 && !strcmp(r + strlen(r) - 10, "\nerrno=0\n\n"));
 	free(r);
 	ASSERT_TRUE(route4(&dev, "10.11.0.1") == find_peer(&dev, a));
@@ -547,7 +598,8 @@ static void test_multiple_requests(void)
 
 	dev_setup(&dev);
 	r = serve(&dev, "get=1\n\nset=1\nfwmark=7\n\nget=1\n\nset=1\nfwmark=0\n\nget=1\n\n");
-	ASSERT_STREQ(r, "errno=0\n\nerrno=0\n\nfwmark=7\nerrno=0\n\nerrno=0\n\nerrno=0\n\n");
+	ASSERT_STREQ(r, "xwg_mode=tun\nerrno=0\n\nerrno=0\n\nfwmark=7\nxwg_mode=tun\nerrno=0\n\nerrno=0\n\n"
+			"xwg_mode=tun\nerrno=0\n\n");
 	free(r);
 	/* A set cut short by EOF still applies what arrived (as wireguard-go does). */
 	EXPECT_REPLY(&dev, "set=1\nfwmark=9\n", "errno=0\n\n");
@@ -571,7 +623,7 @@ static void test_listen_port(void)
 	EXPECT_REPLY(&dev, "set=1\nlisten_port=0\n\n", "errno=0\n\n");
 	ASSERT_NE(dev.listen_port, 0);
 	ASSERT_TRUE(dev.sock4 >= 0);
-	snprintf(want, sizeof(want), "listen_port=%u\nerrno=0\n\n", dev.listen_port);
+	snprintf(want, sizeof(want), "listen_port=%u\nxwg_mode=tun\nerrno=0\n\n", dev.listen_port);
 	EXPECT_REPLY(&dev, "get=1\n\n", want);
 
 	/* A port somebody else holds: -EADDRINUSE. */
@@ -659,7 +711,6 @@ static void test_socket_and_show(void)
 
 	dev_setup(&dev);
 	snprintf(dev.ifname, sizeof(dev.ifname), "xwgt%d", (int)getpid() % 1000000);
-	dev.mode = "tun";
 	ret = uapi_listen(&dev);
 	if (ret == -EACCES || ret == -EPERM) {
 		printf("# skipped: /var/run/wireguard needs root\n");
@@ -703,6 +754,8 @@ static void test_socket_and_show(void)
 	peer->tx_bytes = 4669;		/* 4.56 KiB */
 	peer->last_handshake.tv_sec = time(NULL) - 65;
 	peer->persistent_keepalive_interval = 25;
+	peer->agent_rx_packets = 11;
+	peer->agent_tx_packets = 13;
 
 	child = serve_in_child(&dev);
 	ASSERT_TRUE(child > 0);
@@ -725,6 +778,10 @@ static void test_socket_and_show(void)
 			  strstr(r, "  latest handshake: 1 minute, 6 seconds ago\n")));
 	ASSERT_TRUE(r && strstr(r, "  transfer: 1.23 KiB received, 4.56 KiB sent\n"));
 	ASSERT_TRUE(r && strstr(r, "  persistent keepalive: every 25 seconds\n"));
+	/* tun mode: no offload section, and the agent's share is not worth a line. */
+	ASSERT_FALSE(r && strstr(r, "refused:"));
+	ASSERT_FALSE(r && strstr(r, "bpf counters:"));
+	ASSERT_FALSE(r && strstr(r, "  offload:"));
 	ASSERT_FALSE(r && strstr(r, priv_hex));
 	free(r);
 
@@ -735,7 +792,10 @@ static void test_socket_and_show(void)
 	ASSERT_TRUE(r && strstr(r, "\"preshared_key\":true"));
 	ASSERT_TRUE(r && strstr(r, "\"endpoint\":\"192.0.2.9:51820\""));
 	ASSERT_TRUE(r && strstr(r, "\"allowed_ips\":[\"10.0.0.0/24\",\"fd00::/64\"]"));
-	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":1260,\"tx_bytes\":4669,\"persistent_keepalive\":25}]}\n"));
+	ASSERT_TRUE(r && strstr(r, "\"mode\":\"tun\",\"refused\":{},\"underlay\":[],\"reasons\":{},"));
+	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":1260,\"tx_bytes\":4669,\"persistent_keepalive\":25,"
+				"\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,"
+				"\"agent_rx_packets\":11,\"agent_tx_packets\":13}]}\n"));
 	free(r);
 
 	/* The listing includes us (it connects, which the child serves as a probe). */
@@ -809,6 +869,69 @@ static pid_t canned_server(const char *ifname, const char *reply, char *path, si
 	return pid;
 }
 
+/* Everything an offloading agent adds; OK comes in two parts that must add up. */
+#define SHOW_OFFLOAD_REPLY \
+	"listen_port=51820\nxwg_mode=xdp-generic\n" \
+	"xwg_refused=xdp:veth1: native XDP unsupported: Operation not supported\n" \
+	"xwg_underlay=eth0\nxwg_underlay=veth1\n" \
+	"xwg_reason=OK:12340\nxwg_reason=BAD_TAG:3\nxwg_reason=FUTURE_THING:5\nxwg_reason=OK:5\n" \
+	"public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n" \
+	"tx_bytes=620\nrx_bytes=708\n" \
+	"xwg_bpf_rx_packets=12345\nxwg_bpf_tx_packets=23456\nxwg_bpf_rx_bytes=600\nxwg_bpf_tx_bytes=500\n" \
+	"xwg_agent_rx_packets=12\nxwg_agent_tx_packets=3\nerrno=0\n\n"
+
+/* show_print (or show_get_mode when mode is set) against one canned reply. */
+static char *show_canned(const char *name, const char *reply, bool json, int *ret, char *mode)
+{
+	char path[128];
+	pid_t pid = canned_server(name, reply, path, sizeof(path));
+	char *r = NULL;
+
+	if (pid <= 0) {
+		*ret = -EIO;
+		return NULL;
+	}
+	if (mode)
+		*ret = show_get_mode(name, mode, 32);
+	else
+		r = capture_show(name, json, ret);
+	waitpid(pid, NULL, 0);
+	unlink(path);
+	return r;
+}
+
+static void test_show_offload(void)
+{
+	char mode[32] = "";
+	int ret;
+	char *r;
+
+	if (mkdir("/var/run/wireguard", 0755) < 0 && errno != EEXIST) {
+		printf("# skipped: /var/run/wireguard needs root\n");
+		return;
+	}
+	r = show_canned("xwgto", SHOW_OFFLOAD_REPLY, true, &ret, NULL);
+	ASSERT_EQ(ret, 0);
+	ASSERT_TRUE(r && strstr(r, "\"listen_port\":51820,\"fwmark\":0,\"mode\":\"xdp-generic\","
+				"\"refused\":{\"xdp\":\"veth1: native XDP unsupported: Operation not supported\"},"
+				"\"underlay\":[\"eth0\",\"veth1\"],"
+				"\"reasons\":{\"OK\":12345,\"BAD_TAG\":3,\"FUTURE_THING\":5},\"peers\":[{"));
+	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":708,\"tx_bytes\":620,\"persistent_keepalive\":0,"
+				"\"bpf_rx_packets\":12345,\"bpf_tx_packets\":23456,\"bpf_rx_bytes\":600,"
+				"\"bpf_tx_bytes\":500,\"agent_rx_packets\":12,\"agent_tx_packets\":3}]}\n"));
+	free(r);
+
+	/* The quiet mode query attach uses to explain EOPNOTSUPP. */
+	show_canned("xwgto", SHOW_OFFLOAD_REPLY, false, &ret, mode);
+	ASSERT_EQ(ret, 0);
+	ASSERT_STREQ(mode, "xdp-generic");
+	show_canned("xwgto", "listen_port=1\nerrno=0\n\n", false, &ret, mode);
+	ASSERT_EQ(ret, -ENOENT);
+	show_canned("xwgto", "errno=-5\n\n", false, &ret, mode);
+	ASSERT_EQ(ret, -EIO);
+	ASSERT_EQ(show_get_mode("xwgnosuch0", mode, sizeof(mode)) < 0, 1);
+}
+
 static void test_show_parse(void)
 {
 	static const struct {
@@ -841,6 +964,37 @@ static void test_show_parse(void)
 		{ "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
 		  "rx_bytes=5368709120\ntx_bytes=1048576\nerrno=0\n\n", 0,
 		  "  allowed ips: (none)\n  transfer: 5.00 GiB received, 1.00 MiB sent\n" },
+		/* An offloading xwg: underlays, refusals, counters (one this client does not know). */
+		{ SHOW_OFFLOAD_REPLY, 0,
+		  "  listening port: 51820\n  data path: xdp-generic (on eth0, veth1)\n"
+		  "  refused: xdp: veth1: native XDP unsupported: Operation not supported\n"
+		  "  bpf counters:\n"
+		  "    OK                     12345  delivered to the tunnel\n"
+		  "    BAD_TAG                    3  authentication failed\n"
+		  "    FUTURE_THING               5  (unknown to this xwg)\n\npeer: " },
+		{ SHOW_OFFLOAD_REPLY, 0,
+		  "  allowed ips: (none)\n  transfer: 708 B received, 620 B sent\n"
+		  "  offload: 12345 rx / 23456 tx packets in BPF, 12 rx / 3 tx in agent\n" },
+		/* Offloaded but nothing went through BPF yet: the split still says where packets went. */
+		{ "xwg_mode=tc\npublic_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		  "xwg_agent_rx_packets=2\nerrno=0\n\n", 0,
+		  "  data path: tc\n\npeer: 0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\n  allowed ips: (none)\n"
+		  "  offload: 0 rx / 0 tx packets in BPF, 2 rx / 0 tx in agent\n" },
+		{ "xwg_mode=\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_reason=OK\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_reason=ok:1\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_reason=OK:\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_reason=OK:-1\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_reason=:1\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_refused=xdp\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_refused=:why\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_refused=XDP:why\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_underlay=\nerrno=0\n\n", -EPROTO, NULL },
+		{ "xwg_underlay=0123456789abcdef\nerrno=0\n\n", -EPROTO, NULL },
+		{ "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		  "xwg_bpf_tx_bytes=x\nerrno=0\n\n", -EPROTO, NULL },
+		{ "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		  "xwg_agent_rx_packets=18446744073709551616\nerrno=0\n\n", -EPROTO, NULL },
 	};
 	char path[128], name[16];
 
@@ -883,10 +1037,12 @@ static void test_show_parse(void)
 		unlink(path);
 		ASSERT_EQ(ret, 0);
 		ASSERT_STREQ(r, "{\"interface\":\"x\\\"w\\\\g\\u0009\",\"public_key\":null,\"listen_port\":0,"
-			     "\"fwmark\":0,\"mode\":null,\"peers\":[{\"public_key\":"
+			     "\"fwmark\":0,\"mode\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"
+			     "\"peers\":[{\"public_key\":"
 			     "\"0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\",\"preshared_key\":false,"
 			     "\"endpoint\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
-			     "\"tx_bytes\":0,\"persistent_keepalive\":0}]}\n");
+			     "\"tx_bytes\":0,\"persistent_keepalive\":0,\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,"
+			     "\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,\"agent_rx_packets\":0,\"agent_tx_packets\":0}]}\n");
 		free(r);
 	}
 }
@@ -896,6 +1052,7 @@ int main(void)
 	if (crypto_init())
 		return 1;
 	RUN_TEST(test_get_empty);
+	RUN_TEST(test_attach_detach);
 	RUN_TEST(test_private_key_clamped);
 	RUN_TEST(test_peer_full);
 	RUN_TEST(test_replace_allowed_ips);
@@ -912,5 +1069,6 @@ int main(void)
 	RUN_TEST(test_listen_port);
 	RUN_TEST(test_socket_and_show);
 	RUN_TEST(test_show_parse);
+	RUN_TEST(test_show_offload);
 	return TEST_SUMMARY();
 }

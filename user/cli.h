@@ -13,7 +13,7 @@
 struct agent_opts {
 	const char *ifname;
 	const struct xwg_config *cfg;	/* NULL: bare device for wg/wg-quick to configure (xwg run) */
-	const char *mode;		/* NULL or "" = "auto" */
+	const char *mode;		/* data path (offload_mode_parse name); NULL or "" = "auto" */
 	bool foreground;		/* serve in this process instead of a detached child */
 	bool quiet;			/* no "[#] ..." progress line */
 };

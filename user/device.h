@@ -99,6 +99,9 @@ int index_table_init(struct index_table *t);
 void index_table_free(struct index_table *t);
 /* Picks a fresh random non-zero index for this entry and inserts it. Returns the index (never 0). */
 uint32_t index_table_insert(struct index_table *t, uint8_t type, struct peer *peer, struct noise_keypair *kp);
+/* Inserts a chosen index (adopting pinned keypairs after a restart). 0, or -EEXIST / -ENOMEM. */
+int index_table_insert_at(struct index_table *t, uint32_t index, uint8_t type, struct peer *peer,
+			  struct noise_keypair *kp);
 /* Re-points an existing index (handshake -> keypair). */
 void index_table_replace(struct index_table *t, uint32_t index, uint8_t type, struct noise_keypair *kp);
 void index_table_remove(struct index_table *t, uint32_t index);

@@ -76,20 +76,29 @@ static int index_table_grow(struct index_table *t)
 
 uint32_t index_table_insert(struct index_table *t, uint8_t type, struct peer *peer, struct noise_keypair *kp)
 {
-	uint32_t index, i;
+	uint32_t index;
 
-	if ((t->used + 1) * 2 > t->size && index_table_grow(t) < 0)
-		return 0;
 	do
 		index = crypto_random_u32();
 	while (!index || index_table_find(t, index));
+	return index_table_insert_at(t, index, type, peer, kp) ? 0 : index;
+}
 
+int index_table_insert_at(struct index_table *t, uint32_t index, uint8_t type, struct peer *peer,
+			  struct noise_keypair *kp)
+{
+	uint32_t i;
+
+	if (!index || index_table_find(t, index))
+		return -EEXIST;
+	if ((t->used + 1) * 2 > t->size && index_table_grow(t) < 0)
+		return -ENOMEM;
 	for (i = index_slot(t, index); t->slots[i].index; i = (i + 1) & (t->size - 1))
 		;
 	if (t->slots[i].type != INDEX_TOMBSTONE)
 		t->used++;
 	t->slots[i] = (struct index_entry){ .index = index, .type = type, .peer = peer, .keypair = kp };
-	return index;
+	return 0;
 }
 
 void index_table_replace(struct index_table *t, uint32_t index, uint8_t type, struct noise_keypair *kp)

@@ -329,7 +329,7 @@ static bool netdev_name_valid(const char *name)
 }
 
 /* Sends one set request over an open UAPI connection and returns the agent's errno (0 or -errno). */
-static int uapi_set_one(int fd, const char *key, const char *value)
+static int agent_set_key(int fd, const char *key, const char *value)
 {
 	struct timeval tv = { .tv_sec = SET_TIMEOUT_SEC };
 	char req[128], line[64];
@@ -382,6 +382,10 @@ static int cmd_attach(int argc, char *argv[])
 		return 1;
 	}
 	fd = agent_connect(ifname);
+	if ((fd == -ENOENT || fd == -ECONNREFUSED) && offload_cleanup_stale(ifname) == 0) {
+		printf("[#] xwg: %s down (removed what a dead agent left)\n", ifname);
+		return 0;
+	}
 	if (fd == -ENOENT || fd == -ECONNREFUSED) {
 		fprintf(stderr, "xwg: %s: not running\n", ifname);
 		return 1;
@@ -391,7 +395,7 @@ static int cmd_attach(int argc, char *argv[])
 			strerror(-fd));
 		return 1;
 	}
-	ret = uapi_set_one(fd, attach ? "xwg_attach" : "xwg_detach", dev);
+	ret = agent_set_key(fd, attach ? "xwg_attach" : "xwg_detach", dev);
 	close(fd);
 	if (!ret) {
 		printf("[#] xwg: %s: %s %s\n", ifname, attach ? "attached" : "detached", dev);

@@ -310,3 +310,23 @@ out:
 	nl_socket_free(sk);
 	return ret;
 }
+
+int nl_link_delete(int ifindex)
+{
+	struct rtnl_link *link;
+	struct nl_sock *sk;
+	int ret = nl_open(&sk);
+
+	if (ret)
+		return ret;
+	link = rtnl_link_alloc();
+	if (!link) {
+		nl_socket_free(sk);
+		return -ENOMEM;
+	}
+	rtnl_link_set_ifindex(link, ifindex);
+	ret = nl_errno(rtnl_link_delete(sk, link));
+	rtnl_link_put(link);
+	nl_socket_free(sk);
+	return ret;
+}

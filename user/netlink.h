@@ -15,5 +15,6 @@ int nl_addr_add(int ifindex, const struct xwg_prefix *addr);	/* addr keeps host 
 int nl_route_add(int ifindex, const struct xwg_prefix *dst, uint32_t table);
 int nl_route_del(int ifindex, const struct xwg_prefix *dst, uint32_t table);
 int nl_link_set_gso_max_segs(int ifindex, uint32_t segs);
+int nl_link_delete(int ifindex);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The BPF fast path seen from the agent: load, pin, attach, mirror peers/keys/prefixes, read it back. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/if_link.h>
+#include <linux/if_tun.h>
 #include <linux/magic.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -26,7 +28,6 @@
 #include "tx.skel.h"
 #include "ctl.skel.h"
 
-#define OFFLOAD_PIN_ROOT "/sys/fs/bpf/xwg"
 #define OFFLOAD_TC_HANDLE 0x7767
 #define OFFLOAD_TC_PRIO 1
 #define OFFLOAD_MODES (OFFLOAD_XDP + 1)
@@ -49,7 +50,7 @@ struct offload {
 	int underlay[OFFLOAD_MAX_UNDERLAY];
 	char underlay_name[OFFLOAD_MAX_UNDERLAY][IF_NAMESIZE];
 	int n_underlay;
-	char pin_dir[64];
+	char pin_dir[96];
 	struct peer *by_id[XWG_MAX_PEERS];
 	struct offload_prefix *prefixes;	/* what the LPM maps hold, sorted */
 	size_t n_prefixes;
@@ -104,14 +105,49 @@ int offload_underlay(const struct xwg_device *dev, const char *names[OFFLOAD_MAX
 
 /* ---- loading and pinning */
 
-static int offload_mount_bpffs(void)
+/* libbpf's warnings (e.g. "clsact exists" on every attach) are noise to users; XWG_DEBUG shows them. */
+static int offload_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!getenv("XWG_DEBUG") || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static bool offload_is_bpffs(const char *path)
 {
 	struct statfs st;
 
-	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * Where pins live: /sys/fs/bpf/xwg. `ip netns exec` mounts a fresh sysfs over /sys, hiding the
+ * host's bpffs; pins made in a private bpffs would die with the agent, so reach the host's
+ * through init's root. Only when there is none at all do we mount one.
+ */
+static const char *offload_pin_root(void)
+{
+	static char root[64];
+
+	if (root[0])
+		return root;
+	if (offload_is_bpffs("/sys/fs/bpf"))
+		snprintf(root, sizeof(root), "/sys/fs/bpf/xwg");
+	else if (offload_is_bpffs("/proc/1/root/sys/fs/bpf"))
+		snprintf(root, sizeof(root), "/proc/1/root/sys/fs/bpf/xwg");
+	else
+		return NULL;
+	return root;
+}
+
+static int offload_mount_bpffs(void)
+{
+	if (offload_pin_root())
 		return 0;
 	mkdir("/sys/fs/bpf", 0700);
-	return mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0 ? -errno : 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
+		return -errno;
+	return offload_pin_root() ? 0 : -ENOTSUP;
 }
 
 /* Later objects use the first object's maps, so every program sees one state. */
@@ -132,7 +168,7 @@ static int offload_share_maps(struct bpf_object *from, struct bpf_object *to)
 static void offload_unpin(struct offload *o)
 {
 	struct bpf_map *map;
-	char path[128];
+	char path[160];
 
 	if (!o->rx || !o->pin_dir[0])
 		return;
@@ -143,17 +179,17 @@ static void offload_unpin(struct offload *o)
 		unlink(path);
 	}
 	rmdir(o->pin_dir);
-	rmdir(OFFLOAD_PIN_ROOT);	/* only succeeds when no other interface uses it */
+	rmdir(offload_pin_root());	/* only succeeds when no other interface uses it */
 }
 
 /* Pinned, BTF-typed maps let `bpftool map dump pinned` show the state; 0600 since they hold keys. */
 static int offload_pin(struct offload *o, const char *ifname)
 {
 	struct bpf_map *map;
-	char path[128];
+	char path[160];
 
-	snprintf(o->pin_dir, sizeof(o->pin_dir), OFFLOAD_PIN_ROOT "/%s", ifname);
-	mkdir(OFFLOAD_PIN_ROOT, 0700);
+	snprintf(o->pin_dir, sizeof(o->pin_dir), "%s/%s", offload_pin_root(), ifname);
+	mkdir(offload_pin_root(), 0700);
 	if (mkdir(o->pin_dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	bpf_object__for_each_map(map, o->rx->obj) {
@@ -167,12 +203,41 @@ static int offload_pin(struct offload *o, const char *ifname)
 	return 0;
 }
 
-static int offload_load(struct offload *o)
+/* A pinned map set left by an agent that died: reuse it, so sessions and counters carry on. */
+static int offload_reuse_pins(struct offload *o, const char *ifname, bool *adopted)
+{
+	struct bpf_map *map;
+	char path[160];
+	int fd, ret;
+
+	*adopted = false;
+	bpf_object__for_each_map(map, o->rx->obj) {
+		if (strncmp(bpf_map__name(map), "xwg_", 4))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", offload_pin_root(), ifname, bpf_map__name(map));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return 0;	/* nothing (complete) to adopt: start afresh */
+		ret = bpf_map__reuse_fd(map, fd);
+		close(fd);
+		if (ret < 0)
+			return ret;
+		*adopted = true;
+	}
+	return 0;
+}
+
+static int offload_load(struct offload *o, const char *ifname, bool *adopted)
 {
 	int ret;
 
-	o->rx = rx_bpf__open_and_load();
+	o->rx = rx_bpf__open();
 	if (!o->rx)
+		return -errno;
+	ret = offload_reuse_pins(o, ifname, adopted);
+	if (ret)
+		return ret;
+	if (rx_bpf__load(o->rx))
 		return -errno;
 	o->tx = tx_bpf__open();
 	o->ctl = ctl_bpf__open();
@@ -328,6 +393,7 @@ static void offload_write_config(struct xwg_device *dev, struct offload *o)
 
 static int offload_handle_event(void *ctx, void *data, size_t len);
 static void offload_sync_all(struct xwg_device *dev);
+static void offload_adopt(struct xwg_device *dev, struct offload *o);
 
 static void offload_free(struct offload *o)
 {
@@ -343,6 +409,7 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 {
 	static const enum offload_mode order[] = { OFFLOAD_XDP, OFFLOAD_XDP_GENERIC, OFFLOAD_TC };
 	struct offload *o;
+	bool adopted = false;
 	int ret;
 
 	if (requested == OFFLOAD_TUN)
@@ -350,10 +417,11 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
+	libbpf_set_print(offload_libbpf_print);
 	o->ncpus = libbpf_num_possible_cpus();
 	ret = offload_mount_bpffs();
 	if (!ret)
-		ret = offload_load(o);
+		ret = offload_load(o, dev->ifname, &adopted);
 	if (!ret)
 		ret = offload_pin(o, dev->ifname);
 	if (ret) {
@@ -363,6 +431,8 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 		goto fallback;
 	}
 	dev->offload = o;
+	if (adopted)
+		offload_adopt(dev, o);
 	offload_write_config(dev, o);
 	offload_sync_all(dev);
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
@@ -371,6 +441,8 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 		if (offload_try_mode(dev, o, order[i]) == 0) {
 			/* TCP would hand TC super-packets BPF cannot segment: ask it for single ones. */
 			nl_link_set_gso_max_segs(dev->ifindex, 1);
+			/* The tunnel must outlive a crashed agent, or BPF would forward into nothing. */
+			ioctl(dev->tun_fd, TUNSETPERSIST, 1);
 			o->events = ring_buffer__new(bpf_map__fd(o->rx->maps.xwg_events), offload_handle_event, dev, NULL);
 			dev->mode = offload_mode_name(order[i]);
 			return 0;
@@ -405,6 +477,8 @@ void offload_stop(struct xwg_device *dev)
 		offload_detach_all(o);
 		offload_tc_detach(dev->ifindex, BPF_TC_EGRESS);
 		offload_unpin(o);
+		if (dev->tun_fd >= 0)
+			ioctl(dev->tun_fd, TUNSETPERSIST, 0);
 	}
 	dev->offload = NULL;
 	offload_free(o);
@@ -446,7 +520,7 @@ int offload_detach(struct xwg_device *dev, const char *ifname)
 		memcpy(o->underlay_name[i], o->underlay_name[o->n_underlay], IF_NAMESIZE);
 		return 0;
 	}
-	return -ENODEV;
+	return ifindex ? -ENOENT : -ENODEV;
 }
 
 /* ---- mirroring agent state */
@@ -500,6 +574,9 @@ void offload_peer_sync(struct peer *peer)
 		val.flags |= XWG_PEER_F_HAS_CURRENT;
 		val.current_index = kp->local_index;
 	}
+	memcpy(val.public_key, peer->public_key, sizeof(val.public_key));
+	val.last_handshake_sec = (uint64_t)peer->last_handshake.tv_sec;
+	val.last_handshake_nsec = (uint64_t)peer->last_handshake.tv_nsec;
 	bpf_map_update_elem(bpf_map__fd(o->rx->maps.xwg_peers), &id, &val, BPF_ANY);
 }
 
@@ -857,4 +934,180 @@ void offload_poll(struct xwg_device *dev)
 	o->last_poll_ns = now_ns();
 	for (struct peer *p = dev->peers; p; p = p->next_peer)
 		offload_poll_timers(p);
+}
+
+/* ---- adopting what a previous agent left pinned */
+
+static void offload_adopt_peers(struct xwg_device *dev, struct offload *o)
+{
+	int fd = bpf_map__fd(o->rx->maps.xwg_peers);
+	uint32_t id, next, *key = NULL;
+	struct xwg_peer val;
+	struct peer *peer;
+
+	while (bpf_map_get_next_key(fd, key, &next) == 0) {
+		id = next;
+		key = &id;
+		if (bpf_map_lookup_elem(fd, &id, &val) || id >= XWG_MAX_PEERS)
+			continue;
+		peer = device_lookup_peer(dev, val.public_key);
+		if (!peer || peer->offload_id >= 0)
+			continue;	/* gone from the configuration: the resync deletes it */
+		peer->offload_id = (int)id;
+		o->by_id[id] = peer;
+		peer->last_handshake.tv_sec = (time_t)val.last_handshake_sec;
+		peer->last_handshake.tv_nsec = (long)val.last_handshake_nsec;
+		if (val.endpoint.family)
+			offload_endpoint_from_map(peer, &val.endpoint);
+	}
+}
+
+/* Rebuilds previous/current/next from the pinned keypairs, keeping their indices and counters. */
+static void offload_adopt_keypair(struct xwg_device *dev, struct offload *o, uint32_t index,
+				  const struct xwg_keypair *val)
+{
+	struct peer *peer = val->peer_id < XWG_MAX_PEERS ? o->by_id[val->peer_id] : NULL;
+	struct noise_keypairs *kps;
+	struct noise_keypair *kp;
+	struct xwg_peer pv;
+	uint32_t id;
+
+	if (!peer)
+		return;
+	kp = calloc(1, sizeof(*kp));
+	if (!kp)
+		return;
+	memcpy(kp->send_key, val->send_key, sizeof(kp->send_key));
+	memcpy(kp->recv_key, val->recv_key, sizeof(kp->recv_key));
+	kp->birthdate = val->birthdate_ns;
+	kp->remote_index = val->remote_index;
+	kp->local_index = index;
+	kp->i_am_the_initiator = val->flags & XWG_KP_F_INITIATOR;
+	kp->sending_valid = val->flags & XWG_KP_F_SEND_VALID;
+	kp->receiving_valid = val->flags & XWG_KP_F_RECV_VALID;
+	kp->peer = peer;
+	kp->offloaded = true;
+	replay_counter_init(&kp->replay);
+	if (index_table_insert_at(&dev->index_table, index, INDEX_KEYPAIR, peer, kp)) {
+		free(kp);
+		return;
+	}
+	kps = &peer->keypairs;
+	id = (uint32_t)peer->offload_id;
+	if (!bpf_map_lookup_elem(bpf_map__fd(o->rx->maps.xwg_peers), &id, &pv) &&
+	    (pv.flags & XWG_PEER_F_HAS_CURRENT) && pv.current_index == index && !kps->current_keypair)
+		kps->current_keypair = kp;
+	else if (!(val->state & XWG_KP_S_CONFIRMED) && !kps->next_keypair)
+		kps->next_keypair = kp;
+	else if (!kps->previous_keypair)
+		kps->previous_keypair = kp;
+	else
+		index_table_remove(&dev->index_table, index), free(kp);
+}
+
+static void offload_adopt(struct xwg_device *dev, struct offload *o)
+{
+	int fd = bpf_map__fd(o->rx->maps.xwg_keypairs);
+	uint32_t index, next, *key = NULL;
+	struct xwg_keypair val;
+
+	offload_adopt_peers(dev, o);
+	while (bpf_map_get_next_key(fd, key, &next) == 0) {
+		index = next;
+		key = &index;
+		if (!bpf_map_lookup_elem(fd, &index, &val))
+			offload_adopt_keypair(dev, o, index, &val);
+	}
+	memset(&val, 0, sizeof(val));
+	/* Keypairs of peers that are gone, and the peers themselves, leave the maps now. */
+	key = NULL;
+	while (bpf_map_get_next_key(fd, key, &next) == 0) {
+		index = next;
+		key = &index;
+		if (!index_table_lookup(&dev->index_table, index, INDEX_KEYPAIR) &&
+		    !bpf_map_delete_elem(fd, &index))
+			key = NULL;
+	}
+	fd = bpf_map__fd(o->rx->maps.xwg_peers);
+	key = NULL;
+	while (bpf_map_get_next_key(fd, key, &next) == 0) {
+		index = next;
+		key = &index;
+		if ((index >= XWG_MAX_PEERS || !o->by_id[index]) && !bpf_map_delete_elem(fd, &index))
+			key = NULL;
+	}
+}
+
+bool offload_has_pins(const char *ifname)
+{
+	const char *root = offload_pin_root();
+	char path[160];
+	struct stat st;
+
+	if (!root)
+		return false;
+	snprintf(path, sizeof(path), "%s/%s/xwg_keypairs", root, ifname);
+	return stat(path, &st) == 0;
+}
+
+static bool offload_prog_is(uint32_t id, const char *name)
+{
+	struct bpf_prog_info info = { 0 };
+	uint32_t len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool match;
+
+	if (fd < 0)
+		return false;
+	match = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strncmp(info.name, name, sizeof(info.name));
+	close(fd);
+	return match;
+}
+
+/*
+ * After an agent died (kill -9) its programs stay attached and its tunnel persists: `xwg down`
+ * without an agent removes what carries our names. Returns 0 if anything was cleaned, else -ENOENT.
+ */
+int offload_cleanup_stale(const char *ifname)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int tun = (int)if_nametoindex(ifname), found = offload_has_pins(ifname);
+	char path[160];
+	struct bpf_map *map;
+	struct rx_bpf *rx;
+
+	for (i = ifs; i && i->if_index; i++) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)i->if_index, .attach_point = BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = OFFLOAD_TC_HANDLE, .priority = OFFLOAD_TC_PRIO);
+		uint32_t id = 0;
+
+		if (!found || (int)i->if_index == tun)
+			continue;
+		if (!bpf_xdp_query_id((int)i->if_index, 0, &id) && id && offload_prog_is(id, "xwg_rx"))
+			bpf_xdp_detach((int)i->if_index, 0, NULL);
+		if (!bpf_tc_query(&hook, &opts) && (offload_prog_is(opts.prog_id, "xwg_rx_tc") ||
+						    offload_prog_is(opts.prog_id, "xwg_rx_tc_full"))) {
+			opts.prog_id = 0;
+			bpf_tc_detach(&hook, &opts);
+		}
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	if (!found)
+		return -ENOENT;
+	if (tun)
+		nl_link_delete(tun);
+	/* The pin names are the rx object's map names: open it (no load) just to list them. */
+	rx = rx_bpf__open();
+	if (rx) {
+		bpf_object__for_each_map(map, rx->obj) {
+			snprintf(path, sizeof(path), "%s/%s/%s", offload_pin_root(), ifname, bpf_map__name(map));
+			unlink(path);
+		}
+		rx_bpf__destroy(rx);
+	}
+	snprintf(path, sizeof(path), "%s/%s", offload_pin_root(), ifname);
+	rmdir(path);
+	rmdir(offload_pin_root());
+	return 0;
 }

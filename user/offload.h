@@ -39,6 +39,10 @@ const char *offload_mode_name(enum offload_mode mode);
  * (offload_refused). Returns 0, or -errno only for errors that leave nothing usable.
  */
 int offload_start(struct xwg_device *dev, enum offload_mode requested);
+/* True when an agent for ifname left pinned state behind (it died): offload_start adopts it. */
+bool offload_has_pins(const char *ifname);
+/* `xwg down` after the agent died: detach our programs, delete the tunnel, remove the pins. */
+int offload_cleanup_stale(const char *ifname);
 /* Detaches everything offload_start/attach created and removes the pins. */
 void offload_stop(struct xwg_device *dev);
 enum offload_mode offload_active_mode(const struct xwg_device *dev);

@@ -169,7 +169,7 @@ static int agent_setup_links(struct xwg_device *dev, const struct xwg_config *cf
 		return agent_fail(err, errlen, ret, dev->ifname, "cannot set MTU %d", mtu);
 	for (size_t i = 0; i < cfg->n_addresses; i++) {
 		ret = nl_addr_add(dev->ifindex, &cfg->addresses[i]);
-		if (ret) {
+		if (ret && ret != -EEXIST) {	/* EEXIST: an adopted tunnel kept its addresses */
 			prefix_format(buf, sizeof(buf), &cfg->addresses[i]);
 			return agent_fail(err, errlen, ret, dev->ifname, "cannot add address %s", buf);
 		}
@@ -420,7 +420,8 @@ static int agent_precheck(const struct agent_opts *o, char *err, size_t errlen)
 		if (ret)
 			return ret;
 	}
-	if (if_nametoindex(o->ifname))
+	/* A tunnel left by an agent that died, with its BPF state pinned, is adopted, not refused. */
+	if (if_nametoindex(o->ifname) && !offload_has_pins(o->ifname))
 		return agent_fail(err, errlen, 0, o->ifname, "interface already exists");
 	/* The socket directory is shared by all network namespaces: the name may be taken elsewhere. */
 	fd = agent_connect(o->ifname);

@@ -1,0 +1,967 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Tests the tc-mode receive path (xwg_rx_tc_full in bpf/rx.bpf.c) through BPF_PROG_TEST_RUN on skbs and in a netns. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+#include <linux/if_tun.h>
+#include <linux/pkt_cls.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <openssl/evp.h>
+
+#include "test.h"
+#include "xwg_maps.h"
+#include "rx.skel.h"
+
+#define PORT		51820
+#define FRAME_MAX	2048
+#define MTU		1420
+#define LO_IFINDEX	1
+
+#define KP_A		0x0a0a0a0au	/* peer 1, fresh: the fixtures' main keypair */
+#define KP_EXPIRED	0x0b0b0b0bu	/* peer 1, 181 s old */
+#define KP_OFF		0x0c0c0c0cu	/* peer 1, not valid for receiving */
+#define KP_EVENTS	0x0d0d0d0du	/* peer 4, initiator, 170 s old */
+#define KP_E2E		0x0e0e0e0eu	/* peer 1, for the netns test */
+#define KP_VECTOR	0x55667788u	/* peer 3, the protocol digest's transport vector */
+#define KP_UNKNOWN	0x99999999u
+#define PEER_A		1
+#define PEER_B		2		/* owns 10.99.0.0/24 and fd00::/64 around peer A's /32 and /128 */
+#define PEER_VECTOR	3
+#define PEER_EVENTS	4
+
+enum { IN_V4, IN_V6, IN_KEEPALIVE, IN_NOT_IP, IN_BAD_LEN };
+enum { OUT_ANY, OUT_SAME, OUT_INNER };
+enum {
+	MUT_NONE, MUT_FLIP_CT, MUT_FLIP_TAG, MUT_RESERVED, MUT_TYPE1, MUT_TYPE2, MUT_TYPE3, MUT_TRUNC,
+	MUT_UDPLEN, MUT_PORT, MUT_TCP, MUT_FRAG, MUT_ARP, MUT_IPOPT, MUT_V6EXT, MUT_GARBAGE, MUT_RUNT,
+};
+
+struct fixture {
+	const char *name;
+	int outer;		/* 4 or 6 */
+	int inner;		/* IN_* */
+	const char *src;	/* inner source; NULL: the peer's own address */
+	size_t payload;		/* inner UDP payload bytes */
+	uint32_t index;
+	uint64_t counter;
+	int mutate;		/* MUT_*, applied to the finished frame */
+	int verdict;		/* TC_ACT_REDIRECT, TC_ACT_OK or TC_ACT_SHOT */
+	int reason;		/* the one xwg_reasons counter that must move */
+	int out;		/* OUT_INNER: Ethernet + inner packet; OUT_SAME: untouched */
+};
+
+struct frame {
+	uint8_t b[FRAME_MAX];
+	size_t len;
+	size_t wg_off;		/* WireGuard header */
+	uint8_t inner[FRAME_MAX];	/* the plaintext IP packet, unpadded */
+	size_t inner_len;
+	uint16_t inner_proto;
+};
+
+#define REDIR TC_ACT_REDIRECT
+#define PASS TC_ACT_OK
+#define SHOT TC_ACT_SHOT
+
+/* The XDP fixtures (test_bpf_rx.c) with the TC verdicts: delivered, to the agent, dropped. */
+static const struct fixture fixtures[] = {
+	{ "v4 in v4", 4, IN_V4, NULL, 33, KP_A, 0, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "same packet again", 4, IN_V4, NULL, 33, KP_A, 0, MUT_NONE, SHOT, XWG_R_REPLAY, OUT_SAME },
+	{ "v6 in v6", 6, IN_V6, NULL, 33, KP_A, 1, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "v6 in v4", 4, IN_V6, NULL, 0, KP_A, 2, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "v4 in v6", 6, IN_V4, NULL, 100, KP_A, 3, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "MTU-sized, padding capped", 4, IN_V4, NULL, MTU - 29, KP_A, 4, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "MTU-sized v6 in v6", 6, IN_V6, NULL, MTU - 49, KP_A, 5, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "outer IPv4 options", 4, IN_V4, NULL, 64, KP_A, 6, MUT_IPOPT, REDIR, XWG_R_OK, OUT_INNER },
+	{ "keepalive", 4, IN_KEEPALIVE, NULL, 0, KP_A, 7, MUT_NONE, SHOT, XWG_R_KEEPALIVE, OUT_ANY },
+	{ "keepalive replayed", 4, IN_KEEPALIVE, NULL, 0, KP_A, 7, MUT_NONE, SHOT, XWG_R_REPLAY, OUT_SAME },
+	{ "jump ahead", 4, IN_V4, NULL, 10, KP_A, 10000, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "behind, inside the window", 4, IN_V4, NULL, 10, KP_A, 9000, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "inside the window, replayed", 4, IN_V4, NULL, 10, KP_A, 9000, MUT_NONE, SHOT, XWG_R_REPLAY, OUT_SAME },
+	{ "oldest counter in the window", 4, IN_V4, NULL, 10, KP_A, 10000 - 8128, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "one behind the window", 4, IN_V4, NULL, 10, KP_A, 10000 - 8129, MUT_NONE, SHOT, XWG_R_REPLAY, OUT_SAME },
+	{ "counter at REJECT_AFTER_MESSAGES", 4, IN_V4, NULL, 10, KP_A, REJECT_AFTER_MESSAGES, MUT_NONE, SHOT, XWG_R_REPLAY, OUT_SAME },
+	{ "flipped ciphertext bit", 4, IN_V4, NULL, 10, KP_A, 10001, MUT_FLIP_CT, SHOT, XWG_R_BAD_TAG, OUT_ANY },
+	{ "flipped tag bit", 6, IN_V6, NULL, 10, KP_A, 10002, MUT_FLIP_TAG, SHOT, XWG_R_BAD_TAG, OUT_ANY },
+	{ "flipped bit in a long message", 6, IN_V4, NULL, 700, KP_A, 10003, MUT_FLIP_CT, SHOT, XWG_R_BAD_TAG, OUT_ANY },
+	{ "forgeries did not burn counters", 4, IN_V4, NULL, 10, KP_A, 10001, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	{ "inner source of another peer", 4, IN_V4, "10.99.0.7", 10, KP_A, 10004, MUT_NONE, SHOT, XWG_R_WRONG_SOURCE, OUT_ANY },
+	{ "inner source nobody owns", 4, IN_V4, "192.0.2.99", 10, KP_A, 10005, MUT_NONE, SHOT, XWG_R_WRONG_SOURCE, OUT_ANY },
+	{ "inner v6 source of another peer", 4, IN_V6, "fd00::7", 10, KP_A, 10006, MUT_NONE, SHOT, XWG_R_WRONG_SOURCE, OUT_ANY },
+	{ "plaintext is not IP", 4, IN_NOT_IP, NULL, 0, KP_A, 10007, MUT_NONE, SHOT, XWG_R_BAD_INNER, OUT_ANY },
+	{ "inner length beyond plaintext", 4, IN_BAD_LEN, NULL, 10, KP_A, 10008, MUT_NONE, SHOT, XWG_R_BAD_INNER, OUT_ANY },
+	{ "31-byte data message", 4, IN_V4, NULL, 10, KP_A, 10009, MUT_TRUNC, PASS, XWG_R_SHORT, OUT_SAME },
+	{ "UDP length beyond the packet", 4, IN_V4, NULL, 10, KP_A, 10010, MUT_UDPLEN, PASS, XWG_R_SHORT, OUT_SAME },
+	{ "reserved byte set", 4, IN_V4, NULL, 10, KP_A, 10011, MUT_RESERVED, PASS, XWG_R_NOT_DATA, OUT_SAME },
+	{ "handshake initiation", 4, IN_V4, NULL, 0, KP_A, 0, MUT_TYPE1, PASS, XWG_R_HANDSHAKE, OUT_SAME },
+	{ "handshake response", 6, IN_V4, NULL, 0, KP_A, 0, MUT_TYPE2, PASS, XWG_R_HANDSHAKE, OUT_SAME },
+	{ "cookie reply", 4, IN_V4, NULL, 0, KP_A, 0, MUT_TYPE3, PASS, XWG_R_HANDSHAKE, OUT_SAME },
+	{ "unknown receiver index", 4, IN_V4, NULL, 10, KP_UNKNOWN, 0, MUT_NONE, PASS, XWG_R_UNKNOWN_INDEX, OUT_SAME },
+	{ "expired keypair", 4, IN_V4, NULL, 10, KP_EXPIRED, 0, MUT_NONE, PASS, XWG_R_EXPIRED_KEY, OUT_SAME },
+	{ "keypair not receiving", 6, IN_V4, NULL, 10, KP_OFF, 0, MUT_NONE, PASS, XWG_R_EXPIRED_KEY, OUT_SAME },
+	{ "other UDP port", 4, IN_V4, NULL, 10, KP_A, 10012, MUT_PORT, PASS, XWG_R_NOT_WG, OUT_SAME },
+	{ "TCP to the listen port", 4, IN_V4, NULL, 10, KP_A, 10013, MUT_TCP, PASS, XWG_R_NOT_WG, OUT_SAME },
+	{ "outer IPv4 fragment", 4, IN_V4, NULL, 10, KP_A, 10014, MUT_FRAG, PASS, XWG_R_NOT_WG, OUT_SAME },
+	{ "outer IPv6 extension header", 6, IN_V4, NULL, 10, KP_A, 10015, MUT_V6EXT, PASS, XWG_R_NOT_WG, OUT_SAME },
+	{ "ARP", 4, IN_V4, NULL, 10, KP_A, 10016, MUT_ARP, PASS, XWG_R_NOT_WG, OUT_SAME },
+	{ "garbage after Ethernet", 4, IN_V4, NULL, 10, KP_A, 10017, MUT_GARBAGE, PASS, XWG_R_NOT_WG, OUT_SAME },
+	{ "runt frame", 4, IN_V4, NULL, 10, KP_A, 10018, MUT_RUNT, PASS, XWG_R_NOT_WG, OUT_SAME },
+	{ "still in sync after all that", 6, IN_V6, NULL, 1000, KP_A, 10019, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+};
+
+static struct rx_bpf *skel;
+static int ncpus;
+static uint8_t key_a[32], key_vector[32];
+static uint64_t peer_a_bytes, peer_a_packets;	/* what the fixtures should have counted */
+
+/* ---------------------------------------------------------------- packet building */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void pton(int family, const char *s, uint8_t *out)
+{
+	if (inet_pton(family == 4 ? AF_INET : AF_INET6, s, out) != 1)
+		abort();
+}
+
+/* IPv4/IPv6 + UDP header at p around payload bytes already at p + l3 + 8; returns the length. */
+static size_t ip_udp(uint8_t *p, int family, const char *src, const char *dst, uint8_t opt_words,
+		     uint16_t sport, uint16_t dport, size_t payload)
+{
+	size_t l3 = family == 4 ? 20 + 4u * opt_words : 40, ulen = 8 + payload;
+	uint8_t *udp = p + l3;
+	uint32_t sum;
+
+	memset(p, 0, l3);
+	if (family == 4) {
+		p[0] = (uint8_t)(0x40 | (5 + opt_words));
+		put16(p + 2, (uint16_t)(l3 + ulen));
+		p[8] = 64;
+		p[9] = 17;
+		pton(4, src, p + 12);
+		pton(4, dst, p + 16);
+		memset(p + 20, 1, 4u * opt_words);	/* NOP options */
+		put16(p + 10, csum_fold(csum_add(0, p, l3)));
+	} else {
+		p[0] = 0x60;
+		put16(p + 4, (uint16_t)ulen);
+		p[6] = 17;
+		p[7] = 64;
+		pton(6, src, p + 8);
+		pton(6, dst, p + 24);
+	}
+	put16(udp, sport);
+	put16(udp + 2, dport);
+	put16(udp + 4, (uint16_t)ulen);
+	put16(udp + 6, 0);
+	if (family == 6) {	/* mandatory over IPv6: pseudo-header + UDP */
+		sum = csum_add(0, p + 8, 32) + (uint32_t)ulen + 17;
+		sum = csum_add(sum, udp, ulen);
+		put16(udp + 6, csum_fold(sum) ? csum_fold(sum) : 0xffff);
+	}
+	return l3 + ulen;
+}
+
+static size_t inner_packet(uint8_t *p, int kind, const char *src, size_t payload)
+{
+	int family = kind == IN_V6 ? 6 : 4;
+	size_t l3 = family == 4 ? 20 : 40, len;
+
+	if (kind == IN_KEEPALIVE)
+		return 0;
+	if (kind == IN_NOT_IP) {
+		memset(p, 0x55, 40);	/* version nibble 5 */
+		return 40;
+	}
+	for (size_t i = 0; i < payload; i++)
+		p[l3 + 8 + i] = (uint8_t)(i * 7 + 3);
+	len = ip_udp(p, family, src ? src : family == 4 ? "10.99.0.2" : "fd00::2",
+		     family == 4 ? "10.99.0.1" : "fd00::1", 0, 5555, 7777, payload);
+	if (kind == IN_BAD_LEN) {
+		put16(p + 2, (uint16_t)(len + 100));
+		put16(p + 10, 0);
+		put16(p + 10, csum_fold(csum_add(0, p, 20)));
+	}
+	return len;
+}
+
+static int seal(uint8_t *out, const uint8_t *in, size_t len, uint64_t counter, const uint8_t key[32])
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	uint8_t nonce[12] = { 0 };
+	int n, ok;
+
+	put_le(nonce + 4, counter, 8);
+	ok = ctx && EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, key, nonce) &&
+	     (len == 0 || EVP_EncryptUpdate(ctx, out, &n, in, (int)len)) &&
+	     EVP_EncryptFinal_ex(ctx, out + len, &n) &&
+	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, out + len);
+	EVP_CIPHER_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+/* Transport message: header, AEAD of the plaintext zero-padded to min(MTU, roundup16). */
+static size_t wg_data(uint8_t *out, uint32_t index, uint64_t counter, const uint8_t *plain, size_t len,
+		      const uint8_t key[32])
+{
+	uint8_t padded[FRAME_MAX] = { 0 };
+	size_t plen = (len + 15) & ~(size_t)15;
+
+	if (plen > MTU)
+		plen = MTU > len ? MTU : len;
+	memcpy(padded, plain, len);
+	out[0] = 4;
+	out[1] = out[2] = out[3] = 0;
+	put_le(out + 4, index, 4);
+	put_le(out + 8, counter, 8);
+	if (seal(out + 16, padded, plen, counter, key))
+		abort();
+	return 16 + plen + 16;
+}
+
+/* A handshake-looking message of the exact size for its type; the agent's business. */
+static size_t wg_other(uint8_t *out, int type, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		out[i] = (uint8_t)(i * 13 + 1);
+	out[0] = (uint8_t)type;
+	out[1] = out[2] = out[3] = 0;
+	return size;
+}
+
+/* Ethernet + outer IP + UDP around wg (wg_len bytes). */
+static void outer_frame(struct frame *fr, int family, uint8_t opt_words, uint16_t dport, const uint8_t *wg,
+			size_t wg_len)
+{
+	static const uint8_t macs[12] = { 0, 0, 0, 0, 0, 0, 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+	size_t l3 = family == 4 ? 20 + 4u * opt_words : 40;
+
+	memcpy(fr->b, macs, 12);
+	put16(fr->b + 12, family == 4 ? 0x0800 : 0x86dd);
+	memcpy(fr->b + 14 + l3 + 8, wg, wg_len);
+	fr->len = 14 + ip_udp(fr->b + 14, family, family == 4 ? "192.0.2.1" : "2001:db8::1",
+			      family == 4 ? "192.0.2.2" : "2001:db8::2", opt_words, 40000, dport, wg_len);
+	fr->wg_off = 14 + l3 + 8;
+}
+
+/* The WireGuard message alone: for the netns test, where a UDP socket adds the outer headers. */
+static size_t build_wg(const struct fixture *f, struct frame *fr, uint8_t *wg)
+{
+	int m = f->mutate;
+
+	memset(fr, 0, sizeof(*fr));
+	fr->inner_len = inner_packet(fr->inner, f->inner, f->src, f->payload);
+	fr->inner_proto = f->inner == IN_V6 ? 0x86dd : 0x0800;
+	if (m == MUT_TYPE1 || m == MUT_TYPE2 || m == MUT_TYPE3)
+		return wg_other(wg, m - MUT_TYPE1 + 1, m == MUT_TYPE1 ? 148 : m == MUT_TYPE2 ? 92 : 64);
+	return wg_data(wg, f->index, f->counter, fr->inner, fr->inner_len,
+		       f->index == KP_VECTOR ? key_vector : key_a);
+}
+
+static void build(const struct fixture *f, struct frame *fr)
+{
+	uint8_t wg[FRAME_MAX];
+	size_t wg_len = build_wg(f, fr, wg);
+	int m = f->mutate;
+
+	if (m == MUT_TRUNC)
+		wg_len = 31;
+	outer_frame(fr, f->outer, m == MUT_IPOPT ? 1 : 0, m == MUT_PORT ? PORT + 1 : PORT, wg, wg_len);
+
+	switch (m) {
+	case MUT_FLIP_CT:
+		fr->b[fr->wg_off + 16 + fr->inner_len / 2] ^= 0x01;
+		break;
+	case MUT_FLIP_TAG:
+		fr->b[fr->len - 1] ^= 0x80;
+		break;
+	case MUT_RESERVED:
+		fr->b[fr->wg_off + 1] = 1;
+		break;
+	case MUT_UDPLEN:
+		put16(fr->b + fr->wg_off - 4, (uint16_t)(wg_len + 8 + 16));
+		break;
+	case MUT_TCP:
+		fr->b[14 + 9] = 6;
+		break;
+	case MUT_FRAG:
+		fr->b[14 + 6] = 0x20;	/* more fragments */
+		break;
+	case MUT_V6EXT:
+		fr->b[14 + 6] = 0;	/* hop-by-hop options first */
+		break;
+	case MUT_ARP:
+		put16(fr->b + 12, 0x0806);
+		break;
+	case MUT_GARBAGE:
+		for (size_t i = 14; i < fr->len; i++)
+			fr->b[i] = (uint8_t)(i * 151 + 77);
+		break;
+	case MUT_RUNT:
+		fr->len = 14 + 20;	/* no UDP header; an skb test run refuses less than IPv4 */
+		break;
+	}
+}
+
+/* ---------------------------------------------------------------- BPF plumbing */
+
+struct run {
+	int verdict;
+	uint8_t out[FRAME_MAX + 64];
+	size_t out_len;
+};
+
+/* One skb through xwg_rx_tc_full as if it arrived on lo; gso_size != 0 fakes a GRO packet. */
+static int run_tc_gso(const uint8_t *pkt, size_t len, uint32_t gso_size, uint32_t repeat, struct run *r)
+{
+	struct __sk_buff in = { .ingress_ifindex = LO_IFINDEX, .gso_size = gso_size, .gso_segs = gso_size ? 2 : 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = (uint32_t)len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out),
+		    .ctx_in = &in, .ctx_size_in = sizeof(in), .repeat = (int)repeat);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xwg_rx_tc_full), &opts);
+
+	if (err)
+		return err;
+	r->verdict = (int)opts.retval;
+	r->out_len = opts.data_size_out;
+	return (int)opts.duration;
+}
+
+static int run_tc(const uint8_t *pkt, size_t len, struct run *r)
+{
+	int ret = run_tc_gso(pkt, len, 0, 1, r);
+
+	return ret < 0 ? ret : 0;
+}
+
+static uint64_t reason_count(uint32_t reason)
+{
+	uint64_t v[ncpus], sum = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_reasons), &reason, v))
+		return ~0ull;
+	for (int i = 0; i < ncpus; i++)
+		sum += v[i];
+	return sum;
+}
+
+static void reasons_snapshot(uint64_t *v)
+{
+	for (uint32_t r = 0; r < XWG_R_MAX; r++)
+		v[r] = reason_count(r);
+}
+
+static struct xwg_peer_stats peer_stats(uint32_t peer)
+{
+	struct xwg_peer_stats v[ncpus], sum = { 0 };
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_stats), &peer, v))
+		return sum;
+	for (int i = 0; i < ncpus; i++) {
+		sum.rx_bytes += v[i].rx_bytes;
+		sum.rx_packets += v[i].rx_packets;
+		if (v[i].last_rx_ns > sum.last_rx_ns)
+			sum.last_rx_ns = v[i].last_rx_ns;
+		if (v[i].last_rx_data_ns > sum.last_rx_data_ns)
+			sum.last_rx_data_ns = v[i].last_rx_data_ns;
+	}
+	return sum;
+}
+
+static int set_config(uint32_t tun_ifindex, uint32_t flags)
+{
+	struct xwg_dev_config c = { .tun_ifindex = tun_ifindex, .flags = flags, .listen_port = htons(PORT) };
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_config), &zero, &c, BPF_ANY);
+}
+
+static int add_keypair(uint32_t index, uint32_t peer, const uint8_t key[32], uint64_t age_s, uint32_t flags)
+{
+	struct xwg_keypair kp;
+
+	memset(&kp, 0, sizeof(kp));
+	memcpy(kp.recv_key, key, 32);
+	kp.birthdate_ns = mono_ns() - age_s * 1000000000ull;
+	kp.peer_id = peer;
+	kp.flags = flags;
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_keypairs), &index, &kp, BPF_ANY);
+}
+
+static int add_allowed(int family, const char *addr, uint32_t plen, uint32_t peer)
+{
+	struct xwg_lpm4_key k4 = { .prefixlen = plen };
+	struct xwg_lpm6_key k6 = { .prefixlen = plen };
+
+	if (family == 4) {
+		pton(4, addr, k4.addr);
+		return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_allowedips4), &k4, &peer, BPF_ANY);
+	}
+	pton(6, addr, k6.addr);
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_allowedips6), &k6, &peer, BPF_ANY);
+}
+
+/* The endpoint the v4 fixture frames come from, as the TC path must report it. */
+static struct xwg_endpoint fixture_endpoint(void)
+{
+	struct xwg_endpoint ep = { .family = XWG_AF_INET, .port = htons(40000), .ifindex = LO_IFINDEX };
+
+	pton(4, "192.0.2.1", ep.addr);
+	pton(4, "192.0.2.2", ep.local);
+	return ep;
+}
+
+static int set_peer(uint32_t peer, const struct xwg_endpoint *ep)
+{
+	struct xwg_peer p = { .endpoint = *ep };
+
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_peers), &peer, &p, BPF_ANY);
+}
+
+static int setup(void)
+{
+	struct xwg_endpoint ep = fixture_endpoint(), other = ep;
+	cpu_set_t cpus;
+	int err = 0;
+
+	/* Per-CPU counters: keep every test run on one CPU. */
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	ncpus = libbpf_num_possible_cpus();
+	skel = rx_bpf__open_and_load();
+	if (!skel || ncpus <= 0)
+		return -1;
+	for (int i = 0; i < 32; i++)
+		key_a[i] = (uint8_t)(0xa0 + i * 5);
+	test_unhex(key_vector, "d8dad548f3dd84b4ffc41cd1d570dd29e5877cd705cbd55d9a324001f7a04797");
+	other.port = htons(1);
+	err |= set_config(LO_IFINDEX, XWG_CFG_F_RX);
+	err |= add_keypair(KP_A, PEER_A, key_a, 1, XWG_KP_F_RECV_VALID);
+	err |= add_keypair(KP_EXPIRED, PEER_A, key_a, 181, XWG_KP_F_RECV_VALID);
+	err |= add_keypair(KP_OFF, PEER_A, key_a, 1, 0);
+	err |= add_keypair(KP_EVENTS, PEER_EVENTS, key_a, 170, XWG_KP_F_RECV_VALID | XWG_KP_F_INITIATOR);
+	err |= add_keypair(KP_VECTOR, PEER_VECTOR, key_vector, 1, XWG_KP_F_RECV_VALID);
+	err |= set_peer(PEER_A, &ep);
+	err |= set_peer(PEER_EVENTS, &other);
+	err |= add_allowed(4, "10.99.0.0", 24, PEER_B);
+	err |= add_allowed(4, "10.99.0.2", 32, PEER_A);
+	err |= add_allowed(4, "10.99.0.9", 32, PEER_EVENTS);
+	err |= add_allowed(6, "fd00::", 64, PEER_B);
+	err |= add_allowed(6, "fd00::2", 128, PEER_A);
+	return err ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void check_output(const struct fixture *f, const struct frame *fr, const struct run *r)
+{
+	if (f->out == OUT_SAME) {
+		ASSERT_EQ(r->out_len, fr->len);
+		if (r->out_len == fr->len)
+			ASSERT_MEMEQ(r->out, fr->b, fr->len);
+	} else if (f->out == OUT_INNER) {
+		ASSERT_EQ(r->out_len, 14 + fr->inner_len);
+		if (r->out_len != 14 + fr->inner_len)
+			return;
+		ASSERT_MEMEQ(r->out, fr->b, 12);
+		ASSERT_EQ(r->out[12] << 8 | r->out[13], fr->inner_proto);
+		ASSERT_MEMEQ(r->out + 14, fr->inner, fr->inner_len);
+	}
+}
+
+static void run_fixture(const struct fixture *f)
+{
+	uint64_t before[XWG_R_MAX], after[XWG_R_MAX];
+	struct frame fr;
+	struct run r;
+
+	build(f, &fr);
+	reasons_snapshot(before);
+	if (run_tc(fr.b, fr.len, &r)) {
+		TEST_FAIL("%s: test run failed: %s", f->name, strerror(errno));
+		return;
+	}
+	reasons_snapshot(after);
+	if (r.verdict != f->verdict)
+		TEST_FAIL("%s: verdict %d, want %d", f->name, r.verdict, f->verdict);
+	for (uint32_t i = 0; i < XWG_R_MAX; i++) {
+		uint64_t want = before[i] + (i == (uint32_t)f->reason);
+
+		if (after[i] != want)
+			TEST_FAIL("%s: counter %s moved by %lld, want %lld", f->name, xwg_reason_key(i),
+				  (long long)(after[i] - before[i]), (long long)(want - before[i]));
+	}
+	check_output(f, &fr, &r);
+	if (f->reason == XWG_R_OK || f->reason == XWG_R_KEEPALIVE) {
+		peer_a_bytes += fr.len - fr.wg_off;
+		peer_a_packets++;
+	}
+}
+
+static void test_fixtures(void)
+{
+	int failures = test_failures_in_case;
+
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+		run_fixture(&fixtures[i]);
+		if (test_failures_in_case != failures)
+			printf("# fixture %zu (%s) failed\n", i, fixtures[i].name);
+		failures = test_failures_in_case;
+	}
+}
+
+/* Peer A's per-CPU stats hold exactly the delivered and keepalive message bytes, as in XDP. */
+static void test_peer_stats(void)
+{
+	struct xwg_peer_stats st = peer_stats(PEER_A);
+	uint64_t now = mono_ns();
+
+	ASSERT_TRUE(peer_a_packets > 0);
+	ASSERT_EQ(st.rx_packets, peer_a_packets);
+	ASSERT_EQ(st.rx_bytes, peer_a_bytes);
+	ASSERT_TRUE(st.last_rx_ns > 0 && st.last_rx_ns <= now);
+	ASSERT_TRUE(st.last_rx_data_ns > 0 && st.last_rx_data_ns <= st.last_rx_ns);
+	ASSERT_EQ(peer_stats(PEER_B).rx_packets, 0);
+}
+
+/* The protocol digest's transport messages (section 9.6): short pieces through the skb helpers. */
+static void test_digest_vectors(void)
+{
+	static const char *keepalive = "040000008877665500000000000000005e51049c33134747b2ca3f7ebf77ae19";
+	static const char *data = "040000008877665501000000000000004d9612790c751fff0eec6465c2689ee9"
+				  "6885fa0061e34b50741565f2e427a68b26c6d0f330af590e2d5100b5df8eea01";
+	uint8_t wg[64], plain[32] = { 0 };
+	uint64_t ka, bad;
+	struct frame fr;
+	struct run r;
+	size_t n;
+
+	for (int i = 0; i < 20; i++)
+		plain[i] = (uint8_t)(i + 1);
+	n = test_unhex(wg, keepalive);
+	outer_frame(&fr, 4, 0, PORT, wg, n);
+	ka = reason_count(XWG_R_KEEPALIVE);
+	ASSERT_EQ(run_tc(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, TC_ACT_SHOT);
+	ASSERT_EQ(reason_count(XWG_R_KEEPALIVE), ka + 1);
+
+	/* Authentic, but 01 02 .. 14 is no IP packet: dropped after decryption, in place. */
+	n = test_unhex(wg, data);
+	outer_frame(&fr, 6, 0, PORT, wg, n);
+	bad = reason_count(XWG_R_BAD_INNER);
+	ASSERT_EQ(run_tc(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, TC_ACT_SHOT);
+	ASSERT_EQ(reason_count(XWG_R_BAD_INNER), bad + 1);
+	ASSERT_EQ(r.out_len, fr.len);
+	ASSERT_MEMEQ(r.out + fr.wg_off + 16, plain, 32);
+	ASSERT_EQ(peer_stats(PEER_VECTOR).rx_packets, 1);	/* the keepalive */
+	ASSERT_EQ(peer_stats(PEER_VECTOR).rx_bytes, 32);
+}
+
+struct events {
+	struct xwg_event ev[8];
+	int n;
+};
+
+static int event_cb(void *ctx, void *data, size_t size)
+{
+	struct events *e = ctx;
+
+	if (size == sizeof(struct xwg_event) && e->n < 8)
+		memcpy(&e->ev[e->n++], data, size);
+	return 0;
+}
+
+static const struct xwg_event *find_event(const struct events *e, uint32_t type)
+{
+	for (int i = 0; i < e->n; i++)
+		if (e->ev[i].type == type)
+			return &e->ev[i];
+	return NULL;
+}
+
+/* Confirmation, rekey (initiator, 170 s) and roaming, with the endpoint read from the skb. */
+static void test_events(void)
+{
+	struct fixture f = { "event", 4, IN_V4, "10.99.0.9", 10, KP_EVENTS, 0, MUT_NONE, 0, 0, 0 };
+	struct xwg_endpoint want = fixture_endpoint();
+	struct events ev = { .n = 0 };
+	const struct xwg_event *e;
+	struct ring_buffer *rb;
+	struct xwg_keypair kp;
+	uint32_t index = KP_EVENTS;
+	struct frame fr;
+	struct run r;
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.xwg_events), event_cb, &ev, NULL);
+	ASSERT_TRUE(rb != NULL);
+	if (!rb)
+		return;
+	ring_buffer__consume(rb);	/* whatever the fixtures produced */
+	ev.n = 0;
+	build(&f, &fr);
+	ASSERT_EQ(run_tc(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, TC_ACT_REDIRECT);
+	ASSERT_EQ(ring_buffer__consume(rb), 3);
+	ASSERT_TRUE(find_event(&ev, XWG_EV_KEYPAIR_CONFIRMED) != NULL);
+	ASSERT_TRUE(find_event(&ev, XWG_EV_REKEY_NEEDED) != NULL);
+	e = find_event(&ev, XWG_EV_ROAMED);
+	ASSERT_TRUE(e != NULL);
+	if (e) {
+		ASSERT_EQ(e->peer_id, PEER_EVENTS);
+		ASSERT_EQ(e->index, KP_EVENTS);
+		ASSERT_MEMEQ(&e->endpoint, &want, sizeof(want));
+	}
+	ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_keypairs), &index, &kp), 0);
+	ASSERT_EQ(kp.state, XWG_KP_S_CONFIRMED | XWG_KP_S_REKEY_SENT);
+	ring_buffer__free(rb);
+}
+
+/* Offload off, or a GRO super-packet (one tag per datagram): the agent's, untouched. */
+static void test_agent_cases(void)
+{
+	struct fixture f = { "agent", 4, IN_V4, NULL, 10, KP_A, 20000, MUT_NONE, 0, 0, 0 };
+	uint64_t dis = reason_count(XWG_R_DISABLED), nl = reason_count(XWG_R_NONLINEAR);
+	uint64_t ok = reason_count(XWG_R_OK);
+	struct frame fr;
+	struct run r;
+
+	build(&f, &fr);
+	ASSERT_EQ(set_config(LO_IFINDEX, 0), 0);
+	ASSERT_EQ(run_tc(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, TC_ACT_OK);
+	ASSERT_EQ(r.out_len, fr.len);
+	ASSERT_MEMEQ(r.out, fr.b, fr.len);
+	ASSERT_EQ(set_config(0, XWG_CFG_F_RX), 0);	/* no tunnel: also off */
+	ASSERT_EQ(run_tc(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, TC_ACT_OK);
+	ASSERT_EQ(reason_count(XWG_R_DISABLED), dis + 2);
+	ASSERT_EQ(set_config(LO_IFINDEX, XWG_CFG_F_RX), 0);
+
+	ASSERT_TRUE(run_tc_gso(fr.b, fr.len, 100, 1, &r) >= 0);
+	ASSERT_EQ(r.verdict, TC_ACT_OK);
+	ASSERT_EQ(reason_count(XWG_R_NONLINEAR), nl + 1);
+	ASSERT_EQ(r.out_len, fr.len);
+	ASSERT_MEMEQ(r.out, fr.b, fr.len);
+
+	/* The same packet, not GRO: the counter is still fresh. */
+	ASSERT_EQ(run_tc(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, TC_ACT_REDIRECT);
+	ASSERT_EQ(reason_count(XWG_R_OK), ok + 1);
+	peer_a_bytes += fr.len - fr.wg_off;
+	peer_a_packets++;
+}
+
+/* A bad tag costs a full decrypt and verify: the price of one MTU-sized message, printed. */
+static void test_cost(void)
+{
+	struct fixture f = { "cost", 4, IN_V4, NULL, MTU - 29, KP_A, 30000, MUT_FLIP_TAG, 0, 0, 0 };
+	uint64_t n = reason_count(XWG_R_BAD_TAG);
+	struct frame fr;
+	struct run r;
+	int ns;
+
+	build(&f, &fr);
+	ns = run_tc_gso(fr.b, fr.len, 0, 1000, &r);
+	ASSERT_TRUE(ns >= 0);
+	ASSERT_EQ(r.verdict, TC_ACT_SHOT);
+	ASSERT_EQ(reason_count(XWG_R_BAD_TAG), n + 1000);
+	printf("# %zu-byte message, decrypt + verify in BPF (tc): %d ns\n", fr.len - fr.wg_off, ns);
+}
+
+/* ---------------------------------------------------------------- end to end, in a private netns */
+
+static int tun_open(const char *name, int *ifindex)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		close(fd);
+		return -1;
+	}
+	*ifindex = (int)if_nametoindex(name);
+	return fd;
+}
+
+static int udp_socket(int family, const char *addr, uint16_t port)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct timeval tv = { .tv_sec = 1 };
+	int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int err, one = 1;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, family == 4 ? IPPROTO_IP : IPPROTO_IPV6, family == 4 ? IP_PKTINFO : IPV6_RECVPKTINFO,
+		   &one, sizeof(one));
+	if (family == 4) {
+		pton(4, addr, (uint8_t *)&s4.sin_addr);
+		err = bind(fd, (struct sockaddr *)&s4, sizeof(s4));
+	} else {
+		pton(6, addr, (uint8_t *)&s6.sin6_addr);
+		err = bind(fd, (struct sockaddr *)&s6, sizeof(s6));
+	}
+	if (err) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Receives one datagram; *ifindex is the interface it came in on. */
+static ssize_t udp_recv(int fd, uint8_t *buf, size_t len, int *ifindex)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[256];
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+			      .msg_controllen = sizeof(cbuf) };
+	ssize_t n = recvmsg(fd, &msg, 0);
+
+	*ifindex = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+			*ifindex = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_ifindex;
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+			*ifindex = (int)((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_ifindex;
+	}
+	return n;
+}
+
+struct e2e {
+	int peer[2];		/* the "peer": v4 and v6 sockets on lo that send WireGuard messages */
+	int agent[2];		/* the "agent": v4 and v6 sockets on the listen port */
+};
+
+/* A real UDP datagram over lo: TC ingress on lo -> xwg_rx_tc_full -> tunnel ingress. */
+static ssize_t e2e_send(const struct e2e *e, int outer, int inner, uint64_t counter, int mutate)
+{
+	struct fixture f = { "e2e", outer, inner, NULL, 24, KP_E2E, counter, mutate, 0, 0, 0 };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(PORT),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(PORT),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	uint8_t wg[FRAME_MAX];
+	struct frame fr;
+	size_t n = build_wg(&f, &fr, wg);
+
+	if (mutate == MUT_FLIP_TAG)
+		wg[n - 1] ^= 0x80;
+	if (outer == 4)
+		return sendto(e->peer[0], wg, n, 0, (struct sockaddr *)&s4, sizeof(s4));
+	return sendto(e->peer[1], wg, n, 0, (struct sockaddr *)&s6, sizeof(s6));
+}
+
+/*
+ * UDP_SEGMENT makes the sender put the payload in page fragments: one message arrives with only
+ * Ethernet + IP + UDP in the linear part (headers pulled, payload through the helpers); two
+ * messages in one send stay a GSO packet over lo, which must reach the agent, segmented.
+ */
+static void e2e_paged(const struct e2e *e, int s4, int tun_ifindex)
+{
+	struct fixture f = { "paged", 4, IN_V4, NULL, 500, KP_E2E, 10, MUT_NONE, 0, 0, 0 };
+	struct sockaddr_in s = { .sin_family = AF_INET, .sin_port = htons(PORT),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	uint64_t nl = reason_count(XWG_R_NONLINEAR), ok = reason_count(XWG_R_OK);
+	static uint8_t wg[2 * FRAME_MAX], got[FRAME_MAX];
+	int gso = 1200, via;
+	struct frame fr;
+	size_t n, m;
+
+	ASSERT_EQ(setsockopt(e->peer[0], IPPROTO_UDP, UDP_SEGMENT, &gso, sizeof(gso)), 0);
+	n = build_wg(&f, &fr, wg);
+	ASSERT_EQ(sendto(e->peer[0], wg, n, 0, (struct sockaddr *)&s, sizeof(s)), (ssize_t)n);
+	ASSERT_EQ(udp_recv(s4, got, sizeof(got), &via), 500);
+	ASSERT_EQ(via, tun_ifindex);
+	ASSERT_MEMEQ(got, fr.inner + 28, 500);
+	ASSERT_EQ(reason_count(XWG_R_OK), ok + 1);
+
+	/* Two messages of exactly gso bytes each: 1200 - 32 = 1168 plaintext bytes, 1140 of UDP. */
+	f.payload = 1200 - 32 - 28;
+	f.counter = 11;
+	n = build_wg(&f, &fr, wg);
+	f.counter = 12;
+	m = build_wg(&f, &fr, wg + n);
+	ASSERT_EQ(n, 1200);
+	ASSERT_EQ(sendto(e->peer[0], wg, n + m, 0, (struct sockaddr *)&s, sizeof(s)), (ssize_t)(n + m));
+	ASSERT_EQ(udp_recv(e->agent[0], got, sizeof(got), &via), 1200);
+	ASSERT_MEMEQ(got, wg, 1200);
+	ASSERT_EQ(udp_recv(e->agent[0], got, sizeof(got), &via), 1200);
+	ASSERT_MEMEQ(got, wg + n, 1200);
+	ASSERT_EQ(reason_count(XWG_R_NONLINEAR), nl + 1);
+	ASSERT_EQ(recv(s4, got, sizeof(got), MSG_DONTWAIT), -1);
+	gso = 0;
+	setsockopt(e->peer[0], IPPROTO_UDP, UDP_SEGMENT, &gso, sizeof(gso));
+}
+
+static void test_e2e_netns(void)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = LO_IFINDEX, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tc, .prog_fd = bpf_program__fd(skel->progs.xwg_rx_tc_full));
+	struct e2e e = { { -1, -1 }, { -1, -1 } };
+	uint8_t want[24], got[256];
+	int tun, ifindex = 0, via, s4, s6;
+	uint64_t ok = reason_count(XWG_R_OK), hs = reason_count(XWG_R_HANDSHAKE);
+	uint64_t bad = reason_count(XWG_R_BAD_TAG), rep = reason_count(XWG_R_REPLAY);
+
+	if (unshare(CLONE_NEWNET)) {
+		printf("# skipped end to end: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return;
+	}
+	tun = tun_open("xwgtc0", &ifindex);
+	ASSERT_TRUE(tun >= 0);
+	if (tun < 0)
+		return;
+	ASSERT_EQ(system("ip link set lo up && ip link set xwgtc0 up && "
+			 "ip addr add 10.99.0.1/24 dev xwgtc0 && ip addr add fd00::1/64 dev xwgtc0 nodad"), 0);
+	ASSERT_EQ(bpf_tc_hook_create(&hook), 0);
+	ASSERT_EQ(bpf_tc_attach(&hook, &tc), 0);
+	ASSERT_EQ(set_config((uint32_t)ifindex, XWG_CFG_F_RX), 0);
+	ASSERT_EQ(add_keypair(KP_E2E, PEER_A, key_a, 1, XWG_KP_F_RECV_VALID), 0);
+	s4 = udp_socket(4, "10.99.0.1", 7777);
+	s6 = udp_socket(6, "fd00::1", 7777);
+	e.peer[0] = udp_socket(4, "127.0.0.1", 40000);
+	e.peer[1] = udp_socket(6, "::1", 40000);
+	e.agent[0] = udp_socket(4, "127.0.0.1", PORT);
+	e.agent[1] = udp_socket(6, "::1", PORT);
+	ASSERT_TRUE(s4 >= 0 && s6 >= 0 && e.peer[0] >= 0 && e.peer[1] >= 0 && e.agent[0] >= 0 && e.agent[1] >= 0);
+
+	for (int i = 0; i < 24; i++)
+		want[i] = (uint8_t)(i * 7 + 3);
+	/* Delivered on the tunnel (inner UDP checksums verified by the stack), never to the agent. */
+	ASSERT_TRUE(e2e_send(&e, 4, IN_V4, 0, MUT_NONE) > 0);
+	ASSERT_EQ(udp_recv(s4, got, sizeof(got), &via), 24);
+	ASSERT_MEMEQ(got, want, 24);
+	ASSERT_EQ(via, ifindex);
+	ASSERT_TRUE(e2e_send(&e, 6, IN_V6, 1, MUT_NONE) > 0);
+	ASSERT_EQ(udp_recv(s6, got, sizeof(got), &via), 24);
+	ASSERT_MEMEQ(got, want, 24);
+	ASSERT_EQ(via, ifindex);
+	ASSERT_TRUE(e2e_send(&e, 4, IN_V6, 2, MUT_NONE) > 0);	/* skb->protocol must turn IPv6 */
+	ASSERT_EQ(udp_recv(s6, got, sizeof(got), &via), 24);
+	ASSERT_MEMEQ(got, want, 24);
+	ASSERT_EQ(via, ifindex);
+	ASSERT_TRUE(e2e_send(&e, 6, IN_V4, 3, MUT_NONE) > 0);
+	ASSERT_EQ(udp_recv(s4, got, sizeof(got), &via), 24);
+	ASSERT_MEMEQ(got, want, 24);
+	ASSERT_EQ(via, ifindex);
+	ASSERT_EQ(reason_count(XWG_R_OK), ok + 4);
+
+	/* Replay and forgery: dropped in TC, nothing anywhere. A handshake reaches the agent. */
+	ASSERT_TRUE(e2e_send(&e, 4, IN_V4, 0, MUT_NONE) > 0);
+	ASSERT_TRUE(e2e_send(&e, 6, IN_V6, 4, MUT_FLIP_TAG) > 0);
+	ASSERT_TRUE(e2e_send(&e, 4, IN_V4, 0, MUT_TYPE1) > 0);
+	ASSERT_EQ(udp_recv(e.agent[0], got, sizeof(got), &via), 148);
+	ASSERT_EQ(got[0], 1);
+	ASSERT_EQ(recv(s4, got, sizeof(got), MSG_DONTWAIT), -1);
+	ASSERT_EQ(recv(s6, got, sizeof(got), MSG_DONTWAIT), -1);
+	ASSERT_EQ(recv(e.agent[0], got, sizeof(got), MSG_DONTWAIT), -1);
+	ASSERT_EQ(recv(e.agent[1], got, sizeof(got), MSG_DONTWAIT), -1);
+	ASSERT_EQ(reason_count(XWG_R_REPLAY), rep + 1);
+	ASSERT_EQ(reason_count(XWG_R_BAD_TAG), bad + 1);
+	ASSERT_EQ(reason_count(XWG_R_HANDSHAKE), hs + 1);
+
+	e2e_paged(&e, s4, ifindex);
+
+	bpf_tc_hook_destroy(&hook);
+	for (int i = 0; i < 2; i++) {
+		close(e.peer[i]);
+		close(e.agent[i]);
+	}
+	close(s4);
+	close(s6);
+	close(tun);
+}
+
+/* The verifier's own cost figure, for the record (log level 4 = statistics only). */
+static void print_verifier_stats(void)
+{
+	static char log[4096];
+	struct rx_bpf *s = rx_bpf__open();
+	struct bpf_program *prog;
+	const char *p;
+
+	if (!s)
+		return;
+	prog = s->progs.xwg_rx_tc_full;
+	bpf_program__set_log_buf(prog, log, sizeof(log));
+	bpf_program__set_log_level(prog, 4);
+	if (!rx_bpf__load(s) && (p = strstr(log, "processed")))
+		printf("# %s verifier: %.*s\n", bpf_program__name(prog), (int)strcspn(p, "\n"), p);
+	rx_bpf__destroy(s);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("# skipped: BPF_PROG_TEST_RUN needs root\n");
+		return TEST_SUMMARY();
+	}
+	if (setup()) {
+		fprintf(stderr, "test_bpf_rx_tc: cannot load rx.bpf.o or fill its maps: %s\n", strerror(errno));
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+	print_verifier_stats();
+	RUN_TEST(test_fixtures);
+	RUN_TEST(test_agent_cases);
+	RUN_TEST(test_peer_stats);
+	RUN_TEST(test_digest_vectors);
+	RUN_TEST(test_events);
+	RUN_TEST(test_cost);
+	RUN_TEST(test_e2e_netns);	/* last: it moves the process into a new network namespace */
+	rx_bpf__destroy(skel);
+	return TEST_SUMMARY();
+}
