@@ -220,16 +220,23 @@ ns_create() {
 # topo_create: namespaces NS_A, NS_B joined by veth VETH_A <-> VETH_B with IPv4 and IPv6 (nodad) addresses.
 topo_create() {
 	NS_A=$P-a NS_B=$P-b VETH_A=${P}va VETH_B=${P}vb
-	ns_create "$NS_A" && ns_create "$NS_B" || return 1
-	ip link add "$VETH_A" netns "$NS_A" type veth peer name "$VETH_B" netns "$NS_B" || return 1
-	ip -n "$NS_A" addr add "$UA4/$U4LEN" dev "$VETH_A"
-	ip -n "$NS_B" addr add "$UB4/$U4LEN" dev "$VETH_B"
-	ip -n "$NS_A" addr add "$UA6/$U6LEN" dev "$VETH_A" nodad
-	ip -n "$NS_B" addr add "$UB6/$U6LEN" dev "$VETH_B" nodad
-	ip -n "$NS_A" link set "$VETH_A" up
-	ip -n "$NS_B" link set "$VETH_B" up
-	wait_for 5 nsx "$NS_A" ping -c 1 -W 1 -q "$UB4" || { say "underlay IPv4 does not work"; return 1; }
-	wait_for 5 nsx "$NS_A" ping -c 1 -W 1 -q "$UB6" || { say "underlay IPv6 does not work"; return 1; }
+	topo_link "$NS_A" "$NS_B" "$VETH_A" "$VETH_B"
+}
+
+# topo_link NS1 NS2 VETH1 VETH2: two new namespaces joined like topo_create's, with the same underlay
+# addresses (UA*/UB*); pair_up can use them by overriding NS_A/NS_B for the call.
+topo_link() {
+	local na=$1 nb=$2 va=$3 vb=$4
+	ns_create "$na" && ns_create "$nb" || return 1
+	ip link add "$va" netns "$na" type veth peer name "$vb" netns "$nb" || return 1
+	ip -n "$na" addr add "$UA4/$U4LEN" dev "$va"
+	ip -n "$nb" addr add "$UB4/$U4LEN" dev "$vb"
+	ip -n "$na" addr add "$UA6/$U6LEN" dev "$va" nodad
+	ip -n "$nb" addr add "$UB6/$U6LEN" dev "$vb" nodad
+	ip -n "$na" link set "$va" up
+	ip -n "$nb" link set "$vb" up
+	wait_for 5 nsx "$na" ping -c 1 -W 1 -q "$UB4" || { say "underlay IPv4 does not work"; return 1; }
+	wait_for 5 nsx "$na" ping -c 1 -W 1 -q "$UB6" || { say "underlay IPv6 does not work"; return 1; }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -237,7 +244,7 @@ topo_create() {
 
 conf_path() { printf '%s/%s.conf' "$T_TMP" "$1"; }
 
-# conf_iface IFNAME PRIVKEY PORT ADDRESSES [MTU]
+# conf_iface IFNAME PRIVKEY PORT ADDRESSES [MTU] [MODE]; MODE is xwg's data path key (Mode = ...).
 conf_iface() {
 	local f
 	f=$(conf_path "$1")
@@ -247,6 +254,7 @@ conf_iface() {
 		[ -n "$3" ] && echo "ListenPort = $3"
 		[ -n "$4" ] && echo "Address = $4"
 		[ -n "${5:-}" ] && echo "MTU = $5"
+		[ -n "${6:-}" ] && echo "Mode = $6"
 	} >"$f"
 }
 
@@ -364,7 +372,8 @@ keys_new() {
 # pair_up N IMPL_A IMPL_B UNDERLAY(4|6) INITIATOR(a|b|both) [KEEPALIVE_A] [KEEPALIVE_B]
 # Only the initiator gets an Endpoint, so it sends the first handshake and the other side learns the
 # endpoint from it.  Extra knobs, read once: PAIR_PSK (default on), PAIR_WRONG_KEY_FOR_B (a's view of b's
-# public key is wrong), PAIR_WRONG_KEY_FOR_A, PAIR_MTU.
+# public key is wrong), PAIR_WRONG_KEY_FOR_A, PAIR_MTU; XWG_MODE_A / XWG_MODE_B (`--mode` for that side's
+# xwg instead of XWG_MODE), PAIR_CONF_MODE_A / PAIR_CONF_MODE_B (a "Mode =" line in that side's file).
 pair_up() {
 	local n=$1 ia=$2 ib=$3 fam=$4 init=$5 ka=${6:--} kb=${7:--}
 	local ifa ifb psk=- epa=- epb='' pub_b pub_a
@@ -381,12 +390,15 @@ pair_up() {
 	pub_b=$KB_PUB pub_a=$KA_PUB
 	[ "${PAIR_WRONG_KEY_FOR_B:-0}" = 1 ] && pub_b=$(wg genkey | wg pubkey)
 	[ "${PAIR_WRONG_KEY_FOR_A:-0}" = 1 ] && pub_a=$(wg genkey | wg pubkey)
-	conf_iface "$ifa" "$KA_PRIV" "$(port_of "$n" a)" "$(ovl4 "$n" a)/24, $(ovl6 "$n" a)/64" "${PAIR_MTU:-}"
+	conf_iface "$ifa" "$KA_PRIV" "$(port_of "$n" a)" "$(ovl4 "$n" a)/24, $(ovl6 "$n" a)/64" "${PAIR_MTU:-}" \
+		"${PAIR_CONF_MODE_A:-}"
 	conf_peer "$ifa" "$pub_b" "$(ovl4 "$n" b)/32, $(ovl6 "$n" b)/128" "$epa" "$ka" "$psk"
-	conf_iface "$ifb" "$KB_PRIV" "$(port_of "$n" b)" "$(ovl4 "$n" b)/24, $(ovl6 "$n" b)/64" "${PAIR_MTU:-}"
+	conf_iface "$ifb" "$KB_PRIV" "$(port_of "$n" b)" "$(ovl4 "$n" b)/24, $(ovl6 "$n" b)/64" "${PAIR_MTU:-}" \
+		"${PAIR_CONF_MODE_B:-}"
 	conf_peer "$ifb" "$pub_a" "$(ovl4 "$n" a)/32, $(ovl6 "$n" a)/128" "$epb" "$kb" "$psk"
 	PAIR_A_PUB[$n]=$KA_PUB PAIR_B_PUB[$n]=$KB_PUB
-	inst_up "$ib" "$NS_B" "$ifb" && inst_up "$ia" "$NS_A" "$ifa"
+	XWG_MODE=${XWG_MODE_B:-$XWG_MODE} inst_up "$ib" "$NS_B" "$ifb" &&
+		XWG_MODE=${XWG_MODE_A:-$XWG_MODE} inst_up "$ia" "$NS_A" "$ifa"
 }
 declare -A PAIR_A_PUB=() PAIR_B_PUB=()
 
@@ -397,6 +409,15 @@ pair_down() {
 
 # ---------------------------------------------------------------------------------------------
 # Probes
+
+# agent_pids NS: pids of the xwg processes (agents) running in namespace NS.
+agent_pids() {
+	local pid
+	for pid in $(ip netns pids "$1" 2>/dev/null); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = xwg ] && echo "$pid"
+	done
+	return 0
+}
 
 # wg_field IFNAME PEER-PUBKEY COLUMN: one column of a peer's `wg show dump` line
 # (3 endpoint, 4 allowed-ips, 5 latest-handshake, 6 rx, 7 tx, 8 keepalive).
@@ -438,12 +459,13 @@ iperf_finish() {
 		show_file "$IPERF_JSON" 5
 		return 1
 	fi
-	IPERF_BYTES=$(jq -r '.end.sum_received.bytes | floor' "$IPERF_JSON")
-	rate=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$IPERF_JSON")
+	IPERF_BYTES=$(jq -r '.end.sum_received.bytes // 0 | floor' "$IPERF_JSON" 2>/dev/null)
+	rate=$(jq -r '(.end.sum_received.bits_per_second // 0) / 1e6 | floor' "$IPERF_JSON" 2>/dev/null)
 	if [ "${IPERF_BYTES:-0}" -gt 0 ] 2>/dev/null; then
 		ok "$desc ($rate Mbit/s)"
 	else
 		nok "$desc: no data received"
+		say "$IPERF_DESC: $(jq -r '.error // "no error reported"' "$IPERF_JSON" 2>/dev/null || echo "unreadable report")"
 		return 1
 	fi
 }

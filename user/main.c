@@ -409,7 +409,7 @@ static int cmd_attach(int argc, char *argv[])
 	/* The agent answers with an errno only: say what it means here. */
 	if (attach && ret == -EEXIST)
 		fprintf(stderr, "already attached\n");
-	else if (!attach && ret == -ENODEV)
+	else if (!attach && ret == -ENOENT)
 		fprintf(stderr, "not attached\n");
 	else if (ret == -EOPNOTSUPP && !show_get_mode(ifname, mode, sizeof(mode)) && !strcmp(mode, "tun"))
 		fprintf(stderr, "the data path is tun (start the interface with another --mode)\n");
