@@ -84,13 +84,23 @@ static __always_inline int rx_verdict(__u32 reason)
 	return xwg_reason_action(reason) == XWG_ACT_DROP ? XDP_DROP : XDP_PASS;
 }
 
+/*
+ * The skb may still say CHECKSUM_PARTIAL for the outer UDP header it no longer has (veth passes a
+ * sender's offloaded checksum along): make the inner stack verify the inner checksums itself.
+ */
+static __always_inline long rx_tc_deliver(struct __sk_buff *skb, __u32 tun_ifindex)
+{
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
+	return bpf_redirect(tun_ifindex, BPF_F_INGRESS);
+}
+
 /* tc mode's counterpart: delivery is a redirect to the tunnel's ingress. */
-static __always_inline int rx_tc_verdict(__u32 reason, __u32 tun_ifindex)
+static __always_inline int rx_tc_verdict(struct __sk_buff *skb, __u32 reason, __u32 tun_ifindex)
 {
 	rx_count(reason);
 	switch (xwg_reason_action(reason)) {
 	case XWG_ACT_DELIVER:
-		return bpf_redirect(tun_ifindex, BPF_F_INGRESS);
+		return rx_tc_deliver(skb, tun_ifindex);
 	case XWG_ACT_AGENT:
 		return TC_ACT_OK;
 	}
@@ -636,7 +646,7 @@ int xwg_rx_tc(struct __sk_buff *skb)
 		rx_count(XWG_R_ERROR);
 		return TC_ACT_SHOT;
 	}
-	return bpf_redirect(cfg->tun_ifindex, BPF_F_INGRESS);
+	return rx_tc_deliver(skb, cfg->tun_ifindex);
 }
 
 /* tc mode: the whole receive path on the skb, delivered to the tunnel's ingress directly. */
@@ -646,5 +656,5 @@ int xwg_rx_tc_full(struct __sk_buff *skb)
 	struct rx_pkt p = {};
 	__u32 reason = -rx_process(skb, true, &p);
 
-	return rx_tc_verdict(reason, p.tun_ifindex);
+	return rx_tc_verdict(skb, reason, p.tun_ifindex);
 }
