@@ -85,8 +85,8 @@ static __always_inline int rx_verdict(__u32 reason)
 }
 
 /*
- * The skb may still say CHECKSUM_PARTIAL for the outer UDP header it no longer has (veth passes a
- * sender's offloaded checksum along): make the inner stack verify the inner checksums itself.
+ * A CHECKSUM_UNNECESSARY verdict (veth sets it) was about the outer UDP checksum, which is gone:
+ * let the inner stack verify the inner checksums itself.
  */
 static __always_inline long rx_tc_deliver(struct __sk_buff *skb, __u32 tun_ifindex)
 {

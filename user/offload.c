@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <linux/if_tun.h>
 #include <linux/magic.h>
 #include <net/if.h>
@@ -48,6 +50,7 @@ struct offload {
 	struct ctl_bpf *ctl;
 	struct ring_buffer *events;
 	int underlay[OFFLOAD_MAX_UNDERLAY];
+	bool underlay_csum_off[OFFLOAD_MAX_UNDERLAY];	/* we turned veth TX checksumming off */
 	char underlay_name[OFFLOAD_MAX_UNDERLAY][IF_NAMESIZE];
 	int n_underlay;
 	char pin_dir[96];
@@ -325,10 +328,55 @@ static bool offload_is_underlay(struct xwg_device *dev, int ifindex, const char 
 	return ret == 0 && (ifr.ifr_flags & IFF_UP) && !(ifr.ifr_flags & (IFF_LOOPBACK | IFF_POINTOPOINT));
 }
 
+static int offload_ethtool(const char *ifname, void *data)
+{
+	struct ifreq ifr = { .ifr_data = data };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ret = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * TCP hands xwg_tx CHECKSUM_PARTIAL skbs and xwg_tx lays them out so the completion lands on the
+ * outer UDP checksum. A NIC does that completion; veth does not, it passes the skb to the peer's
+ * stack still PARTIAL with csum_start ahead of the UDP header, and the IPv6 UDP receive path then
+ * verifies the unfinished checksum and drops the packet (seen against wireguard-go). Making the
+ * kernel finish the checksum before veth transmits avoids that. Returns true if we changed it.
+ */
+static bool offload_veth_csum_off(const char *ifname)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ethtool_value val = { .cmd = ETHTOOL_GTXCSUM };
+
+	if (offload_ethtool(ifname, &info) || strcmp(info.driver, "veth"))
+		return false;
+	if (offload_ethtool(ifname, &val) || !val.data)
+		return false;
+	val = (struct ethtool_value){ .cmd = ETHTOOL_STXCSUM, .data = 0 };
+	return offload_ethtool(ifname, &val) == 0;
+}
+
+static void offload_veth_csum_restore(int i, struct offload *o)
+{
+	struct ethtool_value val = { .cmd = ETHTOOL_STXCSUM, .data = 1 };
+
+	if (o->underlay_csum_off[i])
+		offload_ethtool(o->underlay_name[i], &val);
+	o->underlay_csum_off[i] = false;
+}
+
 static void offload_detach_all(struct offload *o)
 {
-	while (o->n_underlay)
-		offload_detach_one(o, o->underlay[--o->n_underlay]);
+	while (o->n_underlay) {
+		o->n_underlay--;
+		offload_detach_one(o, o->underlay[o->n_underlay]);
+		offload_veth_csum_restore(o->n_underlay, o);
+	}
 }
 
 static int offload_add_underlay(struct offload *o, int ifindex, const char *name)
@@ -342,6 +390,7 @@ static int offload_add_underlay(struct offload *o, int ifindex, const char *name
 		return ret;
 	o->underlay[o->n_underlay] = ifindex;
 	snprintf(o->underlay_name[o->n_underlay], IF_NAMESIZE, "%s", name);
+	o->underlay_csum_off[o->n_underlay] = offload_veth_csum_off(name);
 	o->n_underlay++;
 	return 0;
 }
@@ -515,8 +564,10 @@ int offload_detach(struct xwg_device *dev, const char *ifname)
 		if (o->underlay[i] != ifindex)
 			continue;
 		offload_detach_one(o, ifindex);
+		offload_veth_csum_restore(i, o);
 		o->n_underlay--;
 		o->underlay[i] = o->underlay[o->n_underlay];
+		o->underlay_csum_off[i] = o->underlay_csum_off[o->n_underlay];
 		memcpy(o->underlay_name[i], o->underlay_name[o->n_underlay], IF_NAMESIZE);
 		return 0;
 	}
