@@ -19,7 +19,8 @@ CFLAGS    ?= -O2 -g
 XCFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
              -Iinclude -Iuser -I$(OUTPUT) $(NL_CFLAGS)
 LDLIBS    := -lbpf -lelf -lz -lcrypto -lnl-route-3 -lnl-3
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -I$(OUTPUT) \
+# -mcpu=v3 with 64-bit ChaCha state words measured 1.27x faster for the BPF AEAD (README).
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -DXWG_BPF_ALU32 -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -I$(OUTPUT) \
               -Wall -Werror -Wno-unused-function
 
 ifeq ($(V),1)
@@ -40,7 +41,7 @@ TEST_SRCS  := $(wildcard selftests/test_*.c)
 TEST_BINS  := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 
-.PHONY: all deps check demo install clean vmlinux help
+.PHONY: all deps check demo bench install clean vmlinux help
 # Skeletons are inputs of several objects: keep them after the build.
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 .DEFAULT_GOAL := all
@@ -51,6 +52,7 @@ help:
 	@echo '  all      build the xwg agent/CLI and the BPF programs into $(OUTPUT)/'
 	@echo '  check    build and run every test (unit, BPF_PROG_TEST_RUN, netns); needs root'
 	@echo '  demo     two namespaces, an xwg tunnel between them, ping + iperf3, xwg show'
+	@echo '  bench    throughput, UDP pps, ping, CPU s/GB per data path over veth + BPF AEAD; needs root'
 	@echo '  install  install xwg and xwg.8 under $$(DESTDIR)$$(PREFIX)'
 	@echo '  vmlinux  regenerate vmlinux/vmlinux.h from this kernel'\''s BTF'
 	@echo '  clean    remove $(OUTPUT)/'
@@ -99,6 +101,9 @@ check: all
 
 demo: all
 	$(Q)OUTPUT=$(abspath $(OUTPUT)) selftests/demo.sh
+
+bench: all
+	$(Q)OUTPUT=$(abspath $(OUTPUT)) bench/run.sh
 
 install: $(OUTPUT)/xwg
 	$(Q)install -D -m 0755 $(OUTPUT)/xwg $(DESTDIR)$(PREFIX)/bin/xwg

@@ -4,7 +4,7 @@
 # xwg-timeout: 240
 #
 # Two runs: IMPL_A sends keepalives to IMPL_B, then the roles swap.  In each, after one ping the tunnel
-# is idle; a capture on the receiver's veth must show the sender's keepalives (transport data, type 4,
+# is idle; a capture on the sender's veth must show the sender's keepalives (transport data, type 4,
 # 32 bytes of UDP payload: header 16 + empty payload + tag 16) about every second, and nothing at all
 # coming back from the side without keepalive (an echo would mean keepalives are answered).
 
@@ -29,7 +29,8 @@ run() {	# run N SENDER-IMPL RECEIVER-IMPL
 	sleep 1
 	pa=$(port_of "$n" a) pb=$(port_of "$n" b)
 	cap=$T_TMP/cap$n.txt
-	nsx "$NS_B" timeout $((CAPTURE_SECS + 15)) tshark -n -l -i "$VETH_B" -f "udp port $pb" \
+	# On the sender's veth: an xwg receiver in an XDP mode consumes keepalives before any tap.
+	nsx "$NS_A" timeout $((CAPTURE_SECS + 15)) tshark -n -l -i "$VETH_A" -f "udp port $pb" \
 		-a duration:"$CAPTURE_SECS" -d "udp.port==$pb,wg" -Y wg \
 		-T fields -E separator=, -e frame.time_relative -e ip.src -e udp.srcport -e wg.type -e udp.length \
 		>"$cap" 2>"$T_TMP/tshark.err"

@@ -648,6 +648,8 @@ static int command_exec(const struct command *c, int argc, char *argv[])
 		return 1;
 	}
 	noise_init();
+	/* Before any fork: the agent must pin where the next agent (and `xwg down`) will look. */
+	offload_prepare();
 	return c->fn(argc, argv);
 }
 

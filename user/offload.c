@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/sockios.h>
@@ -125,22 +126,42 @@ static bool offload_is_bpffs(const char *path)
 
 /*
  * Where pins live: /sys/fs/bpf/xwg. `ip netns exec` mounts a fresh sysfs over /sys, hiding the
- * host's bpffs; pins made in a private bpffs would die with the agent, so reach the host's
- * through init's root. Only when there is none at all do we mount one.
+ * host's bpffs, and pins made in a private bpffs would die with the agent. So look for the host's
+ * through init's root, or the root of whoever started us (the shell outside `ip netns exec`), and
+ * hold that directory open: /proc/self/fd/N stays valid after the starter exits. Resolved once,
+ * by the CLI before it forks the agent (offload_prepare).
  */
 static const char *offload_pin_root(void)
 {
 	static char root[64];
+	char cand[3][48];
 
 	if (root[0])
 		return root;
-	if (offload_is_bpffs("/sys/fs/bpf"))
-		snprintf(root, sizeof(root), "/sys/fs/bpf/xwg");
-	else if (offload_is_bpffs("/proc/1/root/sys/fs/bpf"))
-		snprintf(root, sizeof(root), "/proc/1/root/sys/fs/bpf/xwg");
-	else
-		return NULL;
-	return root;
+	snprintf(cand[0], sizeof(cand[0]), "/sys/fs/bpf");
+	snprintf(cand[1], sizeof(cand[1]), "/proc/1/root/sys/fs/bpf");
+	snprintf(cand[2], sizeof(cand[2]), "/proc/%d/root/sys/fs/bpf", (int)getppid());
+	for (int i = 0; i < 3; i++) {
+		int fd;
+
+		if (!offload_is_bpffs(cand[i]))
+			continue;
+		if (i == 0) {
+			snprintf(root, sizeof(root), "/sys/fs/bpf/xwg");
+			return root;
+		}
+		fd = open(cand[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		snprintf(root, sizeof(root), "/proc/self/fd/%d/xwg", fd);
+		return root;
+	}
+	return NULL;
+}
+
+void offload_prepare(void)
+{
+	offload_pin_root();
 }
 
 static int offload_mount_bpffs(void)
@@ -456,7 +477,14 @@ static void offload_free(struct offload *o)
 
 int offload_start(struct xwg_device *dev, enum offload_mode requested)
 {
-	static const enum offload_mode order[] = { OFFLOAD_XDP, OFFLOAD_XDP_GENERIC, OFFLOAD_TC };
+	/*
+	 * xdp-generic is left out of auto: TCP sessions through it break now and then (see README,
+	 * "Known issues"); it stays available when asked for by name.
+	 */
+	static const enum offload_mode auto_order[] = { OFFLOAD_XDP, OFFLOAD_TC };
+	static const enum offload_mode explicit_order[] = { OFFLOAD_XDP, OFFLOAD_XDP_GENERIC, OFFLOAD_TC };
+	const enum offload_mode *order = requested == OFFLOAD_AUTO ? auto_order : explicit_order;
+	size_t n_order = requested == OFFLOAD_AUTO ? 2 : 3;
 	struct offload *o;
 	bool adopted = false;
 	int ret;
@@ -484,7 +512,7 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 		offload_adopt(dev, o);
 	offload_write_config(dev, o);
 	offload_sync_all(dev);
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+	for (size_t i = 0; i < n_order; i++) {
 		if (requested != OFFLOAD_AUTO && requested != order[i])
 			continue;
 		if (offload_try_mode(dev, o, order[i]) == 0) {
@@ -972,6 +1000,44 @@ static void offload_poll_timers(struct peer *peer)
 	}
 }
 
+static bool offload_addr_is_local(const struct ifaddrs *ifs, const struct endpoint *ep)
+{
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		const struct sockaddr *a = i->ifa_addr;
+
+		if (!a || a->sa_family != ep->addr.sa.sa_family)
+			continue;
+		if (a->sa_family == AF_INET &&
+		    !memcmp(&((const struct sockaddr_in *)a)->sin_addr, &ep->src4, sizeof(ep->src4)))
+			return true;
+		if (a->sa_family == AF_INET6 &&
+		    !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &ep->src6, sizeof(ep->src6)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * BPF writes the cached source address into every packet, so nothing notices when it is removed
+ * (the socket path learns it from sendmsg errors). Drop a source that is no longer ours: the
+ * agent then sends through routing, the peer sees the new address, and BPF learns it back from
+ * the peer's next packet (a roaming event).
+ */
+static void offload_check_sources(struct xwg_device *dev)
+{
+	struct ifaddrs *ifs;
+
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (struct peer *p = dev->peers; p; p = p->next_peer) {
+		if (!p->endpoint.src_valid || offload_addr_is_local(ifs, &p->endpoint))
+			continue;
+		p->endpoint.src_valid = false;
+		offload_peer_sync(p);
+	}
+	freeifaddrs(ifs);
+}
+
 void offload_poll(struct xwg_device *dev)
 {
 	struct offload *o = offload_live(dev);
@@ -983,6 +1049,7 @@ void offload_poll(struct xwg_device *dev)
 	if (now_ns() - o->last_poll_ns < OFFLOAD_POLL_NS)
 		return;
 	o->last_poll_ns = now_ns();
+	offload_check_sources(dev);
 	for (struct peer *p = dev->peers; p; p = p->next_peer)
 		offload_poll_timers(p);
 }

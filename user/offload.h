@@ -39,6 +39,8 @@ const char *offload_mode_name(enum offload_mode mode);
  * (offload_refused). Returns 0, or -errno only for errors that leave nothing usable.
  */
 int offload_start(struct xwg_device *dev, enum offload_mode requested);
+/* Finds the host's bpffs for pins; call early in the CLI, before forking the agent. */
+void offload_prepare(void);
 /* True when an agent for ifname left pinned state behind (it died): offload_start adopts it. */
 bool offload_has_pins(const char *ifname);
 /* `xwg down` after the agent died: detach our programs, delete the tunnel, remove the pins. */
