@@ -943,6 +943,20 @@ static void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoi
 	ep->src_valid = true;
 }
 
+static bool offload_addr_is_local(const struct ifaddrs *ifs, const struct endpoint *ep);
+
+/* Clears the peer's cached source address if it is no longer one of ours. */
+static void offload_validate_source(struct peer *peer)
+{
+	struct ifaddrs *ifs;
+
+	if (!peer->endpoint.src_valid || getifaddrs(&ifs) < 0)
+		return;
+	if (!offload_addr_is_local(ifs, &peer->endpoint))
+		peer->endpoint.src_valid = false;
+	freeifaddrs(ifs);
+}
+
 static int offload_handle_event(void *ctx, void *data, size_t len)
 {
 	struct xwg_device *dev = ctx;
@@ -956,6 +970,11 @@ static int offload_handle_event(void *ctx, void *data, size_t len)
 	switch (e->type) {
 	case XWG_EV_ROAMED:
 		offload_endpoint_from_map(peer, &e->endpoint);
+		/*
+		 * XDP does not care which of our addresses a packet was sent to: the peer may still be
+		 * using one we just removed. Never adopt that as the source for our replies.
+		 */
+		offload_validate_source(peer);
 		offload_peer_sync(peer);
 		break;
 	case XWG_EV_KEYPAIR_CONFIRMED:
