@@ -326,6 +326,30 @@ run_restart() {
 	pair_down "$n"
 }
 
+# Agent killed and not restarted: attach must only say "not running"; down must remove what it left.
+run_dead_down() {
+	local n=$1 tag="dead agent: $RR_MODE agent killed, then xwg down" ifa pid
+	say "--- $tag"
+	up_or_skip "$tag" "$n" "$RR_MODE" "$RR_MODE" xwg || return
+	ifa=$(ifname_of "$n" a)
+	check "$tag: ping before" ping_ok "$NS_A" "$(ovl4 "$n" b)" 2
+	pid=$(agent_pids "$NS_A" | head -n 1)
+	if [ -z "$pid" ]; then
+		nok "$tag: found a's agent process"
+		pair_down "$n"
+		return
+	fi
+	kill -KILL "$pid"
+	wait_for 3 sh -c "! kill -0 $pid"
+	check "$tag: the tunnel outlives its agent (persistent)" ip -n "$NS_A" link show "$ifa"
+	check "$tag: BPF still carries traffic without the agent" ping_ok "$NS_A" "$(ovl4 "$n" b)" 2
+	check "$tag: attach without an agent fails" nsx "$NS_A" sh -c "! '$XWG' attach '$ifa' '$VETH_A' 2>/dev/null"
+	check "$tag: ... and leaves the tunnel alone" ip -n "$NS_A" link show "$ifa"
+	down_side "$tag" a "$n"
+	check "$tag: the tunnel is gone" sh -c "! ip -n '$NS_A' link show '$ifa' 2>/dev/null"
+	pair_down "$n"
+}
+
 # ---------------------------------------------------------------------------------------------
 
 [ "$OFFLOAD_REKEY" = 1 ] && rekey_start
@@ -337,6 +361,7 @@ for pairing in $OFFLOAD_PAIRINGS; do
 done
 run_roaming 5
 run_restart 6
+run_dead_down 7
 rekey_finish
 
 lib_done

@@ -57,7 +57,6 @@ int device_init(struct xwg_device *dev, const char *ifname, int mtu)
 	memset(dev, 0, sizeof(*dev));
 	dev->tun_fd = dev->sock4 = dev->sock6 = dev->epoll_fd = dev->uapi_fd = dev->signal_fd = -1;
 	dev->mtu = mtu > 0 ? mtu : XWG_DEFAULT_MTU;
-	dev->mode = "tun";
 	if (strlen(ifname) >= sizeof(dev->ifname))
 		return -ENAMETOOLONG;
 	strcpy(dev->ifname, ifname);
@@ -222,7 +221,11 @@ int device_run(struct xwg_device *dev)
 				socket_receive(dev, fd);
 			} else if (fd == dev->uapi_fd) {
 				uapi_accept(dev);
-				offload_sync(dev);
+				/* A get (wg show) changes nothing: no need to re-push every prefix. */
+				if (dev->config_changed) {
+					dev->config_changed = false;
+					offload_sync(dev);
+				}
 			} else if (fd == dev->signal_fd) {
 				dev->running = false;
 			}

@@ -64,9 +64,8 @@ struct xwg_device {
 	char uapi_path[108];
 	int signal_fd;
 	bool running;
-	const char *mode;		/* active data-path mode, e.g. "tun" */
 	struct offload *offload;	/* BPF fast path, NULL in tun mode */
-	int requested_mode;		/* enum offload_mode */
+	bool config_changed;		/* a UAPI set ran: the BPF maps need a resync */
 };
 
 /* Monotonic clock in ns: every protocol timer and age is measured with it. */

@@ -359,6 +359,25 @@ static int agent_set_key(int fd, const char *key, const char *value)
 	return ret;
 }
 
+/* Prints why there is no agent to talk to; returns the exit status 1. */
+static int agent_connect_error(const char *ifname, int err)
+{
+	if (err == -ENOENT || err == -ECONNREFUSED)
+		fprintf(stderr, "xwg: %s: not running\n", ifname);
+	else
+		fprintf(stderr, "xwg: %s: cannot connect to %s/%s.sock: %s\n", ifname, XWG_UAPI_DIR, ifname,
+			strerror(-err));
+	return 1;
+}
+
+/* The running agent's UAPI socket, or -1 after saying why not. */
+static int agent_open(const char *ifname)
+{
+	int fd = agent_connect(ifname);
+
+	return fd < 0 ? -agent_connect_error(ifname, fd) : fd;
+}
+
 /* xwg attach|detach IFNAME DEV: asks IFNAME's agent to start or stop offloading on underlay DEV. */
 static int cmd_attach(int argc, char *argv[])
 {
@@ -381,20 +400,9 @@ static int cmd_attach(int argc, char *argv[])
 		fprintf(stderr, "xwg: %s: '%s' is not a valid device name\n", argv[0], dev);
 		return 1;
 	}
-	fd = agent_connect(ifname);
-	if ((fd == -ENOENT || fd == -ECONNREFUSED) && offload_cleanup_stale(ifname) == 0) {
-		printf("[#] xwg: %s down (removed what a dead agent left)\n", ifname);
-		return 0;
-	}
-	if (fd == -ENOENT || fd == -ECONNREFUSED) {
-		fprintf(stderr, "xwg: %s: not running\n", ifname);
+	fd = agent_open(ifname);
+	if (fd < 0)
 		return 1;
-	}
-	if (fd < 0) {
-		fprintf(stderr, "xwg: %s: cannot connect to %s/%s.sock: %s\n", ifname, XWG_UAPI_DIR, ifname,
-			strerror(-fd));
-		return 1;
-	}
 	ret = agent_set_key(fd, attach ? "xwg_attach" : "xwg_detach", dev);
 	close(fd);
 	if (!ret) {
@@ -451,15 +459,13 @@ static int cmd_down(int argc, char *argv[])
 	if (arg_ifname("down", argv[1], ifname))
 		return 1;
 	fd = agent_connect(ifname);
-	if (fd == -ENOENT || fd == -ECONNREFUSED) {
-		fprintf(stderr, "xwg: %s: not running\n", ifname);
-		return 1;
+	/* No agent, but a dead one's tunnel and pins: removing those is what down is for. */
+	if ((fd == -ENOENT || fd == -ECONNREFUSED) && offload_cleanup_stale(ifname) == 0) {
+		printf("[#] xwg: %s down (removed what a dead agent left)\n", ifname);
+		return 0;
 	}
-	if (fd < 0) {
-		fprintf(stderr, "xwg: %s: cannot connect to %s/%s.sock: %s\n", ifname, XWG_UAPI_DIR, ifname,
-			strerror(-fd));
-		return 1;
-	}
+	if (fd < 0)
+		return agent_connect_error(ifname, fd);
 	/* Close before signalling: the agent serves one connection at a time and would wait for ours. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
 		fprintf(stderr, "xwg: %s: cannot identify the agent's process\n", ifname);

@@ -462,7 +462,6 @@ static void offload_write_config(struct xwg_device *dev, struct offload *o)
 }
 
 static int offload_handle_event(void *ctx, void *data, size_t len);
-static void offload_sync_all(struct xwg_device *dev);
 static void offload_adopt(struct xwg_device *dev, struct offload *o);
 
 static void offload_free(struct offload *o)
@@ -511,7 +510,7 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 	if (adopted)
 		offload_adopt(dev, o);
 	offload_write_config(dev, o);
-	offload_sync_all(dev);
+	offload_sync(dev);
 	for (size_t i = 0; i < n_order; i++) {
 		if (requested != OFFLOAD_AUTO && requested != order[i])
 			continue;
@@ -521,7 +520,6 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 			/* The tunnel must outlive a crashed agent, or BPF would forward into nothing. */
 			ioctl(dev->tun_fd, TUNSETPERSIST, 1);
 			o->events = ring_buffer__new(bpf_map__fd(o->rx->maps.xwg_events), offload_handle_event, dev, NULL);
-			dev->mode = offload_mode_name(order[i]);
 			return 0;
 		}
 	}
@@ -540,7 +538,6 @@ fallback:
 		/* A refusal record without programs: every mirror function checks for rx. */
 		dev->offload = keep;
 	}
-	dev->mode = "tun";
 	return 0;
 }
 
@@ -838,7 +835,7 @@ static void offload_sync_allowedips(struct xwg_device *dev, struct offload *o)
 }
 
 /* Full resync after configuration changes (UAPI set, start): peers, keypairs, prefixes. */
-static void offload_sync_all(struct xwg_device *dev)
+void offload_sync(struct xwg_device *dev)
 {
 	struct offload *o = offload_live(dev);
 
@@ -855,11 +852,6 @@ static void offload_sync_all(struct xwg_device *dev)
 		offload_peer_sync(p);
 	}
 	offload_sync_allowedips(dev, o);
-}
-
-void offload_sync(struct xwg_device *dev)
-{
-	offload_sync_all(dev);
 }
 
 /* ---- reading back */
@@ -943,17 +935,42 @@ static void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoi
 	ep->src_valid = true;
 }
 
-static bool offload_addr_is_local(const struct ifaddrs *ifs, const struct endpoint *ep);
 
-/* Clears the peer's cached source address if it is no longer one of ours. */
-static void offload_validate_source(struct peer *peer)
+static bool offload_addr_is_local(const struct ifaddrs *ifs, const struct endpoint *ep)
+{
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		const struct sockaddr *a = i->ifa_addr;
+
+		if (!a || a->sa_family != ep->addr.sa.sa_family)
+			continue;
+		if (a->sa_family == AF_INET &&
+		    !memcmp(&((const struct sockaddr_in *)a)->sin_addr, &ep->src4, sizeof(ep->src4)))
+			return true;
+		if (a->sa_family == AF_INET6 &&
+		    !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &ep->src6, sizeof(ep->src6)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * BPF writes the cached source address into every packet, so nothing notices when it is removed
+ * (the socket path learns it from sendmsg errors). Drop a source that is no longer ours, for one
+ * peer or (only NULL) all: the agent then sends through routing, the peer sees the new address,
+ * and BPF learns it back from the peer's next packet (a roaming event).
+ */
+static void offload_drop_stale_sources(struct xwg_device *dev, struct peer *only)
 {
 	struct ifaddrs *ifs;
 
-	if (!peer->endpoint.src_valid || getifaddrs(&ifs) < 0)
+	if (getifaddrs(&ifs) < 0)
 		return;
-	if (!offload_addr_is_local(ifs, &peer->endpoint))
-		peer->endpoint.src_valid = false;
+	for (struct peer *p = only ? only : dev->peers; p; p = only ? NULL : p->next_peer) {
+		if (!p->endpoint.src_valid || offload_addr_is_local(ifs, &p->endpoint))
+			continue;
+		p->endpoint.src_valid = false;
+		offload_peer_sync(p);
+	}
 	freeifaddrs(ifs);
 }
 
@@ -974,7 +991,7 @@ static int offload_handle_event(void *ctx, void *data, size_t len)
 		 * XDP does not care which of our addresses a packet was sent to: the peer may still be
 		 * using one we just removed. Never adopt that as the source for our replies.
 		 */
-		offload_validate_source(peer);
+		offload_drop_stale_sources(dev, peer);
 		offload_peer_sync(peer);
 		break;
 	case XWG_EV_KEYPAIR_CONFIRMED:
@@ -1019,43 +1036,7 @@ static void offload_poll_timers(struct peer *peer)
 	}
 }
 
-static bool offload_addr_is_local(const struct ifaddrs *ifs, const struct endpoint *ep)
-{
-	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-		const struct sockaddr *a = i->ifa_addr;
 
-		if (!a || a->sa_family != ep->addr.sa.sa_family)
-			continue;
-		if (a->sa_family == AF_INET &&
-		    !memcmp(&((const struct sockaddr_in *)a)->sin_addr, &ep->src4, sizeof(ep->src4)))
-			return true;
-		if (a->sa_family == AF_INET6 &&
-		    !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &ep->src6, sizeof(ep->src6)))
-			return true;
-	}
-	return false;
-}
-
-/*
- * BPF writes the cached source address into every packet, so nothing notices when it is removed
- * (the socket path learns it from sendmsg errors). Drop a source that is no longer ours: the
- * agent then sends through routing, the peer sees the new address, and BPF learns it back from
- * the peer's next packet (a roaming event).
- */
-static void offload_check_sources(struct xwg_device *dev)
-{
-	struct ifaddrs *ifs;
-
-	if (getifaddrs(&ifs) < 0)
-		return;
-	for (struct peer *p = dev->peers; p; p = p->next_peer) {
-		if (!p->endpoint.src_valid || offload_addr_is_local(ifs, &p->endpoint))
-			continue;
-		p->endpoint.src_valid = false;
-		offload_peer_sync(p);
-	}
-	freeifaddrs(ifs);
-}
 
 void offload_poll(struct xwg_device *dev)
 {
@@ -1068,7 +1049,7 @@ void offload_poll(struct xwg_device *dev)
 	if (now_ns() - o->last_poll_ns < OFFLOAD_POLL_NS)
 		return;
 	o->last_poll_ns = now_ns();
-	offload_check_sources(dev);
+	offload_drop_stale_sources(dev, NULL);
 	for (struct peer *p = dev->peers; p; p = p->next_peer)
 		offload_poll_timers(p);
 }

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include "device.h"
 #include "crypto.h"
+#include "offload.h"
 #include "timers.h"
 
 #define NSEC_PER_SEC 1000000000ULL
@@ -65,6 +66,8 @@ void timers_handshake_complete(struct peer *peer)
 	peer->timer_handshake_attempts = 0;
 	peer->sent_lastminute_handshake = false;
 	clock_gettime(CLOCK_REALTIME, &peer->last_handshake);
+	/* A restarted agent reads the handshake time back from the pinned peer map. */
+	offload_peer_sync(peer);
 }
 
 void timers_session_derived(struct peer *peer)

@@ -482,6 +482,8 @@ static int uapi_set(struct xwg_device *dev, FILE *in, int *stream_err)
 	char line[UAPI_LINE_MAX];
 	int ret = 0, n;
 
+	/* Lines apply as they are read, so even a failing set may have changed something. */
+	dev->config_changed = true;
 	while ((n = uapi_getline(in, line, sizeof(line))) != 0) {
 		if (n == -ENODATA || n == -EIO) {
 			*stream_err = n;
