@@ -20,7 +20,6 @@
  */
 #define UNDER_LOAD_HANDSHAKES_PER_SECOND 128
 #define TUN_BATCH 256
-#define OFFLOAD_POLL_MS 100
 
 static int device_watch(struct xwg_device *dev, int fd)
 {

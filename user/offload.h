@@ -21,6 +21,8 @@ enum offload_mode {
 };
 
 #define OFFLOAD_MAX_UNDERLAY 8
+/* How often the event loop calls offload_poll while BPF is on (ms). */
+#define OFFLOAD_POLL_MS 100
 
 /* Per-peer numbers the BPF path accumulated (summed over CPUs). */
 struct offload_peer_stats {
