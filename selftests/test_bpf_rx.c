@@ -21,28 +21,6 @@
 #include "xwg_maps.h"
 #include "rx.skel.h"
 
-#define PORT		51820
-#define LO_IFINDEX	1
-
-/* Keypairs (local receiver indices) and peers of the test device. */
-#define KP_A		0x0a0a0a0au	/* peer 1, fresh: the fixtures' main keypair */
-#define KP_EXPIRED	0x0b0b0b0bu	/* peer 1, 181 s old */
-#define KP_OFF		0x0c0c0c0cu	/* peer 1, not valid for receiving */
-#define KP_EVENTS	0x0d0d0d0du	/* peer 4, initiator, 170 s old */
-#define KP_E2E		0x0e0e0e0eu	/* peer 1, for the netns test */
-#define KP_VECTOR	0x55667788u	/* peer 3, the protocol digest's transport vector (wire 88776655) */
-#define KP_UNKNOWN	0x99999999u
-#define PEER_A		1
-#define PEER_B		2		/* owns 10.99.0.0/24 around peer A's /32 */
-#define PEER_VECTOR	3
-#define PEER_EVENTS	4
-
-enum { OUT_ANY, OUT_SAME, OUT_INNER };
-enum {
-	MUT_NONE, MUT_FLIP_CT, MUT_FLIP_TAG, MUT_RESERVED, MUT_TYPE1, MUT_TYPE2, MUT_TYPE3, MUT_TRUNC,
-	MUT_UDPLEN, MUT_PORT, MUT_TCP, MUT_FRAG, MUT_ARP, MUT_IPOPT, MUT_V6EXT, MUT_GARBAGE, MUT_RUNT,
-};
-
 struct fixture {
 	const char *name;
 	int outer;		/* 4 or 6 */
@@ -56,7 +34,6 @@ struct fixture {
 	int reason;		/* the one xwg_reasons counter that must move */
 	int out;		/* OUT_INNER: Ethernet + inner packet + mark; OUT_SAME: untouched */
 };
-
 
 static const struct fixture fixtures[] = {
 	{ "v4 in v4", 4, IN_V4, NULL, 33, KP_A, 0, MUT_NONE, XDP_PASS, XWG_R_OK, OUT_INNER },
@@ -102,11 +79,7 @@ static const struct fixture fixtures[] = {
 	{ "still in sync after all that", 6, IN_V6, NULL, 1000, KP_A, 10018, MUT_NONE, XDP_PASS, XWG_R_OK, OUT_INNER },
 };
 
-static struct rx_bpf *skel;
-static int ncpus;
-static uint8_t key_a[32], key_vector[32];
 static uint64_t peer_a_bytes, peer_a_packets;	/* what the fixtures should have counted */
-
 
 static const uint8_t *fixture_key(uint32_t index)
 {
@@ -191,124 +164,6 @@ static int run_xdp(const uint8_t *pkt, size_t len, struct run *r)
 	return 0;
 }
 
-static uint64_t reason_count(uint32_t reason)
-{
-	uint64_t v[ncpus], sum = 0;
-
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_reasons), &reason, v))
-		return ~0ull;
-	for (int i = 0; i < ncpus; i++)
-		sum += v[i];
-	return sum;
-}
-
-static void reasons_snapshot(uint64_t *v)
-{
-	for (uint32_t r = 0; r < XWG_R_MAX; r++)
-		v[r] = reason_count(r);
-}
-
-static struct xwg_peer_stats peer_stats(uint32_t peer)
-{
-	struct xwg_peer_stats v[ncpus], sum = { 0 };
-
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_stats), &peer, v))
-		return sum;
-	for (int i = 0; i < ncpus; i++) {
-		sum.rx_bytes += v[i].rx_bytes;
-		sum.rx_packets += v[i].rx_packets;
-		if (v[i].last_rx_ns > sum.last_rx_ns)
-			sum.last_rx_ns = v[i].last_rx_ns;
-		if (v[i].last_rx_data_ns > sum.last_rx_data_ns)
-			sum.last_rx_data_ns = v[i].last_rx_data_ns;
-	}
-	return sum;
-}
-
-static int set_config(uint32_t tun_ifindex, uint32_t flags)
-{
-	struct xwg_dev_config c = { .tun_ifindex = tun_ifindex, .flags = flags, .listen_port = htons(PORT) };
-	uint32_t zero = 0;
-
-	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_config), &zero, &c, BPF_ANY);
-}
-
-static int add_keypair(uint32_t index, uint32_t peer, const uint8_t key[32], uint64_t age_s, uint32_t flags)
-{
-	struct xwg_keypair kp;
-
-	memset(&kp, 0, sizeof(kp));
-	memcpy(kp.recv_key, key, 32);
-	kp.birthdate_ns = mono_ns() - age_s * 1000000000ull;
-	kp.peer_id = peer;
-	kp.flags = flags;
-	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_keypairs), &index, &kp, BPF_ANY);
-}
-
-static int add_allowed(int family, const char *addr, uint32_t plen, uint32_t peer)
-{
-	struct xwg_lpm4_key k4 = { .prefixlen = plen };
-	struct xwg_lpm6_key k6 = { .prefixlen = plen };
-
-	if (family == 4) {
-		pton(4, addr, k4.addr);
-		return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_allowedips4), &k4, &peer, BPF_ANY);
-	}
-	pton(6, addr, k6.addr);
-	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_allowedips6), &k6, &peer, BPF_ANY);
-}
-
-/* The endpoint the v4 fixture frames come from, as xwg_rx reports it. */
-static struct xwg_endpoint fixture_endpoint(void)
-{
-	struct xwg_endpoint ep = { .family = XWG_AF_INET, .port = htons(40000), .ifindex = LO_IFINDEX };
-
-	pton(4, "192.0.2.1", ep.addr);
-	pton(4, "192.0.2.2", ep.local);
-	return ep;
-}
-
-static int set_peer(uint32_t peer, const struct xwg_endpoint *ep)
-{
-	struct xwg_peer p = { .endpoint = *ep };
-
-	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_peers), &peer, &p, BPF_ANY);
-}
-
-static int setup(void)
-{
-	struct xwg_endpoint ep = fixture_endpoint(), other = ep;
-	cpu_set_t cpus;
-	int err = 0;
-
-	/* Per-CPU rate limits and counters: keep every test run on one CPU. */
-	CPU_ZERO(&cpus);
-	CPU_SET(0, &cpus);
-	sched_setaffinity(0, sizeof(cpus), &cpus);
-	ncpus = libbpf_num_possible_cpus();
-	skel = rx_bpf__open_and_load();
-	if (!skel || ncpus <= 0)
-		return -1;
-	for (int i = 0; i < 32; i++) {
-		key_a[i] = (uint8_t)(0xa0 + i * 5);
-	}
-	test_unhex(key_vector, "d8dad548f3dd84b4ffc41cd1d570dd29e5877cd705cbd55d9a324001f7a04797");
-	other.port = htons(1);
-	err |= set_config(LO_IFINDEX, XWG_CFG_F_RX);
-	err |= add_keypair(KP_A, PEER_A, key_a, 1, XWG_KP_F_RECV_VALID);
-	err |= add_keypair(KP_EXPIRED, PEER_A, key_a, 181, XWG_KP_F_RECV_VALID);
-	err |= add_keypair(KP_OFF, PEER_A, key_a, 1, 0);
-	err |= add_keypair(KP_EVENTS, PEER_EVENTS, key_a, 170, XWG_KP_F_RECV_VALID | XWG_KP_F_INITIATOR);
-	err |= add_keypair(KP_VECTOR, PEER_VECTOR, key_vector, 1, XWG_KP_F_RECV_VALID);
-	err |= set_peer(PEER_A, &ep);
-	err |= set_peer(PEER_EVENTS, &other);
-	err |= add_allowed(4, "10.99.0.0", 24, PEER_B);
-	err |= add_allowed(4, "10.99.0.2", 32, PEER_A);
-	err |= add_allowed(6, "fd00::", 64, PEER_B);
-	err |= add_allowed(6, "fd00::2", 128, PEER_A);
-	return err ? -1 : 0;
-}
-
 /* ---------------------------------------------------------------- tests */
 
 static void check_output(const struct fixture *f, const struct frame *fr, const struct run *r)
@@ -365,14 +220,7 @@ static void run_fixture(const struct fixture *f)
 
 static void test_fixtures(void)
 {
-	int failures = test_failures_in_case;
-
-	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
-		run_fixture(&fixtures[i]);
-		if (test_failures_in_case != failures)
-			printf("# fixture %zu (%s) failed\n", i, fixtures[i].name);
-		failures = test_failures_in_case;
-	}
+	RUN_FIXTURES(fixtures, run_fixture);
 }
 
 /* Peer A's per-CPU stats hold exactly the delivered and keepalive message bytes. */
@@ -640,71 +488,6 @@ static void test_cost(void)
 
 /* ---------------------------------------------------------------- end to end, in a private netns */
 
-static int tun_open(const char *name, int *ifindex)
-{
-	struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		close(fd);
-		return -1;
-	}
-	*ifindex = (int)if_nametoindex(name);
-	return fd;
-}
-
-static int udp_listen(int family, const char *addr, uint16_t port)
-{
-	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(port) };
-	struct timeval tv = { .tv_sec = 1 };
-	int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int err, one = 1;
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, family == 4 ? IPPROTO_IP : IPPROTO_IPV6, family == 4 ? IP_PKTINFO : IPV6_RECVPKTINFO,
-		   &one, sizeof(one));
-	if (family == 4) {
-		pton(4, addr, (uint8_t *)&s4.sin_addr);
-		err = bind(fd, (struct sockaddr *)&s4, sizeof(s4));
-	} else {
-		pton(6, addr, (uint8_t *)&s6.sin6_addr);
-		err = bind(fd, (struct sockaddr *)&s6, sizeof(s6));
-	}
-	if (err) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Receives one datagram; *ifindex is the interface it came in on (IP_PKTINFO / IPV6_PKTINFO). */
-static ssize_t udp_recv(int fd, uint8_t *buf, size_t len, int *ifindex)
-{
-	union {
-		struct cmsghdr align;
-		uint8_t b[256];
-	} cbuf;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
-			      .msg_controllen = sizeof(cbuf) };
-	ssize_t n = recvmsg(fd, &msg, 0);
-
-	*ifindex = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-			*ifindex = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_ifindex;
-		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
-			*ifindex = (int)((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_ifindex;
-	}
-	return n;
-}
-
 /* The real thing: XDP (live frame on lo) -> mark -> TC ingress on lo -> tunnel -> UDP socket. */
 static int e2e_send(int outer, int inner, uint64_t counter)
 {
@@ -729,11 +512,9 @@ static void test_e2e_netns(void)
 	int tun, ifindex = 0, via, s4, s6;
 	uint64_t ok = reason_count(XWG_R_OK);
 
-	if (unshare(CLONE_NEWNET)) {
-		printf("# skipped end to end: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+	if (bpf_test_enter_netns())
 		return;
-	}
-	tun = tun_open("xwgrx0", &ifindex);
+	tun = test_tun_open("xwgrx0", &ifindex);
 	ASSERT_TRUE(tun >= 0);
 	if (tun < 0)
 		return;
@@ -773,43 +554,14 @@ static void test_e2e_netns(void)
 	close(tun);
 }
 
-/* The verifier's own cost figures, for the record (log level 4 = statistics only). */
-static void print_verifier_stats(void)
-{
-	static char log[2][4096];
-	struct rx_bpf *s = rx_bpf__open();
-	struct bpf_program *prog[2];
-	const char *p;
-
-	if (!s)
-		return;
-	prog[0] = s->progs.xwg_rx;
-	prog[1] = s->progs.xwg_rx_tc;
-	for (int i = 0; i < 2; i++) {
-		bpf_program__set_log_buf(prog[i], log[i], sizeof(log[i]));
-		bpf_program__set_log_level(prog[i], 4);
-	}
-	if (!rx_bpf__load(s)) {
-		for (int i = 0; i < 2; i++)
-			if ((p = strstr(log[i], "processed")))
-				printf("# %s verifier: %.*s\n", bpf_program__name(prog[i]),
-				       (int)strcspn(p, "\n"), p);
-	}
-	rx_bpf__destroy(s);
-}
-
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: BPF_PROG_TEST_RUN needs root\n");
-		return TEST_SUMMARY();
-	}
-	if (setup()) {
-		fprintf(stderr, "test_bpf_rx: cannot load rx.bpf.o or fill its maps: %s\n", strerror(errno));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	print_verifier_stats();
+	static const char *const progs[] = { "xwg_rx", "xwg_rx_tc" };
+	int status;
+
+	if (!bpf_test_begin("test_bpf_rx", rx_device_setup, "rx.bpf.o or fill its maps", &status))
+		return status;
+	bpf_test_verifier_stats(rx_bpf__elf_bytes, progs, 2);
 	RUN_TEST(test_fixtures);
 	RUN_TEST(test_peer_stats);
 	RUN_TEST(test_digest_vectors);

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "test.h"
+#include "bpf_test.h"
 #include "messages.h"
 #include "xwg_maps.h"
 #include "tx.skel.h"
@@ -111,26 +112,11 @@ static const struct fixture fixtures[] = {
 
 static struct tx_bpf *skel;
 static struct rx_bpf *rx;		/* the peer's receive path, for the cross-check */
-static int ncpus;
 static uint8_t keys[NPEERS][32];
 static uint64_t next_counter[NPEERS];	/* what the next packet to each peer must carry */
 static uint64_t sent_bytes[NPEERS], sent_packets[NPEERS];
 
 /* ---------------------------------------------------------------- packet building */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -146,34 +132,12 @@ static uint64_t get_le(const uint8_t *p, int n)
 	return v;
 }
 
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Pseudo-header sum (not folded, not inverted) for an L4 segment of len bytes. */
 static uint32_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t len)
 {
 	if (ip[0] >> 4 == 4)
 		return csum_add(0, ip + 12, 8) + proto + (uint32_t)len;
 	return csum_add(0, ip + 8, 32) + proto + (uint32_t)len;
-}
-
-static void pton(int family, const char *s, uint8_t *out)
-{
-	if (inet_pton(family == 4 ? AF_INET : AF_INET6, s, out) != 1)
-		abort();
 }
 
 static void peer_addr(int family, int peer, uint8_t *out)
@@ -342,35 +306,6 @@ static int run_tc(const uint8_t *pkt, size_t len, struct __sk_buff *ctx, struct 
 	return 0;
 }
 
-static uint64_t reason_count(uint32_t reason)
-{
-	uint64_t v[ncpus], sum = 0;
-
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_reasons), &reason, v))
-		return ~0ull;
-	for (int i = 0; i < ncpus; i++)
-		sum += v[i];
-	return sum;
-}
-
-static struct xwg_peer_stats peer_stats(uint32_t peer)
-{
-	struct xwg_peer_stats v[ncpus], sum = { 0 };
-
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_stats), &peer, v))
-		return sum;
-	for (int i = 0; i < ncpus; i++) {
-		sum.tx_bytes += v[i].tx_bytes;
-		sum.tx_packets += v[i].tx_packets;
-		sum.rx_packets += v[i].rx_packets;
-		if (v[i].last_tx_ns > sum.last_tx_ns)
-			sum.last_tx_ns = v[i].last_tx_ns;
-		if (v[i].last_tx_data_ns > sum.last_tx_data_ns)
-			sum.last_tx_data_ns = v[i].last_tx_data_ns;
-	}
-	return sum;
-}
-
 static uint64_t send_counter(int peer)
 {
 	struct xwg_keypair kp;
@@ -474,15 +409,9 @@ static int setup_rx(void)
 static int setup(void)
 {
 	int fd4, fd6, err = 0;
-	cpu_set_t cpus;
 
-	/* Per-CPU counters: keep every test run on one CPU. */
-	CPU_ZERO(&cpus);
-	CPU_SET(0, &cpus);
-	sched_setaffinity(0, sizeof(cpus), &cpus);
-	ncpus = libbpf_num_possible_cpus();
 	skel = tx_bpf__open_and_load();
-	if (!skel || ncpus <= 0)
+	if (bpf_test_setup(skel ? skel->obj : NULL))
 		return -1;
 	for (int p = 0; p < NPEERS; p++)
 		for (int i = 0; i < 32; i++)
@@ -670,14 +599,7 @@ static void run_fixture(const struct fixture *f)
 
 static void test_fixtures(void)
 {
-	int failures = test_failures_in_case;
-
-	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
-		run_fixture(&fixtures[i]);
-		if (test_failures_in_case != failures)
-			printf("# fixture %zu (%s) failed\n", i, fixtures[i].name);
-		failures = test_failures_in_case;
-	}
+	RUN_FIXTURES(fixtures, run_fixture);
 }
 
 /* Per-peer transmit statistics hold exactly the message bytes the fixtures sent. */
@@ -884,22 +806,6 @@ static void test_cost(void)
 
 /* ---------------------------------------------------------------- end to end, in a private netns */
 
-static int tun_open(const char *name, int *ifindex)
-{
-	struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0)
-		return -1;
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		close(fd);
-		return -1;
-	}
-	*ifindex = (int)if_nametoindex(name);
-	return fd;
-}
-
 /*
  * The next WireGuard frame to PEER_PORT on the packet socket (PACKET_VNET_HDR), checksum completed
  * here when it is still CHECKSUM_PARTIAL, as the stack or a NIC would; *partial says whether.
@@ -1079,11 +985,9 @@ static void test_e2e_netns(void)
 	uint64_t ok;
 	ssize_t n;
 
-	if (unshare(CLONE_NEWNET)) {
-		printf("# skipped end to end: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+	if (bpf_test_enter_netns())
 		return;
-	}
-	tun = tun_open("xwgtx0", &tun_ifindex);
+	tun = test_tun_open("xwgtx0", &tun_ifindex);
 	ASSERT_TRUE(tun >= 0);
 	if (tun < 0)
 		return;
@@ -1142,34 +1046,14 @@ static void test_e2e_netns(void)
 	close(tun);
 }
 
-/* The verifier's own cost figures, for the record (log level 4 = statistics only). */
-static void print_verifier_stats(void)
-{
-	static char log[4096];
-	struct tx_bpf *s = tx_bpf__open();
-	const char *p;
-
-	if (!s)
-		return;
-	bpf_program__set_log_buf(s->progs.xwg_tx, log, sizeof(log));
-	bpf_program__set_log_level(s->progs.xwg_tx, 4);
-	if (!tx_bpf__load(s) && (p = strstr(log, "processed")))
-		printf("# xwg_tx verifier: %.*s\n", (int)strcspn(p, "\n"), p);
-	tx_bpf__destroy(s);
-}
-
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: BPF_PROG_TEST_RUN needs root\n");
-		return TEST_SUMMARY();
-	}
-	if (setup()) {
-		fprintf(stderr, "test_bpf_tx: cannot load tx.bpf.o/rx.bpf.o or fill their maps: %s\n", strerror(errno));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	print_verifier_stats();
+	static const char *const progs[] = { "xwg_tx" };
+	int status;
+
+	if (!bpf_test_begin("test_bpf_tx", setup, "tx.bpf.o/rx.bpf.o or fill their maps", &status))
+		return status;
+	bpf_test_verifier_stats(tx_bpf__elf_bytes, progs, 1);
 	RUN_TEST(test_fixtures);
 	RUN_TEST(test_checksum_lengths);
 	RUN_TEST(test_odd_mtu);

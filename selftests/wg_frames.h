@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Test-side WireGuard frames: outer Ethernet/IP/UDP, transport messages sealed with OpenSSL, inner packets. */
+/* The receive tests' world: WireGuard frames sealed with OpenSSL, and the test device in the rx maps. */
 #ifndef XWG_TEST_WG_FRAMES_H
 #define XWG_TEST_WG_FRAMES_H
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <arpa/inet.h>
 #include <openssl/evp.h>
+#include "bpf_test.h"
+#include "rx.skel.h"
 
 #define FRAME_MAX	2048
 #define MTU		1420
@@ -25,48 +26,6 @@ struct frame {
 };
 
 /* ---------------------------------------------------------------- packet building */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void pton(int family, const char *s, uint8_t *out)
-{
-	if (inet_pton(family == 4 ? AF_INET : AF_INET6, s, out) != 1)
-		abort();
-}
 
 /* IPv4/IPv6 + UDP header at p around payload bytes already at p + l3 + 8; returns the length. */
 static size_t ip_udp(uint8_t *p, int family, const char *src, const char *dst, uint8_t opt_words,
@@ -186,6 +145,111 @@ static void outer_frame(struct frame *fr, int family, uint8_t opt_words, uint16_
 	fr->len = 14 + ip_udp(fr->b + 14, family, family == 4 ? "192.0.2.1" : "2001:db8::1",
 			      family == 4 ? "192.0.2.2" : "2001:db8::2", opt_words, 40000, dport, wg_len);
 	fr->wg_off = 14 + l3 + 8;
+}
+
+/* ---------------------------------------------------------------- the test device in the rx maps */
+
+#define PORT		51820
+#define LO_IFINDEX	1
+
+/* Keypairs (local receiver indices) and peers of the test device. */
+#define KP_A		0x0a0a0a0au	/* peer 1, fresh: the fixtures' main keypair */
+#define KP_EXPIRED	0x0b0b0b0bu	/* peer 1, 181 s old */
+#define KP_OFF		0x0c0c0c0cu	/* peer 1, not valid for receiving */
+#define KP_EVENTS	0x0d0d0d0du	/* peer 4, initiator, 170 s old */
+#define KP_E2E		0x0e0e0e0eu	/* peer 1, for the netns test */
+#define KP_VECTOR	0x55667788u	/* peer 3, the protocol digest's transport vector (wire 88776655) */
+#define KP_UNKNOWN	0x99999999u
+#define PEER_A		1
+#define PEER_B		2		/* owns 10.99.0.0/24 and fd00::/64 around peer A's /32 and /128 */
+#define PEER_VECTOR	3
+#define PEER_EVENTS	4
+
+enum { OUT_ANY, OUT_SAME, OUT_INNER };
+enum {
+	MUT_NONE, MUT_FLIP_CT, MUT_FLIP_TAG, MUT_RESERVED, MUT_TYPE1, MUT_TYPE2, MUT_TYPE3, MUT_TRUNC,
+	MUT_UDPLEN, MUT_PORT, MUT_TCP, MUT_FRAG, MUT_ARP, MUT_IPOPT, MUT_V6EXT, MUT_GARBAGE, MUT_RUNT,
+};
+
+static struct rx_bpf *skel;
+static uint8_t key_a[32], key_vector[32];
+
+static inline int set_config(uint32_t tun_ifindex, uint32_t flags)
+{
+	struct xwg_dev_config c = { .tun_ifindex = tun_ifindex, .flags = flags, .listen_port = htons(PORT) };
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_config), &zero, &c, BPF_ANY);
+}
+
+static inline int add_keypair(uint32_t index, uint32_t peer, const uint8_t key[32], uint64_t age_s, uint32_t flags)
+{
+	struct xwg_keypair kp;
+
+	memset(&kp, 0, sizeof(kp));
+	memcpy(kp.recv_key, key, 32);
+	kp.birthdate_ns = mono_ns() - age_s * 1000000000ull;
+	kp.peer_id = peer;
+	kp.flags = flags;
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_keypairs), &index, &kp, BPF_ANY);
+}
+
+static inline int add_allowed(int family, const char *addr, uint32_t plen, uint32_t peer)
+{
+	struct xwg_lpm4_key k4 = { .prefixlen = plen };
+	struct xwg_lpm6_key k6 = { .prefixlen = plen };
+
+	if (family == 4) {
+		pton(4, addr, k4.addr);
+		return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_allowedips4), &k4, &peer, BPF_ANY);
+	}
+	pton(6, addr, k6.addr);
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_allowedips6), &k6, &peer, BPF_ANY);
+}
+
+/* The endpoint the v4 fixture frames come from, as the receive path must report it. */
+static inline struct xwg_endpoint fixture_endpoint(void)
+{
+	struct xwg_endpoint ep = { .family = XWG_AF_INET, .port = htons(40000), .ifindex = LO_IFINDEX };
+
+	pton(4, "192.0.2.1", ep.addr);
+	pton(4, "192.0.2.2", ep.local);
+	return ep;
+}
+
+static inline int set_peer(uint32_t peer, const struct xwg_endpoint *ep)
+{
+	struct xwg_peer p = { .endpoint = *ep };
+
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_peers), &peer, &p, BPF_ANY);
+}
+
+/* Loads rx.bpf.o and fills its maps with the keypairs, peers and allowed IPs above. 0 or -1. */
+static inline int rx_device_setup(void)
+{
+	struct xwg_endpoint ep = fixture_endpoint(), other = ep;
+	int err = 0;
+
+	skel = rx_bpf__open_and_load();
+	if (bpf_test_setup(skel ? skel->obj : NULL))
+		return -1;
+	for (int i = 0; i < 32; i++)
+		key_a[i] = (uint8_t)(0xa0 + i * 5);
+	test_unhex(key_vector, "d8dad548f3dd84b4ffc41cd1d570dd29e5877cd705cbd55d9a324001f7a04797");
+	other.port = htons(1);
+	err |= set_config(LO_IFINDEX, XWG_CFG_F_RX);
+	err |= add_keypair(KP_A, PEER_A, key_a, 1, XWG_KP_F_RECV_VALID);
+	err |= add_keypair(KP_EXPIRED, PEER_A, key_a, 181, XWG_KP_F_RECV_VALID);
+	err |= add_keypair(KP_OFF, PEER_A, key_a, 1, 0);
+	err |= add_keypair(KP_EVENTS, PEER_EVENTS, key_a, 170, XWG_KP_F_RECV_VALID | XWG_KP_F_INITIATOR);
+	err |= add_keypair(KP_VECTOR, PEER_VECTOR, key_vector, 1, XWG_KP_F_RECV_VALID);
+	err |= set_peer(PEER_A, &ep);
+	err |= set_peer(PEER_EVENTS, &other);
+	err |= add_allowed(4, "10.99.0.0", 24, PEER_B);
+	err |= add_allowed(4, "10.99.0.2", 32, PEER_A);
+	err |= add_allowed(6, "fd00::", 64, PEER_B);
+	err |= add_allowed(6, "fd00::2", 128, PEER_A);
+	return err ? -1 : 0;
 }
 
 #endif
