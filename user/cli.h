@@ -7,8 +7,7 @@
 #include <stddef.h>
 #include "config.h"
 #include "messages.h"	/* XWG_DEFAULT_MTU */
-
-#define XWG_UAPI_DIR "/var/run/wireguard"
+#include "uapi.h"	/* XWG_UAPI_DIR */
 
 struct agent_opts {
 	const char *ifname;
@@ -26,7 +25,10 @@ struct agent_opts {
  */
 int agent_start(const struct agent_opts *opts, char *err, size_t errlen);
 
-/* Connects to the agent's UAPI socket: fd, or -ENOENT / -ECONNREFUSED when nobody serves it. */
+/*
+ * Connects to the agent's UAPI socket, with 5 s send and receive timeouts so a wedged agent cannot
+ * hang the CLI: fd, or -ENOENT / -ECONNREFUSED when nobody serves it.
+ */
 int agent_connect(const char *ifname);
 
 /* wg-quick's interface name rule: 1-15 of [a-zA-Z0-9_=+.-], and not "." or "..". */

@@ -42,40 +42,9 @@ static int config_error(struct config_parser *p, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static char *config_trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		end--;
-	*end = '\0';
-	return s;
-}
-
-/* Strictly decimal, no sign, no spaces: what a human means by a port or an interval. */
-static int config_parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	unsigned long v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s))
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > max)
-			return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 static int config_parse_fwmark(const char *s, uint32_t *out)
 {
-	unsigned long v;
+	uint64_t v;
 	char *end;
 
 	if (!strcasecmp(s, "off")) {
@@ -89,7 +58,7 @@ static int config_parse_fwmark(const char *s, uint32_t *out)
 		v = strtoul(s + 2, &end, 16);
 		if (*end || errno)
 			return -EINVAL;
-	} else if (config_parse_uint(s, UINT32_MAX, &v)) {
+	} else if (uint_parse(s, UINT32_MAX, &v)) {
 		return -EINVAL;
 	}
 	*out = (uint32_t)v;
@@ -97,7 +66,7 @@ static int config_parse_fwmark(const char *s, uint32_t *out)
 }
 
 /*
- * Calls fn on each comma-separated element of a list value. An empty value is an empty list
+ * Appends each comma-separated prefix of a list value to *arr. An empty value is an empty list
  * (wg accepts "AllowedIPs =" too), but an empty element inside a list is a typo.
  */
 static int config_parse_list(struct config_parser *p, const char *key, char *value,
@@ -111,7 +80,7 @@ static int config_parse_list(struct config_parser *p, const char *key, char *val
 	if (value[0] == ',' || value[strlen(value) - 1] == ',' || strstr(value, ",,"))
 		return config_error(p, "empty element in %s", key);
 	for (tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		tok = config_trim(tok);
+		tok = text_trim(tok);
 		if (!*tok)
 			return config_error(p, "empty element in %s", key);
 		if (prefix_parse(&pfx, tok, keep_host))
@@ -141,14 +110,14 @@ static bool config_key_unsupported(const char *key)
 static int config_interface_key(struct config_parser *p, const char *key, char *value)
 {
 	struct xwg_config *cfg = p->cfg;
-	unsigned long v;
+	uint64_t v;
 
 	if (!strcasecmp(key, "PrivateKey")) {
 		if (key_from_base64(cfg->private_key, value))
 			return config_error(p, "invalid PrivateKey");
 		cfg->has_private_key = true;
 	} else if (!strcasecmp(key, "ListenPort")) {
-		if (config_parse_uint(value, 65535, &v))
+		if (uint_parse(value, 65535, &v))
 			return config_error(p, "invalid ListenPort '%s'", value);
 		cfg->listen_port = (uint16_t)v;
 		cfg->has_listen_port = true;
@@ -159,7 +128,7 @@ static int config_interface_key(struct config_parser *p, const char *key, char *
 		return config_parse_list(p, "Address", value, &cfg->addresses, &cfg->n_addresses, true);
 	} else if (!strcasecmp(key, "MTU")) {
 		/* 68 is the smallest MTU IPv4 allows and the kernel accepts on a TUN. */
-		if (config_parse_uint(value, 65535, &v) || v < 68)
+		if (uint_parse(value, 65535, &v) || v < 68)
 			return config_error(p, "invalid MTU '%s' (68..65535)", value);
 		cfg->mtu = (int)v;
 	} else if (!strcasecmp(key, "Mode")) {
@@ -183,7 +152,7 @@ static int config_interface_key(struct config_parser *p, const char *key, char *
 static int config_peer_key(struct config_parser *p, const char *key, char *value)
 {
 	struct xwg_config_peer *peer = p->peer;
-	unsigned long v;
+	uint64_t v;
 	int ret;
 
 	if (!strcasecmp(key, "PublicKey")) {
@@ -214,7 +183,7 @@ static int config_peer_key(struct config_parser *p, const char *key, char *value
 	} else if (!strcasecmp(key, "PersistentKeepalive")) {
 		if (!strcasecmp(value, "off"))
 			v = 0;
-		else if (config_parse_uint(value, 65535, &v))
+		else if (uint_parse(value, 65535, &v))
 			return config_error(p, "invalid PersistentKeepalive '%s'", value);
 		peer->persistent_keepalive = (uint16_t)v;
 	} else {
@@ -244,7 +213,7 @@ static int config_section(struct config_parser *p, char *line)
 	if (line[len - 1] != ']')
 		return config_error(p, "malformed section header '%s'", line);
 	line[len - 1] = '\0';
-	name = config_trim(line + 1);
+	name = text_trim(line + 1);
 	ret = config_finish_peer(p);
 	if (ret)
 		return ret;
@@ -286,7 +255,7 @@ static int config_line(struct config_parser *p, char *line)
 	char *eq, *key, *value;
 
 	line[strcspn(line, "#")] = '\0';
-	line = config_trim(line);
+	line = text_trim(line);
 	if (!*line)
 		return 0;
 	if (*line == '[')
@@ -297,8 +266,8 @@ static int config_line(struct config_parser *p, char *line)
 	if (!eq)
 		return config_error(p, "expected 'Key = Value'");
 	*eq = '\0';
-	key = config_trim(line);
-	value = config_trim(eq + 1);
+	key = text_trim(line);
+	value = text_trim(eq + 1);
 	if (!*key)
 		return config_error(p, "missing key before '='");
 	if (!config_key_valid(key))

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Text forms of keys (base64, hex), IP prefixes and UDP endpoints, parsed as strictly as wg does. */
+/* Text forms of keys (base64, hex), IP prefixes, UDP endpoints and numbers, parsed as strictly as wg does. */
 #include "encoding.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -10,6 +11,37 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+
+int uint_parse(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		uint64_t digit = (uint64_t)(*s - '0');
+
+		/* v * 10 + digit <= max, asked without overflowing. */
+		if (*s < '0' || *s > '9' || digit > max || v > (max - digit) / 10)
+			return -EINVAL;
+		v = v * 10 + digit;
+	}
+	*out = v;
+	return 0;
+}
+
+char *text_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
 
 /* Value of a base64 alphabet character, or -1 (padding included: it is only legal at the end). */
 static int encoding_b64_value(char c)
@@ -96,19 +128,6 @@ void key_to_hex(char out[KEY_HEX_LEN + 1], const uint8_t key[32])
 	out[KEY_HEX_LEN] = '\0';
 }
 
-/* Parses 1..3 decimal digits (nothing else) no greater than max; -1 on anything else. */
-static int encoding_parse_cidr(const char *s, int max)
-{
-	int v = 0, n = 0;
-
-	for (; *s; s++, n++) {
-		if (*s < '0' || *s > '9' || n >= 3)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return (n == 0 || v > max) ? -1 : v;
-}
-
 static void encoding_mask(uint8_t *addr, int bytes, int cidr)
 {
 	for (int i = 0; i < bytes; i++) {
@@ -125,8 +144,9 @@ int prefix_parse(struct xwg_prefix *p, const char *s, bool keep_host)
 {
 	char host[INET6_ADDRSTRLEN];
 	const char *slash;
+	uint64_t cidr;
 	size_t hlen;
-	int family, max, cidr;
+	int family, max;
 
 	if (!s)
 		return -EINVAL;
@@ -143,13 +163,14 @@ int prefix_parse(struct xwg_prefix *p, const char *s, bool keep_host)
 	/* inet_pton, unlike inet_aton, refuses shorthand such as "10.1" or trailing junk. */
 	if (inet_pton(family, host, p->addr) != 1)
 		return -EINVAL;
-	cidr = slash ? encoding_parse_cidr(slash + 1, max) : max;
-	if (cidr < 0)
+	if (!slash)
+		cidr = (uint64_t)max;
+	else if (strlen(slash + 1) > 3 || uint_parse(slash + 1, (uint64_t)max, &cidr))	/* "/0024" stays invalid */
 		return -EINVAL;
 	p->family = family;
 	p->cidr = (uint8_t)cidr;
 	if (!keep_host)
-		encoding_mask(p->addr, max / 8, cidr);
+		encoding_mask(p->addr, max / 8, (int)cidr);
 	return 0;
 }
 
@@ -165,20 +186,6 @@ void prefix_format(char *buf, size_t len, const struct xwg_prefix *p)
 		return;
 	}
 	snprintf(buf, len, "%s/%u", host, p->cidr);
-}
-
-/* Decimal 0..65535, digits only; -1 otherwise. */
-static int encoding_parse_port(const char *s)
-{
-	long v = 0;
-	int n = 0;
-
-	for (; *s; s++, n++) {
-		if (*s < '0' || *s > '9' || n >= 5)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return (n == 0 || v > 65535) ? -1 : (int)v;
 }
 
 /* Numeric IPv6 with an optional %scope: getaddrinfo resolves interface names for us. */
@@ -244,8 +251,8 @@ int endpoint_parse(struct sockaddr_storage *ss, const char *s, bool resolve)
 	char host[256];
 	const char *hend, *colon, *hstart = s;
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	uint64_t port;
 	size_t hlen;
-	int port;
 
 	if (!s || !*s)
 		return -EINVAL;
@@ -267,12 +274,12 @@ int endpoint_parse(struct sockaddr_storage *ss, const char *s, bool resolve)
 		return -EINVAL;
 	memcpy(host, hstart, hlen);
 	host[hlen] = '\0';
-	port = encoding_parse_port(colon + 1);
-	if (port < 0)
+	/* Five digits at most: a padded "000080" stays invalid. */
+	if (strlen(colon + 1) > 5 || uint_parse(colon + 1, 65535, &port))
 		return -EINVAL;
 
 	if (*s == '[')
-		return encoding_parse_v6(ss, host, port);
+		return encoding_parse_v6(ss, host, (int)port);
 	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -281,7 +288,7 @@ int endpoint_parse(struct sockaddr_storage *ss, const char *s, bool resolve)
 	}
 	if (!resolve)
 		return -EINVAL;
-	return encoding_resolve(ss, host, port);
+	return encoding_resolve(ss, host, (int)port);
 }
 
 void endpoint_format(char *buf, size_t len, const struct sockaddr *sa)

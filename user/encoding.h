@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Text forms: base64 and hex keys, IP prefixes, endpoints. */
+/* Text forms: base64 and hex keys, IP prefixes, endpoints, plain numbers. */
 #ifndef XWG_ENCODING_H
 #define XWG_ENCODING_H
 
@@ -15,6 +15,11 @@ struct xwg_prefix {
 	uint8_t addr[16];	/* network order; masked to cidr */
 	uint8_t cidr;
 };
+
+/* Decimal digits only (no sign, no spaces, not empty), at most max. 0 or -EINVAL. */
+int uint_parse(const char *s, uint64_t max, uint64_t *out);
+/* Cuts leading and trailing white space (isspace) in place; returns the new start. */
+char *text_trim(char *s);
 
 /* Strict like wg: exactly 44 chars ending in '=', last char's two low bits zero. 0 or -EINVAL. */
 int key_from_base64(uint8_t key[32], const char *b64);

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,8 +25,6 @@
 #endif
 
 #define DOWN_TIMEOUT_MS 5000
-/* attach/detach wait this long for the agent's answer (attaching loads nothing, it is quick). */
-#define SET_TIMEOUT_SEC 5
 
 struct command {
 	const char *name;
@@ -83,6 +80,7 @@ static int print_key(const char *cmd, uint8_t key[32])
 	return write_stdout_checked(cmd);
 }
 
+/* genkey and genpsk: 32 random bytes, clamped when they are to be a private key. */
 static int cmd_genkey(int argc, char *argv[])
 {
 	uint8_t key[32];
@@ -91,18 +89,8 @@ static int cmd_genkey(int argc, char *argv[])
 		return 1;
 	warn_world_accessible_stdout();
 	crypto_random(key, sizeof(key));
-	curve25519_clamp(key);
-	return print_key(argv[0], key);
-}
-
-static int cmd_genpsk(int argc, char *argv[])
-{
-	uint8_t key[32];
-
-	if (args_none(argc, argv))
-		return 1;
-	warn_world_accessible_stdout();
-	crypto_random(key, sizeof(key));
+	if (!strcmp(argv[0], "genkey"))
+		curve25519_clamp(key);
 	return print_key(argv[0], key);
 }
 
@@ -122,18 +110,6 @@ static int read_key_stdin(char *buf, size_t size)
 	return 0;
 }
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
-		*--end = '\0';
-	return s;
-}
-
 static int cmd_pubkey(int argc, char *argv[])
 {
 	uint8_t priv[32], pub[32];
@@ -144,7 +120,7 @@ static int cmd_pubkey(int argc, char *argv[])
 		return 1;
 	ret = read_key_stdin(buf, sizeof(buf));
 	if (!ret)
-		ret = key_from_base64(priv, trim(buf));
+		ret = key_from_base64(priv, text_trim(buf));
 	crypto_zero(buf, sizeof(buf));
 	if (ret) {
 		fprintf(stderr, "xwg: pubkey: invalid private key on stdin\n");
@@ -225,6 +201,33 @@ static int mode_check(const char *cmd, const char *mode)
 	return -EINVAL;
 }
 
+/*
+ * up and run: "[-f|--foreground] [--mode MODE] NAME" in any order. Leaves what is not given as it
+ * was; 0, or -EINVAL after printing the usage.
+ */
+static int args_agent(int argc, char *argv[], bool *foreground, const char **mode, const char **name)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
+			*foreground = true;
+		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			*mode = argv[++i];
+		} else if (!strncmp(argv[i], "--mode=", 7)) {
+			*mode = argv[i] + 7;
+		} else if (argv[i][0] == '-' || *name) {
+			fprintf(stderr, "xwg: %s: unexpected argument '%s'\n", argv[0], argv[i]);
+			*name = NULL;
+			break;
+		} else {
+			*name = argv[i];
+		}
+	}
+	if (*name)
+		return 0;
+	usage_command(stderr, commands_find(argv[0]));
+	return -EINVAL;
+}
+
 static int cmd_up(int argc, char *argv[])
 {
 	struct agent_opts opts = { 0 };
@@ -233,22 +236,8 @@ static int cmd_up(int argc, char *argv[])
 	char path[4096], err[512];
 	int ret;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
-			opts.foreground = true;
-		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
-			mode = argv[++i];
-		} else if (!strncmp(argv[i], "--mode=", 7)) {
-			mode = argv[i] + 7;
-		} else if (argv[i][0] == '-' || arg) {
-			fprintf(stderr, "xwg: up: unexpected argument '%s'\n", argv[i]);
-			goto usage;
-		} else {
-			arg = argv[i];
-		}
-	}
-	if (!arg)
-		goto usage;
+	if (args_agent(argc, argv, &opts.foreground, &mode, &arg))
+		return 1;
 	if (mode && mode_check(argv[0], mode))
 		return 1;
 	if (config_locate(arg, path, sizeof(path)))
@@ -267,10 +256,6 @@ static int cmd_up(int argc, char *argv[])
 		fprintf(stderr, "xwg: %s\n", err);
 	config_free(&cfg);
 	return ret ? 1 : 0;
-
-usage:
-	usage_command(stderr, commands_find(argv[0]));
-	return 1;
 }
 
 /* wg-quick runs "xwg-run IFNAME" with no options: XWG_MODE is how its users pick a mode. */
@@ -281,22 +266,8 @@ static int cmd_run(int argc, char *argv[])
 	char err[512];
 
 	opts.foreground = env && !strcmp(env, "1");
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
-			opts.foreground = true;
-		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
-			opts.mode = argv[++i];
-		} else if (!strncmp(argv[i], "--mode=", 7)) {
-			opts.mode = argv[i] + 7;
-		} else if (argv[i][0] == '-' || opts.ifname) {
-			fprintf(stderr, "xwg: run: unexpected argument '%s'\n", argv[i]);
-			goto usage;
-		} else {
-			opts.ifname = argv[i];
-		}
-	}
-	if (!opts.ifname)
-		goto usage;
+	if (args_agent(argc, argv, &opts.foreground, &opts.mode, &opts.ifname))
+		return 1;
 	if (!ifname_valid(opts.ifname)) {
 		fprintf(stderr, "xwg: run: '%s' is not a valid interface name\n", opts.ifname);
 		return 1;
@@ -309,10 +280,6 @@ static int cmd_run(int argc, char *argv[])
 		return 1;
 	}
 	return 0;
-
-usage:
-	usage_command(stderr, commands_find(argv[0]));
-	return 1;
 }
 
 /* The kernel's rule for a device name (dev_valid_name), which is wider than wg-quick's. */
@@ -331,15 +298,12 @@ static bool netdev_name_valid(const char *name)
 /* Sends one set request over an open UAPI connection and returns the agent's errno (0 or -errno). */
 static int agent_set_key(int fd, const char *key, const char *value)
 {
-	struct timeval tv = { .tv_sec = SET_TIMEOUT_SEC };
 	char req[128], line[64];
 	int len, ret = -EPROTO;
 	FILE *in;
 
+	/* agent_connect's timeouts bound the wait for the answer (attaching loads nothing, it is quick). */
 	len = snprintf(req, sizeof(req), "set=1\n%s=%s\n\n", key, value);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
 	if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != len)
 		return errno ? -errno : -EIO;
 	in = fdopen(dup(fd), "r");
@@ -591,7 +555,7 @@ static const struct command commands[] = {
 	{ "detach", cmd_attach, "Detaches the BPF data path of an interface from an underlay device",
 	  "INTERFACE DEVICE" },
 	{ "genkey", cmd_genkey, "Generates a new private key and writes it to stdout", "" },
-	{ "genpsk", cmd_genpsk, "Generates a new preshared key and writes it to stdout", "" },
+	{ "genpsk", cmd_genkey, "Generates a new preshared key and writes it to stdout", "" },
 	{ "pubkey", cmd_pubkey, "Reads a private key from stdin and writes its public key to stdout", "" },
 	{ "help", cmd_help, "Shows this help, or the usage of one command", "[COMMAND]" },
 };

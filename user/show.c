@@ -10,17 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
+#include "cli.h"
 #include "crypto.h"
 #include "encoding.h"
 #include "show.h"
 #include "xwg_reasons.h"
 
-#define SHOW_UAPI_DIR "/var/run/wireguard"
 #define SHOW_LINE_MAX 512
-/* A wedged agent must not hang the CLI forever. */
-#define SHOW_TIMEOUT_SEC 5
 /*
  * What one reply can list. Beyond these an entry is dropped, not an error: a newer agent may know
  * more modes or reasons than this client, and the reply is still good.
@@ -73,42 +69,16 @@ struct show_device {
 
 static int show_connect(const char *ifname)
 {
-	struct timeval tv = { .tv_sec = SHOW_TIMEOUT_SEC };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, ret;
-
 	/* The name becomes a path: keep it to what an interface name can be. */
 	if (!*ifname || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/') || ifname[0] == '.')
 		return -ENODEV;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), SHOW_UAPI_DIR "/%s.sock", ifname);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
+	return agent_connect(ifname);
 }
 
+/* A number in a reply; anything malformed is a protocol error. */
 static int show_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EPROTO;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-			return -EPROTO;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	if (v > max)
-		return -EPROTO;
-	*out = v;
-	return 0;
+	return uint_parse(s, max, out) ? -EPROTO : 0;
 }
 
 static int show_parse_u32(const char *s, uint32_t max, uint32_t *out)
@@ -697,7 +667,7 @@ int show_list_interfaces(FILE *out)
 	DIR *dir;
 	int ret = 0;
 
-	dir = opendir(SHOW_UAPI_DIR);
+	dir = opendir(XWG_UAPI_DIR);
 	if (!dir)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(dir))) {

@@ -17,7 +17,6 @@
 #include "peer.h"
 #include "uapi.h"
 
-#define UAPI_DIR "/var/run/wireguard"
 /* Longest legitimate line is an allowed_ip with a full IPv6 prefix; anything near this is garbage. */
 #define UAPI_LINE_MAX 512
 /* A client that stalls this long is dropped so it cannot freeze the single-threaded agent. */
@@ -57,9 +56,9 @@ int uapi_listen(struct xwg_device *dev)
 	mode_t old_umask;
 	int fd, ret;
 
-	if (mkdir(UAPI_DIR, 0755) < 0 && errno != EEXIST)
+	if (mkdir(XWG_UAPI_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	if (snprintf(path, sizeof(path), UAPI_DIR "/%s.sock", dev->ifname) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), XWG_UAPI_DIR "/%s.sock", dev->ifname) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	ret = uapi_sockaddr(&sun, path);
 	if (ret)
@@ -293,24 +292,6 @@ struct uapi_set {
 	bool created;		/* peer was created by this block (update_only undoes that) */
 };
 
-/* Decimal without sign, like Go's strconv.ParseUint. */
-static int uapi_parse_uint(const char *s, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
-		if (v > max)
-			return -EINVAL;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
 static int uapi_parse_true(const char *value)
 {
 	return strcmp(value, "true") ? -EINVAL : 0;
@@ -339,18 +320,18 @@ static int uapi_set_underlay(struct xwg_device *dev, bool attach, const char *if
 
 static int uapi_set_device_key(struct uapi_set *st, const char *key, const char *value)
 {
-	uint32_t v;
+	uint64_t v;
 	int ret;
 
 	if (!strcmp(key, "private_key"))
 		return uapi_set_private_key(st->dev, value);
 	if (!strcmp(key, "listen_port")) {
-		ret = uapi_parse_uint(value, 65535, &v);
+		ret = uint_parse(value, 65535, &v);
 		return ret ? ret : device_set_listen_port(st->dev, (uint16_t)v);
 	}
 	if (!strcmp(key, "fwmark")) {
-		ret = uapi_parse_uint(value, UINT32_MAX, &v);
-		return ret ? ret : device_set_fwmark(st->dev, v);
+		ret = uint_parse(value, UINT32_MAX, &v);
+		return ret ? ret : device_set_fwmark(st->dev, (uint32_t)v);
 	}
 	if (!strcmp(key, "replace_peers")) {
 		ret = uapi_parse_true(value);
@@ -410,7 +391,7 @@ static int uapi_set_peer_key(struct uapi_set *st, const char *key, const char *v
 	struct peer *peer = st->peer;
 	uint8_t psk[NOISE_SYMMETRIC_KEY_LEN];
 	struct sockaddr_storage ss;
-	uint32_t v;
+	uint64_t v;
 	int ret;
 
 	if (!strcmp(key, "remove") || !strcmp(key, "update_only")) {
@@ -439,7 +420,7 @@ static int uapi_set_peer_key(struct uapi_set *st, const char *key, const char *v
 		return ret ? -EINVAL : 0;
 	}
 	if (!strcmp(key, "persistent_keepalive_interval")) {
-		ret = uapi_parse_uint(value, 65535, &v);
+		ret = uint_parse(value, 65535, &v);
 		if (!ret && peer)
 			peer_set_persistent_keepalive(peer, (uint16_t)v);
 		return ret;

@@ -5,6 +5,9 @@
 
 #include <stdio.h>
 
+/* Where every WireGuard implementation puts its sockets, shared by all network namespaces. */
+#define XWG_UAPI_DIR "/var/run/wireguard"
+
 struct xwg_device;
 
 /* Creates the listening socket (replacing a stale one). 0 or -errno; sets dev->uapi_fd/uapi_path. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@
 #include "offload.h"
 #include "peer.h"
 #include "uapi.h"
+
+/* A wedged agent must not hang the CLI forever (show, attach, detach, down). */
+#define AGENT_TIMEOUT_SEC 5
 
 /* Formats "IFNAME: what: strerror" into err and hands back ret, so every step fails in one line. */
 __attribute__((format(printf, 5, 6)))
@@ -51,6 +55,7 @@ bool ifname_valid(const char *name)
 
 int agent_connect(const char *ifname)
 {
+	struct timeval tv = { .tv_sec = AGENT_TIMEOUT_SEC };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd, ret;
 
@@ -58,7 +63,9 @@ int agent_connect(const char *ifname)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		ret = -errno;
 		close(fd);
 		return ret;
