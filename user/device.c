@@ -21,10 +21,12 @@
 #define UNDER_LOAD_HANDSHAKES_PER_SECOND 128
 #define TUN_BATCH 256
 
-static int device_watch(struct xwg_device *dev, int fd)
+int device_watch(struct xwg_device *dev, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
+	if (fd < 0 || dev->epoll_fd < 0)
+		return 0;
 	return epoll_ctl(dev->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -42,7 +44,7 @@ static int device_signals_open(struct xwg_device *dev)
 	return dev->signal_fd < 0 ? -errno : 0;
 }
 
-static void device_close_fd(int *fd)
+void device_close_fd(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
@@ -188,16 +190,13 @@ int device_run(struct xwg_device *dev)
 	ret = device_watch(dev, dev->signal_fd);
 	if (ret < 0)
 		return ret;
-	if (dev->uapi_fd >= 0) {
-		ret = device_watch(dev, dev->uapi_fd);
-		if (ret < 0)
-			return ret;
-	}
-	if (offload_events_fd(dev) >= 0) {
-		ret = device_watch(dev, offload_events_fd(dev));
-		if (ret < 0)
-			return ret;
-	}
+	/* Both are optional: device_watch skips a -1. */
+	ret = device_watch(dev, dev->uapi_fd);
+	if (ret < 0)
+		return ret;
+	ret = device_watch(dev, offload_events_fd(dev));
+	if (ret < 0)
+		return ret;
 	dev->running = true;
 	while (dev->running) {
 		int timeout = timers_run(dev), n;

@@ -90,6 +90,10 @@ int device_set_listen_port(struct xwg_device *dev, uint16_t port);	/* binds now;
 int device_set_fwmark(struct xwg_device *dev, uint32_t fwmark);
 struct peer *device_lookup_peer(struct xwg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
 void device_remove_all_peers(struct xwg_device *dev);
+/* Adds fd to the event loop; a -1 fd (or no loop yet) is left out. 0 or -errno. */
+int device_watch(struct xwg_device *dev, int fd);
+/* Closes *fd if open and sets it to -1. */
+void device_close_fd(int *fd);
 /* Handshake load: true while more handshake messages arrive than the agent should answer freely. */
 bool device_under_load(struct xwg_device *dev);
 

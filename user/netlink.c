@@ -236,29 +236,8 @@ static bool nl_route_is_ours(struct nl_sock *sk, struct rtnl_route *want, int if
 	return found;
 }
 
-int nl_route_add(int ifindex, const struct xwg_prefix *dst, uint32_t table)
-{
-	struct rtnl_route *route;
-	struct nl_sock *sk;
-	int ret;
-
-	ret = nl_route_build(ifindex, dst, table, &route);
-	if (ret)
-		return ret;
-	ret = nl_open(&sk);
-	if (ret)
-		goto out_route;
-	/* EXCL, or IPv6 would quietly turn a clash with another device's route into a multipath route. */
-	ret = nl_errno(rtnl_route_add(sk, route, NLM_F_EXCL));
-	if (ret == -EEXIST && nl_route_is_ours(sk, route, ifindex))
-		ret = 0;
-	nl_socket_free(sk);
-out_route:
-	rtnl_route_put(route);
-	return ret;
-}
-
-int nl_route_del(int ifindex, const struct xwg_prefix *dst, uint32_t table)
+/* Adds (EXCL) or deletes the route "dst dev ifindex table T". */
+static int nl_route_change(int ifindex, const struct xwg_prefix *dst, uint32_t table, bool add)
 {
 	struct rtnl_route *route;
 	struct nl_sock *sk;
@@ -268,15 +247,33 @@ int nl_route_del(int ifindex, const struct xwg_prefix *dst, uint32_t table)
 	if (ret)
 		return ret;
 	/* Whoever added it (wg-quick uses "proto boot", we "proto static"), it goes. */
-	rtnl_route_set_protocol(route, RTPROT_UNSPEC);
+	if (!add)
+		rtnl_route_set_protocol(route, RTPROT_UNSPEC);
 	ret = nl_open(&sk);
 	if (ret)
 		goto out_route;
-	ret = nl_errno(rtnl_route_delete(sk, route, 0));
+	if (add) {
+		/* EXCL, or IPv6 would quietly turn a clash with another device's route into a multipath route. */
+		ret = nl_errno(rtnl_route_add(sk, route, NLM_F_EXCL));
+		if (ret == -EEXIST && nl_route_is_ours(sk, route, ifindex))
+			ret = 0;
+	} else {
+		ret = nl_errno(rtnl_route_delete(sk, route, 0));
+	}
 	nl_socket_free(sk);
 out_route:
 	rtnl_route_put(route);
 	return ret;
+}
+
+int nl_route_add(int ifindex, const struct xwg_prefix *dst, uint32_t table)
+{
+	return nl_route_change(ifindex, dst, table, true);
+}
+
+int nl_route_del(int ifindex, const struct xwg_prefix *dst, uint32_t table)
+{
+	return nl_route_change(ifindex, dst, table, false);
 }
 
 /*

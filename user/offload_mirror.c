@@ -227,23 +227,18 @@ static int offload_prefix_cmp(const void *a, const void *b)
 
 static void offload_lpm_write(struct offload *o, const struct offload_prefix *p, bool del)
 {
-	if (p->family == 4) {
-		struct xwg_lpm4_key k = { .prefixlen = p->cidr };
+	struct xwg_lpm4_key k4 = { .prefixlen = p->cidr };
+	struct xwg_lpm6_key k6 = { .prefixlen = p->cidr };
+	bool v4 = p->family == 4;
+	int fd = bpf_map__fd(v4 ? o->rx->maps.xwg_allowedips4 : o->rx->maps.xwg_allowedips6);
+	void *key = v4 ? (void *)&k4 : (void *)&k6;
 
-		memcpy(k.addr, p->addr, 4);
-		if (del)
-			bpf_map_delete_elem(bpf_map__fd(o->rx->maps.xwg_allowedips4), &k);
-		else
-			bpf_map_update_elem(bpf_map__fd(o->rx->maps.xwg_allowedips4), &k, &p->id, BPF_ANY);
-	} else {
-		struct xwg_lpm6_key k = { .prefixlen = p->cidr };
-
-		memcpy(k.addr, p->addr, 16);
-		if (del)
-			bpf_map_delete_elem(bpf_map__fd(o->rx->maps.xwg_allowedips6), &k);
-		else
-			bpf_map_update_elem(bpf_map__fd(o->rx->maps.xwg_allowedips6), &k, &p->id, BPF_ANY);
-	}
+	memcpy(k4.addr, p->addr, sizeof(k4.addr));
+	memcpy(k6.addr, p->addr, sizeof(k6.addr));
+	if (del)
+		bpf_map_delete_elem(fd, key);
+	else
+		bpf_map_update_elem(fd, key, &p->id, BPF_ANY);
 }
 
 static void offload_sync_allowedips(struct xwg_device *dev, struct offload *o)

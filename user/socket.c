@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include "device.h"
 #include "offload.h"
@@ -67,20 +66,8 @@ static uint16_t socket_bound_port(int fd)
 
 static void socket_close_all(struct xwg_device *dev)
 {
-	if (dev->sock4 >= 0)
-		close(dev->sock4);
-	if (dev->sock6 >= 0)
-		close(dev->sock6);
-	dev->sock4 = dev->sock6 = -1;
-}
-
-static int socket_watch(struct xwg_device *dev, int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-
-	if (fd < 0 || dev->epoll_fd < 0)
-		return 0;
-	return epoll_ctl(dev->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	device_close_fd(&dev->sock4);
+	device_close_fd(&dev->sock6);
 }
 
 /*
@@ -129,16 +116,16 @@ int device_set_listen_port(struct xwg_device *dev, uint16_t port)
 
 		dev->listen_port = 0;
 		if (old4 >= 0 && socket_bind_pair(dev, old_port) == 0 &&
-		    socket_watch(dev, dev->sock4) == 0 && socket_watch(dev, dev->sock6) == 0)
+		    device_watch(dev, dev->sock4) == 0 && device_watch(dev, dev->sock6) == 0)
 			return ret;
 		socket_close_all(dev);
 		dev->listen_port = 0;
 		return ret;
 	}
 	dev->requested_port = port;
-	ret = socket_watch(dev, dev->sock4);
+	ret = device_watch(dev, dev->sock4);
 	if (!ret)
-		ret = socket_watch(dev, dev->sock6);
+		ret = device_watch(dev, dev->sock6);
 	if (ret < 0)
 		socket_close_all(dev);
 	return ret;
