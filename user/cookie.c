@@ -10,8 +10,6 @@
 #include "device.h"
 #include "peer.h"
 
-#define NSEC_PER_SEC 1000000000ULL
-
 static const char cookie_label_mac1[8] = "mac1----";
 static const char cookie_label_cookie[8] = "cookie--";
 

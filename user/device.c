@@ -13,7 +13,6 @@
 #include "tun.h"
 #include "uapi.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 /*
  * The agent answers handshakes synchronously, so its "queue" is the rate: past this many
  * handshake messages in one second it demands cookies (wireguard-go: queue >= 128).
@@ -30,16 +29,22 @@ int device_watch(struct xwg_device *dev, int fd)
 	return epoll_ctl(dev->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+int device_block_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+	return sigprocmask(SIG_BLOCK, mask, NULL) < 0 ? -errno : 0;
+}
+
 static int device_signals_open(struct xwg_device *dev)
 {
 	sigset_t mask;
+	int ret = device_block_signals(&mask);
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
+	if (ret)
+		return ret;
 	dev->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	return dev->signal_fd < 0 ? -errno : 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <net/if.h>
+#include <signal.h>
 #include <time.h>
 #include "messages.h"
 #include "cookie.h"
@@ -68,19 +69,29 @@ struct xwg_device {
 	bool config_changed;		/* a UAPI set ran: the BPF maps need a resync */
 };
 
+#define NSEC_PER_SEC 1000000000ULL
+
 /* Monotonic clock in ns: every protocol timer and age is measured with it. */
 static inline uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* True once 'seconds' have passed since birthdate (a now_ns() time). */
+static inline bool birthdate_has_expired(uint64_t birthdate, uint64_t seconds)
+{
+	return birthdate + seconds * NSEC_PER_SEC <= now_ns();
 }
 
 /* Creates the TUN device and the device state (no sockets yet). 0 or -errno. */
 int device_init(struct xwg_device *dev, const char *ifname, int mtu);
 /* Tears down everything device_init and later calls created (TUN goes away with its routes). */
 void device_uninit(struct xwg_device *dev);
+/* Blocks SIGTERM, SIGINT and SIGHUP (the stop signals device_run reads from a signalfd); fills mask. */
+int device_block_signals(sigset_t *mask);
 /* Serves UAPI, packets and timers until SIGTERM/SIGINT or the TUN disappears. 0 or -errno. */
 int device_run(struct xwg_device *dev);
 

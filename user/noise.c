@@ -270,7 +270,7 @@ struct peer *noise_consume_initiation(struct xwg_device *dev,
 	now = now_ns();
 	replay = memcmp(ts, hs->latest_timestamp, NOISE_TIMESTAMP_LEN) <= 0;
 	flood = hs->last_initiation_consumption &&
-		hs->last_initiation_consumption + 1000000000ULL / INITIATIONS_PER_SECOND > now;
+		hs->last_initiation_consumption + NSEC_PER_SEC / INITIATIONS_PER_SECOND > now;
 	if (replay || flood)
 		goto out;
 

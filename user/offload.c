@@ -102,8 +102,7 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 	dev->offload = o;
 	if (adopted)
 		offload_adopt(dev, o);
-	offload_write_config(dev, o);
-	offload_sync(dev);
+	offload_sync(dev);	/* config, peers, keypairs, prefixes */
 	for (size_t i = 0; i < n_order; i++) {
 		if (requested != OFFLOAD_AUTO && requested != order[i])
 			continue;

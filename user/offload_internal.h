@@ -64,7 +64,6 @@ void offload_detach_all(struct xwg_device *dev, struct offload *o);
 void offload_detach_stale(int tun_ifindex);
 
 /* offload_mirror.c: agent state <-> maps. */
-void offload_write_config(struct xwg_device *dev, struct offload *o);
 void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoint *in);
 /* Rebuilds peers' map slots and keypairs from pinned maps, and drops what the configuration lost. */
 void offload_adopt(struct xwg_device *dev, struct offload *o);

@@ -9,7 +9,7 @@
 #include <bpf/libbpf.h>
 #include "offload_internal.h"
 
-void offload_write_config(struct xwg_device *dev, struct offload *o)
+static void offload_write_config(struct xwg_device *dev, struct offload *o)
 {
 	struct xwg_dev_config cfg = {
 		.tun_ifindex = (uint32_t)dev->ifindex,

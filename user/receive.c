@@ -11,13 +11,6 @@
 #include "offload.h"
 #include "timers.h"
 
-#define NSEC_PER_SEC 1000000000ULL
-
-static bool birthdate_has_expired(uint64_t birthdate, uint64_t seconds)
-{
-	return birthdate + seconds * NSEC_PER_SEC <= now_ns();
-}
-
 static uint32_t receive_u32(const uint8_t *p)
 {
 	uint32_t v;

@@ -11,13 +11,6 @@
 #include "offload.h"
 #include "timers.h"
 
-#define NSEC_PER_SEC 1000000000ULL
-
-static bool birthdate_has_expired(uint64_t birthdate, uint64_t seconds)
-{
-	return birthdate + seconds * NSEC_PER_SEC <= now_ns();
-}
-
 void send_handshake_initiation(struct peer *peer, bool is_retry)
 {
 	struct message_handshake_initiation msg;

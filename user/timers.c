@@ -6,7 +6,6 @@
 #include "offload.h"
 #include "timers.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
 
 static bool timer_pending(const struct xwg_timer *t)

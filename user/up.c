@@ -282,11 +282,7 @@ static void agent_block_signals(void)
 {
 	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	device_block_signals(&mask);
 }
 
 static int agent_serve(struct xwg_device *dev)
