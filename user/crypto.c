@@ -374,34 +374,28 @@ int aead_decrypt(uint8_t *dst, const uint8_t *src, size_t srclen, const uint8_t 
 }
 
 /* XChaCha20-Poly1305: the subkey comes from HChaCha20 over the first 16 nonce bytes, the rest is raw nonce. */
-static void xaead_derive(uint8_t subkey[32], uint8_t nonce12[AEAD_NONCE_LEN], const uint8_t nonce[24],
-			 const uint8_t key[32])
+static int xaead(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		 const uint8_t nonce[24], const uint8_t key[32], bool seal)
 {
+	uint8_t subkey[32], nonce12[AEAD_NONCE_LEN] = { 0 };
+	int ret;
+
 	hchacha20(subkey, nonce, key);
-	memset(nonce12, 0, 4);
 	memcpy(nonce12 + 4, nonce + 16, 8);
+	ret = seal ? aead_seal(dst, src, len, ad, adlen, nonce12, subkey) :
+		     aead_open(dst, src, len, ad, adlen, nonce12, subkey);
+	crypto_zero(subkey, sizeof(subkey));
+	return ret;
 }
 
 int xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
 		  const uint8_t nonce[24], const uint8_t key[32])
 {
-	uint8_t subkey[32], nonce12[AEAD_NONCE_LEN];
-	int ret;
-
-	xaead_derive(subkey, nonce12, nonce, key);
-	ret = aead_seal(dst, src, len, ad, adlen, nonce12, subkey);
-	crypto_zero(subkey, sizeof(subkey));
-	return ret;
+	return xaead(dst, src, len, ad, adlen, nonce, key, true);
 }
 
 int xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t srclen, const uint8_t *ad, size_t adlen,
 		  const uint8_t nonce[24], const uint8_t key[32])
 {
-	uint8_t subkey[32], nonce12[AEAD_NONCE_LEN];
-	int ret;
-
-	xaead_derive(subkey, nonce12, nonce, key);
-	ret = aead_open(dst, src, srclen, ad, adlen, nonce12, subkey);
-	crypto_zero(subkey, sizeof(subkey));
-	return ret;
+	return xaead(dst, src, srclen, ad, adlen, nonce, key, false);
 }
