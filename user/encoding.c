@@ -165,7 +165,7 @@ int prefix_parse(struct xwg_prefix *p, const char *s, bool keep_host)
 		return -EINVAL;
 	if (!slash)
 		cidr = (uint64_t)max;
-	else if (strlen(slash + 1) > 3 || uint_parse(slash + 1, (uint64_t)max, &cidr))	/* "/0024" stays invalid */
+	else if (strlen(slash + 1) > 3 || uint_parse(slash + 1, (uint64_t)max, &cidr))	/* no "/0024" */
 		return -EINVAL;
 	p->family = family;
 	p->cidr = (uint8_t)cidr;

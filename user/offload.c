@@ -86,7 +86,6 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	o->ncpus = libbpf_num_possible_cpus();
 	ret = offload_mount_bpffs();
 	if (!ret)
 		ret = offload_load(o, dev->ifname, &adopted);

@@ -49,7 +49,7 @@ static inline struct offload *offload_live(const struct xwg_device *dev)
 
 /* offload_load.c: bpffs, programs, pins. */
 int offload_mount_bpffs(void);
-/* Opens and loads all three objects on one set of maps; *adopted when pins of a dead agent were reused. */
+/* Loads all three objects on one set of maps, counts CPUs; *adopted when a dead agent's pins were reused. */
 int offload_load(struct offload *o, const char *ifname, bool *adopted);
 int offload_pin(struct offload *o, const char *ifname);
 void offload_unpin(struct offload *o, const char *ifname);

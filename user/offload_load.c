@@ -196,6 +196,7 @@ int offload_load(struct offload *o, const char *ifname, bool *adopted)
 	int ret;
 
 	libbpf_set_print(offload_libbpf_print);
+	o->ncpus = libbpf_num_possible_cpus();
 	o->rx = rx_bpf__open();
 	if (!o->rx)
 		return -errno;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Mirroring agent state into the maps (config, peers, keypairs, allowed IPs) and adopting pinned state back. */
+/* Mirrors agent state into the maps (config, peers, keypairs, allowed IPs) and adopts pinned state back. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
