@@ -4,8 +4,10 @@
  * Build (after the rx/tx skeletons exist):
  *   gcc -O2 -g -std=c11 -D_GNU_SOURCE -Iinclude -I.output -Iselftests bench/prog_bench.c \
  *       -lbpf -lelf -lz -lcrypto -o .output/prog_bench
- * Run as root. Each program runs RUNS times on a fresh packet (repeat = 1); the median and the best
- * are printed, because this machine is shared and a mean mostly measures the neighbours.
+ * Run as root, pinned to one CPU (PROG_BENCH_CPU). Each program runs RUNS times on a fresh packet
+ * (repeat = 1, so caches are as cold as userspace left them between packets); the median, the 10th
+ * percentile and the best are printed, because on a shared machine a mean mostly measures the
+ * neighbours. Compare builds by the best and p10 of interleaved runs.
  * xwg_rx and xwg_rx_tc_full get valid messages with new counters (the whole path: decrypt, verify,
  * replay window, inner check, decapsulation); xwg_tx gets a 1420-byte TCP packet.
  */
