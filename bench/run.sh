@@ -29,6 +29,8 @@
 #      "met", "missed" or "n/a".
 #   3. The BPF AEAD benchmark (bench/aead_bench.c, built into $OUTPUT/aead_bench): its own markdown
 #      table of ns per packet for OpenSSL, the portable core under gcc and the same core in BPF.
+#   4. The per-program benchmark (bench/prog_bench.c, built into $OUTPUT/prog_bench): xwg_rx,
+#      xwg_rx_tc_full and xwg_tx on fresh MTU-sized packets through BPF_PROG_TEST_RUN, ns per run.
 
 LIB_DEMO=1
 . "$(dirname "$0")/../selftests/lib.sh"
@@ -192,6 +194,22 @@ run_aead() {
 	"$bin" 2>&1 || echo "n/a (aead_bench failed)"
 }
 
+# Per-program cost through BPF_PROG_TEST_RUN (bench/prog_bench.c): built like aead_bench.
+run_progs() {
+	local bin=$OUTPUT/prog_bench src=$REPO_DIR/bench/prog_bench.c
+	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ "$OUTPUT/tx.skel.h" -nt "$bin" ] ||
+	   [ "$OUTPUT/rx.skel.h" -nt "$bin" ]; then
+		[ -f "$OUTPUT/rx.skel.h" ] && [ -f "$OUTPUT/tx.skel.h" ] ||
+			{ echo "n/a (skeletons missing in $OUTPUT: run make)"; return; }
+		progress "building $bin"
+		gcc -O2 -g -std=c11 -D_GNU_SOURCE -I"$REPO_DIR/include" -I"$OUTPUT" -I"$REPO_DIR/selftests" \
+			"$src" -lbpf -lelf -lz -lcrypto -o "$bin" 2>"$T_TMP/prog.err" ||
+			{ echo "n/a (build failed: $(head -n 1 "$T_TMP/prog.err"))"; return; }
+	fi
+	progress "per-program benchmark"
+	"$bin" 2>&1 || echo "n/a (prog_bench failed)"
+}
+
 start=$(date +%s) load=$(cut -d' ' -f1-3 /proc/loadavg)
 n=0
 for c in $BENCH_CASES; do
@@ -210,5 +228,9 @@ echo
 echo "## ChaCha20-Poly1305 per packet (bench/aead_bench.c)"
 echo
 run_aead
+echo
+echo "## BPF programs per MTU-sized packet (bench/prog_bench.c, BPF_PROG_TEST_RUN)"
+echo
+run_progs
 progress "done in $(( $(date +%s) - start )) s"
 exit 0

@@ -418,11 +418,29 @@ struct tx_chunks {
 	struct tx_scratch *s;
 };
 
+/*
+ * A whole 64-byte block at off in the linear area, or NULL (then the helpers do it). The verifier
+ * only trusts a range check when offset + size stays below 64 KiB: bound off well below that.
+ */
+static __always_inline __u64 *tx_pkt_block(struct __sk_buff *skb, __u64 off)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u64 *pkt;
+
+	if (off > ETH_HLEN + 2 * CHACHA20_BLOCK_SIZE + XWG_RX_MAX_MESSAGE)
+		return NULL;
+	pkt = data + off;
+	if ((void *)(pkt + 8) > end)
+		return NULL;
+	return pkt;
+}
+
 /* Plaintext block idx into its ring slot, before any ciphertext store can reach it. */
 static __always_inline int tx_read_ahead(struct tx_chunks *c, __u32 idx)
 {
-	__u64 pos = (__u64)idx * CHACHA20_BLOCK_SIZE, n;
+	__u64 pos = (__u64)idx * CHACHA20_BLOCK_SIZE, n, *pkt;
 	__u64 slot = idx % RING;
+	int i;
 
 	if (pos >= c->s->len)
 		return 0;
@@ -433,15 +451,25 @@ static __always_inline int tx_read_ahead(struct tx_chunks *c, __u32 idx)
 	asm volatile("" : "+r"(n), "+r"(slot));
 	if (n == 0 || n > CHACHA20_BLOCK_SIZE || slot >= RING)
 		return -1;
+	pkt = n == CHACHA20_BLOCK_SIZE ? tx_pkt_block(c->skb, c->s->src + pos) : NULL;
+	if (pkt) {
+		for (i = 0; i < 8; i++)
+			c->s->ring[slot].q[i] = pkt[i];
+		return 0;
+	}
 	return bpf_skb_load_bytes(c->skb, c->s->src + pos, c->s->ring[slot].q, n) ? -1 : 0;
 }
 
-/* bpf_loop body: encrypt and authenticate the idx-th 64-byte block. */
+/*
+ * bpf_loop body: encrypt and authenticate the idx-th 64-byte block. Whole blocks go by direct
+ * packet access (tx_prepare made the packet linear): a helper call per block in each direction
+ * cost more than the cipher.
+ */
 static long tx_encrypt_chunk(__u32 idx, void *arg)
 {
 	struct tx_chunks *c = arg;
 	struct tx_scratch *s = c->s;
-	__u64 pos = (__u64)idx * CHACHA20_BLOCK_SIZE, n;
+	__u64 pos = (__u64)idx * CHACHA20_BLOCK_SIZE, n, *pkt;
 	__u64 slot = idx % RING;
 	int i;
 
@@ -456,8 +484,13 @@ static long tx_encrypt_chunk(__u32 idx, void *arg)
 	for (i = 0; i < 8; i++)
 		s->blk.q[i] = s->ring[slot].q[i];
 	cc20p1305_encrypt_chunk(&s->aead, &s->blk, (__u32)n);
-	if (bpf_skb_store_bytes(c->skb, s->dst + pos, s->blk.q, n, 0))
+	pkt = n == CHACHA20_BLOCK_SIZE ? tx_pkt_block(c->skb, s->dst + pos) : NULL;
+	if (pkt) {
+		for (i = 0; i < 8; i++)
+			pkt[i] = s->blk.q[i];
+	} else if (bpf_skb_store_bytes(c->skb, s->dst + pos, s->blk.q, n, 0)) {
 		goto err;
+	}
 	s->sum = tx_sum64(s->sum, s->blk.q, 8);	/* bytes past n are zero */
 	return 0;
 err:
@@ -644,6 +677,9 @@ static __noinline int tx_prepare(struct __sk_buff *skb, struct tx_scratch *s, st
 	ret = tx_inner_csum(skb, s, p);
 	if (!ret)
 		ret = tx_grow_tail(skb, p);
+	/* One copy into a linear, writable head instead of two helper calls per block. */
+	if (!ret && (__u64)(skb->data_end - skb->data) < skb->len && bpf_skb_pull_data(skb, skb->len))
+		ret = -XWG_R_ERROR;
 	return ret;
 }
 
