@@ -12,7 +12,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 # Every Debian package the build, the tests, the demo and the benchmark need.
 DEB_PKGS  := gcc make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libnl-3-dev \
              libnl-route-3-dev pkg-config iproute2 wireguard-go wireguard-tools iperf3 tshark \
-             tcpdump iputils-ping ethtool procps psmisc kmod jq python3 util-linux
+             tcpdump iputils-ping ethtool procps psmisc kmod jq python3 python3-yaml util-linux
 
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 CFLAGS    ?= -O2 -g
