@@ -12,8 +12,8 @@
  * xwg_rx (XDP, underlay): UDP to the listen port carrying a data message (type 4) under a known,
  * live receiver index is checked against the replay window, decrypted and verified in place,
  * committed to the window, checked against the peer's allowed IPs and decapsulated to
- * Ethernet + inner packet, then marked with struct xwg_rx_meta and passed up.
- * xwg_rx_tc (TC ingress, same underlay): redirects marked packets to the tunnel's ingress.
+ * Ethernet + inner packet (+ padding and tag), then marked with struct xwg_rx_meta and passed up.
+ * xwg_rx_tc (TC ingress, same underlay): trims marked packets and redirects them to the tunnel.
  * xwg_rx_tc_full (TC ingress, tc mode, where XDP is unavailable): the same steps on the skb, then
  * decapsulated with bpf_skb_adjust_room() and redirected to the tunnel's ingress itself.
  * Everything else is passed untouched to the stack and the agent; only what the AEAD or the replay
@@ -515,7 +515,10 @@ static __always_inline int rx_check_inner(void *ctx, bool skb, struct rx_scratch
 	return 0;
 }
 
-/* Outer headers off, padding and tag off, Ethernet type rewritten, TC mark on. */
+/*
+ * Outer headers off, Ethernet type rewritten, TC mark on. Padding and tag stay for TC to trim
+ * (struct xwg_rx_meta says why).
+ */
 static __always_inline int rx_decap_xdp(struct xdp_md *ctx, const struct rx_pkt *p)
 {
 	union {
@@ -533,9 +536,7 @@ static __always_inline int rx_decap_xdp(struct xdp_md *ctx, const struct rx_pkt 
 		return -XWG_R_ERROR;
 	frame = bpf_xdp_get_buff_len(ctx);
 	want = ETH_HLEN + (__u64)p->inner_len;
-	if (frame < want)
-		return -XWG_R_ERROR;
-	if (frame > want && bpf_xdp_adjust_tail(ctx, -(int)(frame - want)))
+	if (frame < want || want > 0xffff)
 		return -XWG_R_ERROR;
 
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
@@ -543,8 +544,11 @@ static __always_inline int rx_decap_xdp(struct xdp_md *ctx, const struct rx_pkt 
 	meta = (void *)(long)ctx->data_meta;
 	if ((void *)(meta + 1) > (void *)(long)ctx->data)
 		return -XWG_R_ERROR;
-	meta->magic = XWG_RX_META_MAGIC;
-	meta->peer_id = p->peer_id;
+	meta->mark.magic = XWG_RX_META_MAGIC;
+	meta->mark.peer_id = p->peer_id;
+	meta->mark.keep = (__u16)p->inner_len;
+	__builtin_memcpy(meta->mark_l3, &meta->mark, sizeof(meta->mark));
+	meta->mark.keep = (__u16)want;
 	return 0;
 }
 
@@ -634,15 +638,16 @@ SEC("tc")
 int xwg_rx_tc(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
-	struct xwg_rx_meta *meta = (void *)(long)skb->data_meta;
+	struct xwg_rx_mark *meta = (void *)(long)skb->data_meta;
 	const struct xwg_dev_config *cfg;
 	__u32 zero = 0;
 
 	if ((void *)(meta + 1) > data || meta->magic != XWG_RX_META_MAGIC)
 		return TC_ACT_OK;
 	cfg = bpf_map_lookup_elem(&xwg_config, &zero);
-	if (!cfg || !cfg->tun_ifindex) {
-		/* Decrypted and stripped: it must not go up the underlay's stack. */
+	/* Decrypted and stripped: it must not go up the underlay's stack. */
+	if (!cfg || !cfg->tun_ifindex || meta->keep > skb->len ||
+	    bpf_skb_change_tail(skb, meta->keep, 0)) {
 		rx_count(XWG_R_ERROR);
 		return TC_ACT_SHOT;
 	}

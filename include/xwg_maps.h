@@ -164,11 +164,31 @@ _Static_assert(sizeof(struct xwg_event) == 64, "xwg_event layout");
 
 #define XWG_RX_META_MAGIC	0x31677778u	/* "xwg1" in memory */
 
-struct xwg_rx_meta {
+struct xwg_rx_mark {
 	__u32 magic;
 	__u32 peer_id;
+	__u16 keep;		/* bytes from TC's data on that are the packet: the rest is padding + tag */
+	__u16 pad0;
 };
-_Static_assert(sizeof(struct xwg_rx_meta) == 8, "xwg_rx_meta layout (4-byte multiple, <= 32)");
+_Static_assert(sizeof(struct xwg_rx_mark) == 12, "xwg_rx_mark layout");
+
+/*
+ * XDP cannot trim the tail itself: generic XDP on 6.18 leaves the skb's tail pointer out of step
+ * with its length after bpf_xdp_adjust_tail(), and TCP later coalesces small segments into the
+ * wrong place (measured: shifted bytes in a TCP stream whose checksums were all good). So XDP only
+ * strips the head and TC trims with bpf_skb_change_tail() to mark.keep.
+ * TC finds the metadata at data - meta_len, and data is normally the MAC header; after generic XDP
+ * TC sees data at the network header, ETH_HLEN further on (the skb's mac_len is 0 there). The mark
+ * is written twice, each with its own keep, so either view reads a correct one at data_meta.
+ */
+struct xwg_rx_meta {
+	struct xwg_rx_mark mark;	/* data_meta when TC's data is the MAC header */
+	__u8 pad0[2];
+	__u8 mark_l3[12];		/* a struct xwg_rx_mark, unaligned: data_meta when data is L3 */
+	__u8 pad1[2];
+};
+_Static_assert(sizeof(struct xwg_rx_meta) == 28, "xwg_rx_meta layout (4-byte multiple, <= 32)");
+_Static_assert(__builtin_offsetof(struct xwg_rx_meta, mark_l3) == 14, "mark_l3 is ETH_HLEN on");
 
 /*
  * ---- bpf/ctl.bpf.c: the agent's atomic access to a shared keypair

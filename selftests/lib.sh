@@ -436,6 +436,24 @@ iperf_server() {	# iperf_server NS PORT: a long-lived server in NS
 	wait_for 5 sh -c "ip netns exec '$1' ss -ltn | grep -q ':$2 '"
 }
 
+stream_server() {	# stream_server NS PORT: a long-lived tcp_stream_check.py server in NS
+	ip netns exec "$1" python3 "$LIB_DIR/tcp_stream_check.py" serve "$2" >/dev/null 2>&1 &
+	T_PIDS+=($!)
+	wait_for 5 sh -c "ip netns exec '$1' ss -ltn | grep -q ':$2 '"
+}
+
+# stream_check DESC NS DST PORT: small numbered messages from DST arrive byte-exact in NS while NS
+# saturates the other direction (see tcp_stream_check.py).
+stream_check() {
+	local desc=$1 out
+	if out=$(ip netns exec "$2" timeout 30 python3 "$LIB_DIR/tcp_stream_check.py" check "$3" "$4" 2>&1); then
+		ok "$desc ($out)"
+	else
+		nok "$desc"
+		say "$out"
+	fi
+}
+
 # iperf_start NS DST PORT SECONDS [iperf3 options...]: a TCP client run in the background.
 # Sets IPERF_PID and IPERF_JSON (the report, written when it ends).
 iperf_start() {

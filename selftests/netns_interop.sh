@@ -15,9 +15,7 @@
 LONG_SECS=${LONG_SECS:-10}
 SHORT_SECS=${SHORT_SECS:-2}
 PAIRS=${PAIRS:-"$IMPL_A:$IMPL_B $IMPL_A:$IMPL_A"}
-# xdp-generic has a known intermittent TCP failure (README, "Known issues"): reported as skipped, not
-# passed, unless XWG_TEST_XDP_GENERIC=1.
-XWG_MODES=${XWG_MODES:-auto tun tc xdp${XWG_TEST_XDP_GENERIC:+ xdp-generic}}
+XWG_MODES=${XWG_MODES:-auto tun tc xdp-generic xdp}
 
 lib_init
 need_cmd iperf3 jq ping
@@ -93,8 +91,6 @@ run_case() {
 }
 
 first_mode=1
-[ -z "${XWG_TEST_XDP_GENERIC:-}" ] &&
-	skip "xwg [mode xdp-generic] interop matrix" "known issue: TCP through xdp-generic breaks intermittently (README); XWG_TEST_XDP_GENERIC=1 runs it"
 for mode in $XWG_MODES; do
 	XWG_MODE=$mode MODE_UNAVAILABLE=""
 	for pair in $PAIRS; do

@@ -177,12 +177,22 @@ static void check_output(const struct fixture *f, const struct frame *fr, const 
 		if (r->out_len == fr->len)
 			ASSERT_MEMEQ(r->out, fr->b, fr->len);
 	} else if (f->out == OUT_INNER) {
+		struct xwg_rx_mark l3;
+		/* Outer headers off; padding and tag stay, for xwg_rx_tc to trim to mark.keep. */
+		size_t want = sizeof(*meta) + 14 + fr->len - fr->wg_off - 16;
+
+		memcpy(&l3, meta->mark_l3, sizeof(l3));
 		ASSERT_EQ(r->meta_len, sizeof(*meta));
-		ASSERT_EQ(r->out_len, sizeof(*meta) + 14 + fr->inner_len);
-		if (r->out_len != sizeof(*meta) + 14 + fr->inner_len)
+		ASSERT_EQ(r->out_len, want);
+		if (r->out_len != want)
 			return;
-		ASSERT_EQ(meta->magic, XWG_RX_META_MAGIC);
-		ASSERT_EQ(meta->peer_id, PEER_A);
+		ASSERT_EQ(meta->mark.magic, XWG_RX_META_MAGIC);
+		ASSERT_EQ(meta->mark.peer_id, PEER_A);
+		ASSERT_EQ(meta->mark.keep, 14 + fr->inner_len);
+		/* The copy TC reads when it sees the network header (after generic XDP). */
+		ASSERT_EQ(l3.magic, XWG_RX_META_MAGIC);
+		ASSERT_EQ(l3.peer_id, PEER_A);
+		ASSERT_EQ(l3.keep, fr->inner_len);
 		ASSERT_MEMEQ(eth, fr->b, 12);
 		ASSERT_EQ(eth[12] << 8 | eth[13], fr->inner_proto);
 		ASSERT_MEMEQ(eth + 14, fr->inner, fr->inner_len);

@@ -70,8 +70,8 @@ static void offload_fall_back(struct xwg_device *dev, struct offload *o)
 int offload_start(struct xwg_device *dev, enum offload_mode requested)
 {
 	/*
-	 * xdp-generic is left out of auto: TCP sessions through it break now and then (see README,
-	 * "Known issues"); it stays available when asked for by name.
+	 * xdp-generic is left out of auto: the kernel copies nearly every skb before generic XDP and
+	 * TC ingress runs after it anyway, so it only adds work to tc mode (README, "Generic XDP").
 	 */
 	static const enum offload_mode auto_order[] = { OFFLOAD_XDP, OFFLOAD_TC };
 	static const enum offload_mode explicit_order[] = { OFFLOAD_XDP, OFFLOAD_XDP_GENERIC, OFFLOAD_TC };
