@@ -6,8 +6,8 @@
 # Pairings (a initiates; OFFLOAD_PAIRINGS overrides, "MODE_A:B" with B a mode for xwg or "wireguard-go"):
 #   xdp:wireguard-go  xdp:xdp  tc:tun  xdp-generic:wireguard-go
 # The last one sets its mode with "Mode =" in the configuration file instead of --mode.  Each pairing:
-# ping over the IPv4 and IPv6 overlay, a TCP iperf3 each way (LONG_SECS, default 10, for the first
-# pairing, SHORT_SECS, default 3, for the others), small TCP messages checked byte for byte each way
+# ping over the IPv4 and IPv6 overlay, a TCP iperf3 of IPERF_SECS (default 10) each way over each
+# overlay family, small TCP messages checked byte for byte each way
 # while the receiver saturates the other direction (tcp_stream_check.py), then for every xwg side in a BPF mode `xwg show IF
 # --json` must report that mode and the veth as underlay, and per peer
 #   bpf_rx_packets / (bpf_rx_packets + agent_rx_packets) >= 0.99, and the same for tx
@@ -28,8 +28,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-LONG_SECS=${LONG_SECS:-10}
-SHORT_SECS=${SHORT_SECS:-3}
+IPERF_SECS=${IPERF_SECS:-10}
 OFFLOAD_PAIRINGS=${OFFLOAD_PAIRINGS:-xdp:wireguard-go xdp:xdp tc:tun xdp-generic:wireguard-go}
 OFFLOAD_REKEY=${OFFLOAD_REKEY:-1}
 REKEY_SECS=${REKEY_SECS:-135}
@@ -196,8 +195,10 @@ run_pairing() {
 	check "$tag: ping IPv6 overlay" ping_ok "$NS_A" "$(ovl6 "$n" b)"
 	check "$tag: 1420-byte IPv4 packets, DF" nsx "$NS_A" ping -M "do" -s 1392 -c 2 -i 0.2 -w 5 -q "$(ovl4 "$n" b)"
 	check "$tag: b pings a (IPv6)" ping_ok "$NS_B" "$(ovl6 "$n" a)" 2
-	iperf_check "$tag: iperf3 ${secs}s a -> b" "$NS_A" "$(ovl4 "$n" b)" 5201 "$secs"
-	iperf_check "$tag: iperf3 ${secs}s b -> a (-R)" "$NS_A" "$(ovl4 "$n" b)" 5201 "$secs" -R
+	iperf_check "$tag: iperf3 ${secs}s a -> b (IPv4)" "$NS_A" "$(ovl4 "$n" b)" 5201 "$secs"
+	iperf_check "$tag: iperf3 ${secs}s b -> a (IPv4, -R)" "$NS_A" "$(ovl4 "$n" b)" 5201 "$secs" -R
+	iperf_check "$tag: iperf3 ${secs}s a -> b (IPv6)" "$NS_A" "$(ovl6 "$n" b)" 5201 "$secs"
+	iperf_check "$tag: iperf3 ${secs}s b -> a (IPv6, -R)" "$NS_A" "$(ovl6 "$n" b)" 5201 "$secs" -R
 	stream_check "$tag: small TCP messages b -> a byte-exact under load" "$NS_A" "$(ovl4 "$n" b)" 5301
 	stream_check "$tag: small TCP messages a -> b byte-exact under load (IPv6)" "$NS_B" "$(ovl6 "$n" a)" 5301
 
@@ -358,7 +359,7 @@ run_dead_down() {
 n=0
 for pairing in $OFFLOAD_PAIRINGS; do
 	n=$((n + 1))
-	run_pairing $n "${pairing%%:*}" "${pairing#*:}" "$([ $n = 1 ] && echo "$LONG_SECS" || echo "$SHORT_SECS")"
+	run_pairing $n "${pairing%%:*}" "${pairing#*:}" "$IPERF_SECS"
 done
 run_roaming 5
 run_restart 6
