@@ -39,6 +39,8 @@ USER_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 LIB_OBJS   := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
 TEST_SRCS  := $(wildcard selftests/test_*.c)
 TEST_BINS  := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/%,$(BENCH_SRCS))
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 
 .PHONY: all deps check demo bench install clean vmlinux help
@@ -71,7 +73,7 @@ $(DEPS_STAMP): Makefile | $(OUTPUT)
 	fi
 	$(Q)touch $@
 
-all: $(OUTPUT)/xwg $(TEST_BINS)
+all: $(OUTPUT)/xwg $(TEST_BINS) $(BENCH_BINS)
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests:
 	$(Q)mkdir -p $@
@@ -95,6 +97,12 @@ $(OUTPUT)/xwg: $(USER_OBJS)
 $(OUTPUT)/selftests/%: selftests/%.c $(LIB_OBJS) $(BPF_OBJS) $(BPF_SKELS) | $(OUTPUT)/selftests
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Iselftests $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+# Built by all, so the benchmarks compile against the current structs and skeletons (they share the
+# tests' header-only helpers, hence the unused-* exceptions).
+$(BENCH_BINS): $(OUTPUT)/%: bench/%.c $(BPF_SKELS) $(DEPS_STAMP) | $(OUTPUT)
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Wno-unused-function -Wno-unused-variable -Iselftests $< $(LDLIBS) -o $@
 
 check: all
 	$(Q)OUTPUT=$(abspath $(OUTPUT)) selftests/run.sh

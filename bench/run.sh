@@ -180,34 +180,12 @@ print_ratios() {
 	ratio_row "tun vs wireguard-go: TCP 1 stream" "${R_TCP1[tun]:-}" "${R_TCP1[$g]:-}" ge 1
 }
 
-# The AEAD micro-benchmark: rebuilt when its source is newer; needs the crypto_test skeleton from `make`.
-run_aead() {
-	local bin=$OUTPUT/aead_bench src=$REPO_DIR/bench/aead_bench.c
-	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-		[ -f "$OUTPUT/crypto_test.skel.h" ] || { echo "n/a ($OUTPUT/crypto_test.skel.h missing: run make)"; return; }
-		progress "building $bin"
-		gcc -O2 -g -std=c11 -D_GNU_SOURCE -I"$REPO_DIR/include" -I"$OUTPUT" "$src" \
-			-lbpf -lelf -lz -lcrypto -o "$bin" 2>"$T_TMP/aead.err" ||
-			{ echo "n/a (build failed: $(head -n 1 "$T_TMP/aead.err"))"; return; }
-	fi
-	progress "AEAD benchmark"
-	"$bin" 2>&1 || echo "n/a (aead_bench failed)"
-}
-
-# Per-program cost through BPF_PROG_TEST_RUN (bench/prog_bench.c): built like aead_bench.
-run_progs() {
-	local bin=$OUTPUT/prog_bench src=$REPO_DIR/bench/prog_bench.c
-	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ "$OUTPUT/tx.skel.h" -nt "$bin" ] ||
-	   [ "$OUTPUT/rx.skel.h" -nt "$bin" ]; then
-		[ -f "$OUTPUT/rx.skel.h" ] && [ -f "$OUTPUT/tx.skel.h" ] ||
-			{ echo "n/a (skeletons missing in $OUTPUT: run make)"; return; }
-		progress "building $bin"
-		gcc -O2 -g -std=c11 -D_GNU_SOURCE -I"$REPO_DIR/include" -I"$OUTPUT" -I"$REPO_DIR/selftests" \
-			"$src" -lbpf -lelf -lz -lcrypto -o "$bin" 2>"$T_TMP/prog.err" ||
-			{ echo "n/a (build failed: $(head -n 1 "$T_TMP/prog.err"))"; return; }
-	fi
-	progress "per-program benchmark"
-	"$bin" 2>&1 || echo "n/a (prog_bench failed)"
+# A micro-benchmark binary (bench/NAME.c, built into $OUTPUT/NAME by make all).
+run_micro() {
+	local name=$1 what=$2
+	[ -x "$OUTPUT/$name" ] || { echo "n/a ($OUTPUT/$name missing: run make)"; return; }
+	progress "$what"
+	"$OUTPUT/$name" 2>&1 || echo "n/a ($name failed)"
 }
 
 start=$(date +%s) load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -227,10 +205,10 @@ print_ratios
 echo
 echo "## ChaCha20-Poly1305 per packet (bench/aead_bench.c)"
 echo
-run_aead
+run_micro aead_bench "AEAD benchmark"
 echo
 echo "## BPF programs per MTU-sized packet (bench/prog_bench.c, BPF_PROG_TEST_RUN)"
 echo
-run_progs
+run_micro prog_bench "per-program benchmark"
 progress "done in $(( $(date +%s) - start )) s"
 exit 0
