@@ -163,7 +163,7 @@ static inline int udp_listen(int family, const char *addr, uint16_t port)
 {
 	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
 	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(port) };
-	struct timeval tv = { .tv_sec = 1 };
+	struct timeval tv = { .tv_sec = 3 };	/* a loaded 2-CPU box can sit on a backlog for a while */
 	int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int err, one = 1;
 
