@@ -52,6 +52,20 @@ struct {
 	__type(value, struct rx_scratch);
 } xwg_rx_scratch SEC(".maps");
 
+/*
+ * Decryption spread over CPUs, as the kernel driver spreads it: veth runs a flow's receive XDP on
+ * the sender's CPU, next to its encryption. Each keypair (receiver index) keeps one CPU, so a
+ * peer's packets stay in order. rx_ncpus is set before load; 0 or 1 turns spreading off.
+ */
+const volatile __u32 rx_ncpus = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__uint(max_entries, XWG_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+} xwg_rx_cpus SEC(".maps");
+
 /* What one packet told us so far. */
 struct rx_pkt {
 	union {
@@ -625,8 +639,34 @@ static __always_inline int rx_process(void *ctx, bool skb, struct rx_pkt *p)
 	return -XWG_R_OK;
 }
 
+/* The CPU that decrypts this data message, or -1: here (no spreading, or not a data message). */
+static __always_inline int rx_spread_cpu(struct xdp_md *ctx)
+{
+	const struct xwg_dev_config *cfg;
+	struct rx_pkt p = {};
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&xwg_config, &zero);
+	if (rx_ncpus < 2 || !cfg || !(cfg->flags & XWG_CFG_F_RX_SPREAD) || rx_parse_xdp(ctx, cfg, &p))
+		return -1;
+	return (int)(p.index % rx_ncpus);
+}
+
 SEC("xdp.frags")
 int xwg_rx(struct xdp_md *ctx)
+{
+	struct rx_pkt p = {};
+	int cpu = rx_spread_cpu(ctx);
+
+	/* A CPU without an entry passes the packet up untouched: the agent's, never dropped. */
+	if (cpu >= 0)
+		return (int)bpf_redirect_map(&xwg_rx_cpus, (__u32)cpu, XDP_PASS);
+	return rx_verdict(-rx_process(ctx, false, &p));
+}
+
+/* xwg_rx's work on the CPU rx_spread_cpu chose (the cpumap's kthread). */
+SEC("xdp.frags/cpumap")	/* frags like xwg_rx: a cpumap takes the kind of program that uses it */
+int xwg_rx_cpu(struct xdp_md *ctx)
 {
 	struct rx_pkt p = {};
 

@@ -43,6 +43,8 @@
 
 #define XWG_CFG_F_RX		(1u << 0)	/* decrypt in BPF; clear: every packet to the agent */
 #define XWG_CFG_F_TX		(1u << 1)	/* encrypt in BPF (tx.bpf.c) */
+#define XWG_CFG_F_RX_SPREAD	(1u << 2)	/* xwg_rx hands data messages to xwg_rx_cpus (native XDP) */
+#define XWG_MAX_CPUS		256		/* xwg_rx_cpus entries */
 
 struct xwg_dev_config {
 	__u32 tun_ifindex;	/* decrypted packets go to this interface's ingress */

@@ -446,6 +446,44 @@ static void test_disabled(void)
 	ASSERT_EQ(r.meta_len, sizeof(struct xwg_rx_meta));
 }
 
+/*
+ * Spreading on: data messages leave xwg_rx for the cpumap entry its receiver index picks (without
+ * entries, up untouched to the agent), everything else takes the usual path.
+ */
+static void test_spread(void)
+{
+	struct fixture f = { "spread", 4, IN_V4, NULL, 10, KP_A, 20100, MUT_NONE, 0, 0, 0 };
+	struct bpf_cpumap_val v = { .qsize = 64, .bpf_prog.fd = bpf_program__fd(skel->progs.xwg_rx_cpu) };
+	int cpus = bpf_map__fd(skel->maps.xwg_rx_cpus);
+	uint64_t ok = reason_count(XWG_R_OK), hs = reason_count(XWG_R_HANDSHAKE);
+	uint8_t init[148] = { 1 };
+	struct frame fr, hfr;
+	struct run r;
+
+	build(&f, &fr);
+	outer_frame(&hfr, 4, 0, PORT, init, sizeof(init));
+	ASSERT_EQ(set_config(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_RX_SPREAD), 0);
+	ASSERT_EQ(run_xdp(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, XDP_PASS);
+	ASSERT_EQ(r.out_len, fr.len);
+	ASSERT_MEMEQ(r.out, fr.b, fr.len);
+	for (uint32_t cpu = 0; cpu < 2; cpu++)
+		ASSERT_EQ(bpf_map_update_elem(cpus, &cpu, &v, BPF_ANY), 0);
+	ASSERT_EQ(run_xdp(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, XDP_REDIRECT);
+	ASSERT_EQ(reason_count(XWG_R_OK), ok);		/* not decrypted here */
+	ASSERT_EQ(run_xdp(hfr.b, hfr.len, &r), 0);
+	ASSERT_EQ(r.verdict, XDP_PASS);
+	ASSERT_EQ(reason_count(XWG_R_HANDSHAKE), hs + 1);
+	for (uint32_t cpu = 0; cpu < 2; cpu++)
+		bpf_map_delete_elem(cpus, &cpu);
+	ASSERT_EQ(set_config(LO_IFINDEX, XWG_CFG_F_RX), 0);
+	/* The same message is still fresh: spreading decided before the replay window saw it. */
+	ASSERT_EQ(run_xdp(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, XDP_PASS);
+	ASSERT_EQ(reason_count(XWG_R_OK), ok + 1);
+}
+
 /* A frame bigger than one page arrives as a multi-buffer xdp_buff: the agent's. */
 static void test_nonlinear(void)
 {
@@ -578,6 +616,7 @@ int main(void)
 	RUN_TEST(test_events);
 	RUN_TEST(test_events_overflow);
 	RUN_TEST(test_disabled);
+	RUN_TEST(test_spread);
 	RUN_TEST(test_nonlinear);
 	RUN_TEST(test_tc_unmarked);
 	RUN_TEST(test_cost);

@@ -230,7 +230,15 @@ static inline int rx_device_setup(void)
 	struct xwg_endpoint ep = fixture_endpoint(), other = ep;
 	int err = 0;
 
-	skel = rx_bpf__open_and_load();
+	skel = rx_bpf__open();
+	/* Two CPUs, so the spreading code is loaded (and off until a test sets XWG_CFG_F_RX_SPREAD). */
+	if (skel) {
+		skel->rodata->rx_ncpus = 2;
+		if (rx_bpf__load(skel)) {
+			rx_bpf__destroy(skel);
+			skel = NULL;
+		}
+	}
 	if (bpf_test_setup(skel ? skel->obj : NULL))
 		return -1;
 	for (int i = 0; i < 32; i++)

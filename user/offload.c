@@ -106,6 +106,7 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 		if (requested != OFFLOAD_AUTO && requested != order[i])
 			continue;
 		if (offload_attach_mode(dev, o, order[i]) == 0) {
+			offload_sync(dev);	/* the config's flags depend on the mode */
 			o->events = ring_buffer__new(bpf_map__fd(o->rx->maps.xwg_events), offload_handle_event, dev, NULL);
 			return 0;
 		}

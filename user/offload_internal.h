@@ -38,6 +38,7 @@ struct offload {
 	struct offload_prefix *prefixes;	/* what the LPM maps hold, sorted */
 	size_t n_prefixes;
 	int ncpus;
+	bool rx_spread;			/* xwg_rx_cpus has an entry for every CPU */
 	uint64_t last_poll_ns;
 };
 

@@ -191,6 +191,23 @@ static int offload_reuse_pins(struct offload *o, const char *ifname, bool *adopt
 	return 0;
 }
 
+/* Every CPU gets the decrypting program as its cpumap entry, or spreading stays off. */
+static bool offload_spread_setup(struct offload *o)
+{
+	struct bpf_cpumap_val v = { .qsize = 2048, .bpf_prog.fd = bpf_program__fd(o->rx->progs.xwg_rx_cpu) };
+	int fd = bpf_map__fd(o->rx->maps.xwg_rx_cpus);
+
+	if (o->rx->rodata->rx_ncpus < 2)
+		return false;
+	for (uint32_t cpu = 0; cpu < o->rx->rodata->rx_ncpus; cpu++)
+		if (bpf_map_update_elem(fd, &cpu, &v, BPF_ANY)) {
+			fprintf(stderr, "xwg: decryption stays on the receiving CPU: cpumap entry %u: %s\n", cpu,
+				strerror(errno));
+			return false;
+		}
+	return true;
+}
+
 int offload_load(struct offload *o, const char *ifname, bool *adopted)
 {
 	int ret;
@@ -203,8 +220,10 @@ int offload_load(struct offload *o, const char *ifname, bool *adopted)
 	ret = offload_reuse_pins(o, ifname, adopted);
 	if (ret)
 		return ret;
+	o->rx->rodata->rx_ncpus = o->ncpus > 0 && o->ncpus <= XWG_MAX_CPUS ? (uint32_t)o->ncpus : 0;
 	if (rx_bpf__load(o->rx))
 		return -errno;
+	o->rx_spread = offload_spread_setup(o);
 	o->tx = tx_bpf__open();
 	o->ctl = ctl_bpf__open();
 	if (!o->tx || !o->ctl)

@@ -13,7 +13,9 @@ static void offload_write_config(struct xwg_device *dev, struct offload *o)
 {
 	struct xwg_dev_config cfg = {
 		.tun_ifindex = (uint32_t)dev->ifindex,
-		.flags = XWG_CFG_F_RX | XWG_CFG_F_TX,
+		/* Only native XDP spreads: generic XDP would run the cpumap program on skbs. */
+		.flags = XWG_CFG_F_RX | XWG_CFG_F_TX |
+			 (o->mode == OFFLOAD_XDP && o->rx_spread ? XWG_CFG_F_RX_SPREAD : 0),
 		.listen_port = htons(dev->listen_port),
 		.mtu = (uint16_t)dev->mtu,
 		.fwmark = dev->fwmark,
