@@ -140,13 +140,6 @@ static void build(const struct fixture *f, struct frame *fr)
 
 /* ---------------------------------------------------------------- BPF plumbing */
 
-struct run {
-	int verdict;
-	uint8_t out[FRAME_MAX + 64];
-	size_t out_len;
-	size_t meta_len;
-};
-
 static int run_xdp(const uint8_t *pkt, size_t len, struct run *r)
 {
 	struct xdp_md in = { .data_end = (uint32_t)len, .ingress_ifindex = LO_IFINDEX }, out = { 0 };
@@ -249,57 +242,7 @@ static void test_peer_stats(void)
 /* The protocol digest's transport messages (section 9.6), decrypted by BPF with T1. */
 static void test_digest_vectors(void)
 {
-	static const char *keepalive = "040000008877665500000000000000005e51049c33134747b2ca3f7ebf77ae19";
-	static const char *data = "040000008877665501000000000000004d9612790c751fff0eec6465c2689ee9"
-				  "6885fa0061e34b50741565f2e427a68b26c6d0f330af590e2d5100b5df8eea01";
-	uint8_t wg[64], plain[32] = { 0 };
-	uint64_t ka, bad;
-	struct frame fr;
-	struct run r;
-	size_t n;
-
-	for (int i = 0; i < 20; i++)
-		plain[i] = (uint8_t)(i + 1);
-	n = test_unhex(wg, keepalive);
-	outer_frame(&fr, 4, 0, PORT, wg, n);
-	ka = reason_count(XWG_R_KEEPALIVE);
-	ASSERT_EQ(run_xdp(fr.b, fr.len, &r), 0);
-	ASSERT_EQ(r.verdict, XDP_DROP);
-	ASSERT_EQ(reason_count(XWG_R_KEEPALIVE), ka + 1);
-
-	/* Authentic, but 01 02 .. 14 is no IP packet: dropped after decryption, in place. */
-	n = test_unhex(wg, data);
-	outer_frame(&fr, 4, 0, PORT, wg, n);
-	bad = reason_count(XWG_R_BAD_INNER);
-	ASSERT_EQ(run_xdp(fr.b, fr.len, &r), 0);
-	ASSERT_EQ(r.verdict, XDP_DROP);
-	ASSERT_EQ(reason_count(XWG_R_BAD_INNER), bad + 1);
-	ASSERT_EQ(r.out_len, fr.len);
-	ASSERT_MEMEQ(r.out + fr.wg_off + 16, plain, 32);
-	ASSERT_EQ(peer_stats(PEER_VECTOR).rx_packets, 1);	/* the keepalive */
-	ASSERT_EQ(peer_stats(PEER_VECTOR).rx_bytes, 32);
-}
-
-struct events {
-	struct xwg_event ev[8];
-	int n;
-};
-
-static int event_cb(void *ctx, void *data, size_t size)
-{
-	struct events *e = ctx;
-
-	if (size == sizeof(struct xwg_event) && e->n < 8)
-		memcpy(&e->ev[e->n++], data, size);
-	return 0;
-}
-
-static const struct xwg_event *find_event(const struct events *e, uint32_t type)
-{
-	for (int i = 0; i < e->n; i++)
-		if (e->ev[i].type == type)
-			return &e->ev[i];
-	return NULL;
+	rx_digest_vectors(run_xdp, XDP_DROP, 4);
 }
 
 static void send_event_packet(uint64_t counter)
@@ -325,7 +268,7 @@ static void test_events(void)
 	uint64_t e_time;
 
 	ASSERT_EQ(add_allowed(4, "10.99.0.9", 32, PEER_EVENTS), 0);
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.xwg_events), event_cb, &ev, NULL);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.xwg_events), rx_event_cb, &ev, NULL);
 	ASSERT_TRUE(rb != NULL);
 	if (!rb)
 		return;
@@ -378,7 +321,7 @@ static void test_events_overflow(void)
 	struct xwg_keypair kp;
 	uint32_t index, unconfirmed = 0;
 
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.xwg_events), event_cb, &ev, NULL);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.xwg_events), rx_event_cb, &ev, NULL);
 	ASSERT_TRUE(rb != NULL);
 	if (!rb)
 		return;

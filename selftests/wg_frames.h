@@ -260,4 +260,76 @@ static inline int rx_device_setup(void)
 	return err ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- shared receive checks */
+
+/* One run of a receive program: its verdict and the packet it left. */
+struct run {
+	int verdict;
+	uint8_t out[FRAME_MAX + 64];
+	size_t out_len;
+	size_t meta_len;	/* XDP only: data - data_meta */
+};
+
+typedef int (*rx_run_fn)(const uint8_t *pkt, size_t len, struct run *r);
+
+/*
+ * The protocol digest's transport messages (section 9.6), decrypted with T1 by the program run
+ * calls; drop is its drop verdict, data_family the outer family of the data message.
+ */
+static inline void rx_digest_vectors(rx_run_fn run, int drop, int data_family)
+{
+	static const char *keepalive = "040000008877665500000000000000005e51049c33134747b2ca3f7ebf77ae19";
+	static const char *data = "040000008877665501000000000000004d9612790c751fff0eec6465c2689ee9"
+				  "6885fa0061e34b50741565f2e427a68b26c6d0f330af590e2d5100b5df8eea01";
+	static struct frame fr;
+	static struct run r;
+	uint8_t wg[64], plain[32] = { 0 };
+	uint64_t ka, bad;
+	size_t n;
+
+	for (int i = 0; i < 20; i++)
+		plain[i] = (uint8_t)(i + 1);
+	n = test_unhex(wg, keepalive);
+	outer_frame(&fr, 4, 0, PORT, wg, n);
+	ka = reason_count(XWG_R_KEEPALIVE);
+	ASSERT_EQ(run(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, drop);
+	ASSERT_EQ(reason_count(XWG_R_KEEPALIVE), ka + 1);
+
+	/* Authentic, but 01 02 .. 14 is no IP packet: dropped after decryption, in place. */
+	n = test_unhex(wg, data);
+	outer_frame(&fr, data_family, 0, PORT, wg, n);
+	bad = reason_count(XWG_R_BAD_INNER);
+	ASSERT_EQ(run(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, drop);
+	ASSERT_EQ(reason_count(XWG_R_BAD_INNER), bad + 1);
+	ASSERT_EQ(r.out_len, fr.len);
+	ASSERT_MEMEQ(r.out + fr.wg_off + 16, plain, 32);
+	ASSERT_EQ(peer_stats(PEER_VECTOR).rx_packets, 1);	/* the keepalive */
+	ASSERT_EQ(peer_stats(PEER_VECTOR).rx_bytes, 32);
+}
+
+/* Ring-buffer events collected by rx_event_cb. */
+struct events {
+	struct xwg_event ev[8];
+	int n;
+};
+
+static inline int rx_event_cb(void *ctx, void *data, size_t size)
+{
+	struct events *e = ctx;
+
+	if (size == sizeof(struct xwg_event) && e->n < 8)
+		memcpy(&e->ev[e->n++], data, size);
+	return 0;
+}
+
+static inline const struct xwg_event *find_event(const struct events *e, uint32_t type)
+{
+	for (int i = 0; i < e->n; i++)
+		if (e->ev[i].type == type)
+			return &e->ev[i];
+	return NULL;
+}
+
 #endif
