@@ -272,6 +272,131 @@ struct run {
 
 typedef int (*rx_run_fn)(const uint8_t *pkt, size_t len, struct run *r);
 
+/* ---------------------------------------------------------------- fixtures of the receive programs */
+
+struct fixture {
+	const char *name;
+	int outer;		/* 4 or 6 */
+	int inner;		/* IN_* */
+	const char *src;	/* inner source; NULL: the peer's own address */
+	size_t payload;		/* inner UDP payload bytes */
+	uint32_t index;
+	uint64_t counter;
+	int mutate;		/* MUT_*, applied to the finished frame */
+	int verdict;		/* the program's verdict */
+	int reason;		/* the one xwg_reasons counter that must move */
+	int out;		/* OUT_INNER: Ethernet + inner packet (XDP: + mark); OUT_SAME: untouched */
+};
+
+/* What the fixtures should have counted for peer A. */
+static uint64_t peer_a_bytes, peer_a_packets;
+
+/* The WireGuard message alone: for the netns test, where a UDP socket adds the outer headers. */
+static inline size_t build_wg(const struct fixture *f, struct frame *fr, uint8_t *wg)
+{
+	int m = f->mutate;
+
+	memset(fr, 0, sizeof(*fr));
+	fr->inner_len = inner_packet(fr->inner, f->inner, f->src, f->payload);
+	fr->inner_proto = f->inner == IN_V6 ? 0x86dd : 0x0800;
+	if (m == MUT_TYPE1 || m == MUT_TYPE2 || m == MUT_TYPE3)
+		return wg_other(wg, m - MUT_TYPE1 + 1, m == MUT_TYPE1 ? 148 : m == MUT_TYPE2 ? 92 : 64);
+	return wg_data(wg, f->index, f->counter, fr->inner, fr->inner_len,
+		       f->index == KP_VECTOR ? key_vector : key_a);
+}
+
+/* The fixture's frame: outer headers around build_wg(), then its mutation. */
+static inline void build(const struct fixture *f, struct frame *fr)
+{
+	uint8_t wg[FRAME_MAX];
+	size_t wg_len = build_wg(f, fr, wg);
+	int m = f->mutate;
+
+	if (m == MUT_TRUNC)
+		wg_len = 31;
+	outer_frame(fr, f->outer, m == MUT_IPOPT ? 1 : 0, m == MUT_PORT ? PORT + 1 : PORT, wg, wg_len);
+
+	switch (m) {
+	case MUT_FLIP_CT:
+		fr->b[fr->wg_off + 16 + fr->inner_len / 2] ^= 0x01;
+		break;
+	case MUT_FLIP_TAG:
+		fr->b[fr->len - 1] ^= 0x80;
+		break;
+	case MUT_RESERVED:
+		fr->b[fr->wg_off + 1] = 1;
+		break;
+	case MUT_UDPLEN:
+		put16(fr->b + fr->wg_off - 4, (uint16_t)(wg_len + 8 + 16));
+		break;
+	case MUT_TCP:
+		fr->b[14 + 9] = 6;
+		break;
+	case MUT_FRAG:
+		fr->b[14 + 6] = 0x20;	/* more fragments */
+		break;
+	case MUT_V6EXT:
+		fr->b[14 + 6] = 0;	/* hop-by-hop options first */
+		break;
+	case MUT_ARP:
+		put16(fr->b + 12, 0x0806);
+		break;
+	case MUT_GARBAGE:
+		for (size_t i = 14; i < fr->len; i++)
+			fr->b[i] = (uint8_t)(i * 151 + 77);
+		break;
+	case MUT_RUNT:
+		fr->len = 14 + 20;	/* no UDP header (an skb test run refuses less than IPv4) */
+		break;
+	}
+}
+
+typedef void (*rx_check_fn)(const struct fixture *f, const struct frame *fr, const struct run *r);
+
+/* One fixture through run: its verdict, exactly its one reason counter, then check on the output. */
+static inline void rx_run_fixture(const struct fixture *f, rx_run_fn run, rx_check_fn check)
+{
+	uint64_t before[XWG_R_MAX], after[XWG_R_MAX];
+	static struct frame fr;
+	static struct run r;
+
+	build(f, &fr);
+	reasons_snapshot(before);
+	if (run(fr.b, fr.len, &r)) {
+		TEST_FAIL("%s: test run failed: %s", f->name, strerror(errno));
+		return;
+	}
+	reasons_snapshot(after);
+	if (r.verdict != f->verdict)
+		TEST_FAIL("%s: verdict %d, want %d", f->name, r.verdict, f->verdict);
+	for (uint32_t i = 0; i < XWG_R_MAX; i++) {
+		uint64_t want = before[i] + (i == (uint32_t)f->reason);
+
+		if (after[i] != want)
+			TEST_FAIL("%s: counter %s moved by %lld, want %lld", f->name, xwg_reason_key(i),
+				  (long long)(after[i] - before[i]), (long long)(want - before[i]));
+	}
+	check(f, &fr, &r);
+	if (f->reason == XWG_R_OK || f->reason == XWG_R_KEEPALIVE) {
+		peer_a_bytes += fr.len - fr.wg_off;
+		peer_a_packets++;
+	}
+}
+
+/* Peer A's per-CPU stats hold exactly the delivered and keepalive message bytes (rx_run_fixture counts them). */
+static inline void rx_check_peer_stats(void)
+{
+	struct xwg_peer_stats st = peer_stats(PEER_A);
+	uint64_t now = mono_ns();
+
+	ASSERT_TRUE(peer_a_packets > 0);
+	ASSERT_EQ(st.rx_packets, peer_a_packets);
+	ASSERT_EQ(st.rx_bytes, peer_a_bytes);
+	ASSERT_TRUE(st.last_rx_ns > 0 && st.last_rx_ns <= now);
+	ASSERT_TRUE(st.last_rx_data_ns > 0 && st.last_rx_data_ns <= st.last_rx_ns);
+	ASSERT_EQ(peer_stats(PEER_B).rx_packets, 0);
+}
+
 /*
  * The protocol digest's transport messages (section 9.6), decrypted with T1 by the program run
  * calls; drop is its drop verdict, data_family the outer family of the data message.
