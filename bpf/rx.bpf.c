@@ -646,8 +646,11 @@ static __always_inline int rx_spread_cpu(struct xdp_md *ctx)
 	struct rx_pkt p = {};
 	__u32 zero = 0;
 
+	/* rx_ncpus is constant at load: on one CPU the verifier drops all of this. */
+	if (rx_ncpus < 2)
+		return -1;
 	cfg = bpf_map_lookup_elem(&xwg_config, &zero);
-	if (rx_ncpus < 2 || !cfg || !(cfg->flags & XWG_CFG_F_RX_SPREAD) || rx_parse_xdp(ctx, cfg, &p))
+	if (!cfg || !(cfg->flags & XWG_CFG_F_RX_SPREAD) || rx_parse_xdp(ctx, cfg, &p))
 		return -1;
 	return (int)(p.index % rx_ncpus);
 }
