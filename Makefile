@@ -14,10 +14,13 @@ DEB_PKGS  := gcc make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
              libnl-route-3-dev pkg-config iproute2 wireguard-go wireguard-tools iperf3 tshark \
              tcpdump iputils-ping ethtool procps psmisc kmod jq python3 python3-yaml util-linux
 
+# user/ by layer: the protocol core (no I/O, no libbpf), the data plane (TUN, sockets, BPF), control (CLI,
+# configuration, UAPI, netlink, show). Lower layers reach higher ones only through core/hooks.h.
+USER_LAYERS := core dataplane control
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 CFLAGS    ?= -O2 -g
 XCFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
-             -Iinclude -Iuser -I$(OUTPUT) $(NL_CFLAGS)
+             -Iinclude $(addprefix -Iuser/,$(USER_LAYERS)) -I$(OUTPUT) $(NL_CFLAGS)
 LDLIBS    := -lbpf -lelf -lz -lcrypto -lnl-route-3 -lnl-3
 # -mcpu=v3 with 64-bit ChaCha state words measured 1.27x faster for the BPF AEAD (README).
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -DXWG_BPF_ALU32 -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -I$(OUTPUT) \
@@ -34,9 +37,9 @@ endif
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-USER_SRCS  := $(wildcard user/*.c)
+USER_SRCS  := $(foreach l,$(USER_LAYERS),$(wildcard user/$(l)/*.c))
 USER_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
-LIB_OBJS   := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+LIB_OBJS   := $(filter-out $(OUTPUT)/user/control/main.o,$(USER_OBJS))
 TEST_SRCS  := $(wildcard selftests/test_*.c)
 TEST_BINS  := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
@@ -75,7 +78,7 @@ $(DEPS_STAMP): Makefile | $(OUTPUT)
 
 all: $(OUTPUT)/xwg $(TEST_BINS) $(BENCH_BINS)
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests:
+$(OUTPUT) $(OUTPUT)/selftests $(addprefix $(OUTPUT)/user/,$(USER_LAYERS)):
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(DEPS_STAMP) | $(OUTPUT)
@@ -86,7 +89,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(BPF_SKELS) $(DEPS_STAMP) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c $(BPF_SKELS) $(DEPS_STAMP) | $(addprefix $(OUTPUT)/user/,$(USER_LAYERS))
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
 
@@ -126,4 +129,4 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/*.d $(OUTPUT)/selftests/*.d)
+-include $(wildcard $(OUTPUT)/user/*/*.d $(OUTPUT)/*.d $(OUTPUT)/selftests/*.d)

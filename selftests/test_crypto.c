@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Unit tests for user/crypto.c: RFC and WireGuard vectors, low-order keys, clamping and AEAD misuse. */
+/* Unit tests for user/core/crypto.c: RFC and WireGuard vectors, low-order keys, clamping and AEAD misuse. */
 #include <errno.h>
 #include <string.h>
 
