@@ -274,6 +274,13 @@ static __always_inline int rx_keypair_usable(const struct xwg_keypair *kp, const
 }
 
 /* Delivery needs the TC mark; find out before decrypting whether this driver can carry it. */
+static __always_inline int rx_peer_offloaded(__u32 peer_id)
+{
+	const struct xwg_peer *peer = bpf_map_lookup_elem(&xwg_peers, &peer_id);
+
+	return peer && !(peer->flags & XWG_PEER_F_AGENT) ? 0 : -XWG_R_PEER_AGENT;
+}
+
 static __always_inline int rx_meta_supported(struct xdp_md *ctx)
 {
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xwg_rx_meta)))
@@ -607,7 +614,13 @@ static __always_inline int rx_process(void *ctx, bool skb, struct rx_pkt *p)
 		return -XWG_R_UNKNOWN_INDEX;
 	p->now = bpf_ktime_get_ns();
 	p->peer_id = kp->peer_id;
-	ret = rx_keypair_usable(kp, p);
+	/*
+	 * A peer the agent could not publish whole (its allowed IPs may be missing here) is the
+	 * agent's: decrypting it here could turn its packets into WRONG_SOURCE drops.
+	 */
+	ret = rx_peer_offloaded(p->peer_id);
+	if (!ret)
+		ret = rx_keypair_usable(kp, p);
 	if (!ret && !skb)
 		ret = rx_meta_supported(ctx);
 	if (!ret)

@@ -296,6 +296,8 @@ static __always_inline int tx_lookup(struct tx_scratch *s, struct tx_pkt *p, str
 	peer = bpf_map_lookup_elem(&xwg_peers, &p->peer_id);
 	if (!peer)
 		return -XWG_R_TX_NO_PEER;
+	if (peer->flags & XWG_PEER_F_AGENT)
+		return -XWG_R_TX_PEER_AGENT;
 	p->ep = peer->endpoint;
 	p->index = peer->current_index;
 	if (!tx_endpoint_usable(&p->ep))

@@ -68,6 +68,11 @@ struct xwg_endpoint {
 _Static_assert(sizeof(struct xwg_endpoint) == 40, "xwg_endpoint layout");
 
 #define XWG_PEER_F_HAS_CURRENT	(1u << 0)	/* current_index is valid (TX) */
+/*
+ * The agent could not publish all of this peer (a map write failed): RX and TX hand its packets
+ * to the agent untouched, as they do for a peer id missing from xwg_peers. Never a drop.
+ */
+#define XWG_PEER_F_AGENT	(1u << 1)
 
 struct xwg_peer {
 	struct xwg_endpoint endpoint;

@@ -42,7 +42,9 @@
 	X(TX_EXPIRED_KEY, AGENT,  "current keypair expired or not sending")	\
 	X(TX_EXHAUSTED,  AGENT,   "send counter exhausted to agent")		\
 	X(TX_GSO,        AGENT,   "GSO super-packet to agent")			\
-	X(TX_TOO_BIG,    AGENT,   "larger than the MTU to agent")
+	X(TX_TOO_BIG,    AGENT,   "larger than the MTU to agent")		\
+	X(PEER_AGENT,    AGENT,   "peer not (fully) in BPF, to agent")	\
+	X(TX_PEER_AGENT, AGENT,   "peer not (fully) in BPF, to agent")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {

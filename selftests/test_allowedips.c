@@ -2,6 +2,7 @@
 /* Unit tests for the allowed-IPs tries: semantics, a brute-force reference and the netns.sh scale. */
 #include "test.h"
 #include "allowedips.h"
+#include "peer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,9 +10,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-/* Peers are opaque to the table: any distinct addresses do. */
-static char peer_storage[64];
-#define P(i) ((struct peer *)&peer_storage[i])
+/* The table only links its nodes into each peer's allowedips list: zeroed peers do. */
+static struct peer peer_storage[8];
+#define P(i) (&peer_storage[i])
 
 static void ins(struct allowedips *t, const char *ip, uint8_t cidr, struct peer *p)
 {

@@ -379,9 +379,9 @@ static int uapi_set_allowed_ip(struct uapi_set *st, const char *value)
 	if (ret || !st->peer)
 		return ret;
 	if (!remove)
-		return allowedips_insert(&st->dev->allowedips, p.family, p.addr, p.cidr, st->peer);
+		return peer_add_allowed_ip(st->peer, p.family, p.addr, p.cidr);
 	/* Removing a prefix the peer does not own is a no-op, not an error. */
-	ret = allowedips_remove(&st->dev->allowedips, p.family, p.addr, p.cidr, st->peer);
+	ret = peer_remove_allowed_ip(st->peer, p.family, p.addr, p.cidr);
 	return ret == -ENOENT ? 0 : ret;
 }
 
@@ -428,7 +428,7 @@ static int uapi_set_peer_key(struct uapi_set *st, const char *key, const char *v
 	if (!strcmp(key, "replace_allowed_ips")) {
 		ret = uapi_parse_true(value);
 		if (!ret && peer)
-			allowedips_remove_by_peer(&st->dev->allowedips, peer);
+			peer_clear_allowed_ips(peer);
 		return ret;
 	}
 	if (!strcmp(key, "allowed_ip"))

@@ -124,7 +124,7 @@ static int agent_apply_peer(struct xwg_device *dev, const struct xwg_config_peer
 	for (size_t i = 0; i < cp->n_allowed_ips; i++) {
 		const struct xwg_prefix *a = &cp->allowed_ips[i];
 
-		ret = allowedips_insert(&dev->allowedips, a->family, a->addr, a->cidr, peer);
+		ret = peer_add_allowed_ip(peer, a->family, a->addr, a->cidr);
 		if (ret) {
 			prefix_format(buf, sizeof(buf), a);
 			return agent_fail(err, errlen, ret, dev->ifname, "cannot add allowed IP %s to peer %s",

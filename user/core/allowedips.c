@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Cryptokey routing table: path-compressed binary tries (one per family) mapping prefixes to peers. */
 #include "allowedips.h"
+#include "peer.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -17,7 +18,10 @@ struct allowedips_node {
 	uint64_t hi, lo;		/* key, masked to cidr */
 	struct peer *peer;		/* NULL for a branching node */
 	struct allowedips_node *child[2];
+	/* peer's list (struct allowedips_list), valid while peer is set */
+	struct allowedips_node *peer_next, **peer_pprev;
 	uint8_t cidr;
+	uint8_t bits;			/* 32 (IPv4) or 128 (IPv6) */
 };
 
 struct allowedips_key {
@@ -100,7 +104,34 @@ static unsigned int allowedips_common_bits(uint64_t hi1, uint64_t lo1, uint64_t 
 	return n < limit ? n : limit;
 }
 
-static struct allowedips_node *allowedips_node_new(uint64_t hi, uint64_t lo, uint8_t cidr,
+/* Puts n on peer's list (n->peer becomes peer), or takes it off (peer NULL): O(1) either way. */
+static void allowedips_node_set_peer(struct allowedips_node *n, struct peer *peer)
+{
+	struct allowedips_list *l;
+
+	if (n->peer == peer)
+		return;
+	if (n->peer) {
+		*n->peer_pprev = n->peer_next;
+		if (n->peer_next)
+			n->peer_next->peer_pprev = n->peer_pprev;
+		n->peer->allowedips.count--;
+		n->peer_next = NULL;
+		n->peer_pprev = NULL;
+	}
+	n->peer = peer;
+	if (!peer)
+		return;
+	l = &peer->allowedips;
+	n->peer_next = l->first;
+	if (l->first)
+		l->first->peer_pprev = &n->peer_next;
+	l->first = n;
+	n->peer_pprev = &l->first;
+	l->count++;
+}
+
+static struct allowedips_node *allowedips_node_new(uint64_t hi, uint64_t lo, uint8_t cidr, uint8_t bits,
 						   struct peer *peer)
 {
 	struct allowedips_node *n = calloc(1, sizeof(*n));
@@ -110,8 +141,16 @@ static struct allowedips_node *allowedips_node_new(uint64_t hi, uint64_t lo, uin
 	n->hi = hi & allowedips_mask_hi(cidr);
 	n->lo = lo & allowedips_mask_lo(cidr);
 	n->cidr = cidr;
-	n->peer = peer;
+	n->bits = bits;
+	allowedips_node_set_peer(n, peer);
 	return n;
+}
+
+/* Takes n off its peer's list and frees it. */
+static void allowedips_node_free(struct allowedips_node *n)
+{
+	allowedips_node_set_peer(n, NULL);
+	free(n);
 }
 
 static struct allowedips_node **allowedips_root(struct allowedips *t, int family)
@@ -131,7 +170,7 @@ static void allowedips_free_node(struct allowedips_node *n)
 		return;
 	allowedips_free_node(n->child[0]);
 	allowedips_free_node(n->child[1]);
-	free(n);
+	allowedips_node_free(n);
 }
 
 void allowedips_free(struct allowedips *t)
@@ -161,13 +200,14 @@ int allowedips_insert(struct allowedips *t, int family, const void *addr, uint8_
 		if (common < node->cidr)
 			break;
 		if (node->cidr == cidr) {
-			node->peer = peer;	/* an existing prefix moves to the new peer */
+			/* an existing prefix moves to the new peer (or a branching node gets one) */
+			allowedips_node_set_peer(node, peer);
 			return 0;
 		}
 		link = &node->child[allowedips_bit(k.hi, k.lo, node->cidr)];
 	}
 
-	leaf = allowedips_node_new(k.hi, k.lo, cidr, peer);
+	leaf = allowedips_node_new(k.hi, k.lo, cidr, k.bits, peer);
 	if (!leaf)
 		return -ENOMEM;
 	if (!node) {
@@ -180,9 +220,9 @@ int allowedips_insert(struct allowedips *t, int family, const void *addr, uint8_
 		*link = leaf;
 		return 0;
 	}
-	fork = allowedips_node_new(k.hi, k.lo, (uint8_t)common, NULL);
+	fork = allowedips_node_new(k.hi, k.lo, (uint8_t)common, k.bits, NULL);
 	if (!fork) {
-		free(leaf);
+		allowedips_node_free(leaf);
 		return -ENOMEM;
 	}
 	fork->child[allowedips_bit(k.hi, k.lo, common)] = leaf;
@@ -199,7 +239,7 @@ static void allowedips_compact(struct allowedips_node **link)
 	if (!n || n->peer || (n->child[0] && n->child[1]))
 		return;
 	*link = n->child[0] ? n->child[0] : n->child[1];
-	free(n);
+	allowedips_node_free(n);
 }
 
 int allowedips_remove(struct allowedips *t, int family, const void *addr, uint8_t cidr, struct peer *peer)
@@ -225,7 +265,7 @@ int allowedips_remove(struct allowedips *t, int family, const void *addr, uint8_
 	    !peer || node->peer != peer)
 		return -ENOENT;
 
-	node->peer = NULL;
+	allowedips_node_set_peer(node, NULL);
 	allowedips_compact(link);
 	/* Removing a leaf can leave its parent a branching node with one child. */
 	if (depth)
@@ -233,26 +273,61 @@ int allowedips_remove(struct allowedips *t, int family, const void *addr, uint8_
 	return 0;
 }
 
-/* Post-order, so a parent sees its children already pruned. */
-static void allowedips_prune(struct allowedips_node **link, const struct peer *peer)
+static int allowedips_key_store(const struct allowedips_node *n, int *family, uint8_t addr[16])
 {
-	struct allowedips_node *n = *link;
-
-	if (!n)
-		return;
-	allowedips_prune(&n->child[0], peer);
-	allowedips_prune(&n->child[1], peer);
-	if (n->peer == peer)
-		n->peer = NULL;
-	allowedips_compact(link);
+	allowedips_store_be64(addr, n->hi);
+	allowedips_store_be64(addr + 8, n->lo);
+	*family = n->bits == 32 ? AF_INET : AF_INET6;
+	return 0;
 }
 
+/* Only the peer's own nodes, from its list: the cost is its prefixes, not the table. */
 void allowedips_remove_by_peer(struct allowedips *t, struct peer *peer)
 {
+	struct allowedips_node *n;
+	uint8_t addr[16];
+	int family;
+
 	if (!peer)
 		return;
-	allowedips_prune(&t->root4, peer);
-	allowedips_prune(&t->root6, peer);
+	while ((n = peer->allowedips.first)) {
+		allowedips_key_store(n, &family, addr);
+		if (allowedips_remove(t, family, addr, n->cidr, peer)) {
+			/* Not reachable in t: never loop on it, only take it off the list. */
+			allowedips_node_set_peer(n, NULL);
+		}
+	}
+}
+
+struct peer *allowedips_lookup_exact(const struct allowedips *t, int family, const void *addr, uint8_t cidr)
+{
+	const struct allowedips_node *n;
+	struct allowedips_key k;
+
+	if (!addr || allowedips_key_load(&k, family, addr) || cidr > k.bits)
+		return NULL;
+	n = family == AF_INET ? t->root4 : t->root6;
+	while (n && n->cidr <= cidr && allowedips_node_matches(n, k.hi, k.lo)) {
+		if (n->cidr == cidr)
+			return n->peer;
+		n = n->child[allowedips_bit(k.hi, k.lo, n->cidr)];
+	}
+	return NULL;
+}
+
+int allowedips_walk_list(const struct peer *peer,
+			 int (*fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr), void *ctx)
+{
+	uint8_t addr[16];
+	int family, ret;
+
+	for (const struct allowedips_node *n = peer->allowedips.first; n; n = n->peer_next) {
+		allowedips_key_store(n, &family, addr);
+		ret = fn(ctx, family, addr, n->cidr);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 struct peer *allowedips_lookup(const struct allowedips *t, int family, const void *addr)

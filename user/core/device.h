@@ -12,6 +12,7 @@
 #include "cookie.h"
 #include "allowedips.h"
 #include "peer.h"
+#include "hooks.h"
 
 enum index_type {
 	INDEX_HANDSHAKE = 1 << 0,
@@ -66,7 +67,8 @@ struct xwg_device {
 	int signal_fd;
 	bool running;
 	struct offload *offload;	/* BPF fast path, NULL in tun mode */
-	bool config_changed;		/* a UAPI set ran: the BPF maps need a resync */
+	bool config_changed;		/* a UAPI set ran: the device's own map entry needs a rewrite */
+	bool publish_pending;		/* some peer->publish is set (hooks_peer_changed) */
 };
 
 #define NSEC_PER_SEC 1000000000ULL
@@ -105,8 +107,6 @@ void device_remove_all_peers(struct xwg_device *dev);
 int device_watch(struct xwg_device *dev, int fd);
 /* Closes *fd if open and sets it to -1. */
 void device_close_fd(int *fd);
-/* Handshake load: true while more handshake messages arrive than the agent should answer freely. */
-bool device_under_load(struct xwg_device *dev);
 
 /* Index table (local receiver indices shared by handshakes and keypairs). */
 int index_table_init(struct index_table *t);
@@ -121,11 +121,7 @@ void index_table_replace(struct index_table *t, uint32_t index, uint8_t type, st
 void index_table_remove(struct index_table *t, uint32_t index);
 struct index_entry *index_table_lookup(struct index_table *t, uint32_t index, uint8_t type_mask);
 
-/* UDP: send a whole WireGuard message to the peer's endpoint; 0 or -errno. */
-int socket_send_to_peer(struct peer *peer, const void *buf, size_t len);
-int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, const struct sockaddr *dst);
-void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockaddr *src,
-					  const void *local_addr, int local_ifindex);
+/* UDP receive (socket.c, called by the event loop); the core's socket calls are in hooks.h. */
 void socket_receive(struct xwg_device *dev, int fd);
 
 /* Data path (send.c / receive.c). */

@@ -8,7 +8,6 @@
 #include "crypto.h"
 #include "device.h"
 #include "noise.h"
-#include "offload.h"
 #include "peer.h"
 
 static const char noise_construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
@@ -411,8 +410,8 @@ static void noise_keypair_free(struct xwg_device *dev, struct noise_keypair *kp)
 {
 	if (!kp)
 		return;
-	if (kp->offloaded)
-		offload_keypair_remove(kp);
+	/* Out of the maps first: BPF must never use keys the agent is about to wipe. */
+	hooks_keypair_retired(kp);
 	index_table_remove(&dev->index_table, kp->local_index);
 	crypto_zero(kp, sizeof(*kp));
 	free(kp);
@@ -477,8 +476,7 @@ int noise_begin_session(struct xwg_device *dev, struct peer *peer)
 
 	noise_add_new_keypair(dev, &peer->keypairs, kp);
 	noise_handshake_zero(hs);
-	offload_keypair_add(kp);
-	offload_peer_sync(peer);
+	hooks_peer_changed(peer, PUBLISH_KEYPAIRS);
 	return 0;
 }
 
@@ -492,7 +490,7 @@ bool noise_received_with_keypair(struct peer *peer, struct noise_keypair *kp)
 	kps->previous_keypair = kps->current_keypair;
 	kps->current_keypair = kp;
 	kps->next_keypair = NULL;
-	offload_peer_sync(peer);
+	hooks_peer_changed(peer, PUBLISH_KEYPAIRS);
 	return true;
 }
 
@@ -504,7 +502,7 @@ void noise_keypairs_clear(struct xwg_device *dev, struct peer *peer)
 	noise_keypair_free(dev, kps->current_keypair);
 	noise_keypair_free(dev, kps->next_keypair);
 	kps->previous_keypair = kps->current_keypair = kps->next_keypair = NULL;
-	offload_peer_sync(peer);
+	hooks_peer_changed(peer, PUBLISH_KEYPAIRS);
 }
 
 void noise_handshake_clear(struct xwg_device *dev, struct peer *peer)
@@ -519,9 +517,11 @@ void noise_handshake_clear(struct xwg_device *dev, struct peer *peer)
 
 void noise_expire_current_keypairs(struct peer *peer)
 {
-	if (peer->keypairs.current_keypair)
-		peer->keypairs.current_keypair->sending_valid = false;
-	if (peer->keypairs.next_keypair)
-		peer->keypairs.next_keypair->sending_valid = false;
-	offload_peer_sync(peer);
+	struct noise_keypair *kps[] = { peer->keypairs.current_keypair, peer->keypairs.next_keypair };
+
+	for (size_t i = 0; i < sizeof(kps) / sizeof(kps[0]); i++)
+		if (kps[i]) {
+			kps[i]->sending_valid = false;
+			hooks_keypair_send_invalid(kps[i]);
+		}
 }

@@ -5,7 +5,6 @@
 #include <string.h>
 #include "device.h"
 #include "crypto.h"
-#include "offload.h"
 #include "timers.h"
 
 struct peer *peer_create(struct xwg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN])
@@ -28,7 +27,7 @@ struct peer *peer_create(struct xwg_device *dev, const uint8_t public_key[NOISE_
 		dev->peers = peer;
 	dev->peers_tail = peer;
 	dev->num_peers++;
-	offload_peer_sync(peer);
+	hooks_peer_changed(peer, PUBLISH_ALL);
 	return peer;
 }
 
@@ -56,7 +55,7 @@ void peer_remove(struct peer *peer)
 	timers_stop(peer);
 	noise_handshake_clear(dev, peer);
 	noise_keypairs_clear(dev, peer);
-	offload_peer_remove(peer);
+	hooks_peer_removed(peer);
 	peer_purge_staged(peer);
 	peer_unlink(peer);
 	crypto_zero(peer, sizeof(*peer));
@@ -91,7 +90,7 @@ void peer_set_endpoint(struct peer *peer, const struct sockaddr *sa)
 		ep->addr.in4 = *(const struct sockaddr_in *)sa;
 	else if (sa->sa_family == AF_INET6)
 		ep->addr.in6 = *(const struct sockaddr_in6 *)sa;
-	offload_peer_sync(peer);
+	hooks_peer_changed(peer, PUBLISH_ENDPOINT);
 }
 
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t interval)
@@ -99,10 +98,43 @@ void peer_set_persistent_keepalive(struct peer *peer, uint16_t interval)
 	bool was_off = !peer->persistent_keepalive_interval;
 
 	peer->persistent_keepalive_interval = interval;
+	hooks_peer_changed(peer, PUBLISH_SETTINGS);
 	if (!interval)
 		peer->timer_persistent_keepalive.at = 0;
 	else if (was_off && peer->dev->has_identity && peer->endpoint.addr.sa.sa_family)
 		send_keepalive(peer);
+}
+
+int peer_add_allowed_ip(struct peer *peer, int family, const void *addr, uint8_t cidr)
+{
+	struct allowedips *t = &peer->dev->allowedips;
+	struct peer *old = allowedips_lookup_exact(t, family, addr, cidr);
+	int ret = allowedips_insert(t, family, addr, cidr, peer);
+
+	if (ret)
+		return ret;
+	if (old != peer)
+		hooks_peer_changed(peer, PUBLISH_ALLOWEDIPS);
+	if (old && old != peer)
+		hooks_peer_changed(old, PUBLISH_ALLOWEDIPS);
+	return 0;
+}
+
+int peer_remove_allowed_ip(struct peer *peer, int family, const void *addr, uint8_t cidr)
+{
+	int ret = allowedips_remove(&peer->dev->allowedips, family, addr, cidr, peer);
+
+	if (!ret)
+		hooks_peer_changed(peer, PUBLISH_ALLOWEDIPS);
+	return ret;
+}
+
+void peer_clear_allowed_ips(struct peer *peer)
+{
+	if (!peer->allowedips.count)
+		return;
+	allowedips_remove_by_peer(&peer->dev->allowedips, peer);
+	hooks_peer_changed(peer, PUBLISH_ALLOWEDIPS);
 }
 
 void peer_stage_packet(struct peer *peer, const uint8_t *pkt, size_t len)

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include "noise.h"
 #include "cookie.h"
+#include "allowedips.h"
 
 struct xwg_device;
 
@@ -66,6 +67,9 @@ struct peer {
 	bool timer_need_another_keepalive;
 	bool sent_lastminute_handshake;
 
+	struct allowedips_list allowedips;	/* this peer's prefixes in dev->allowedips */
+	unsigned int publish;		/* enum publish_what: changed since the data plane published */
+
 	/* BPF fast path: slot in the maps (-1: none) and the activity last turned into timer events. */
 	int offload_id;
 	uint64_t offload_seen_rx, offload_seen_rx_data, offload_seen_tx, offload_seen_tx_data;
@@ -83,6 +87,13 @@ void peer_set_preshared_key(struct peer *peer, const uint8_t key[NOISE_SYMMETRIC
 void peer_set_endpoint(struct peer *peer, const struct sockaddr *sa);
 /* 0 = off; 0 -> N sends a keepalive at once (as the kernel and wireguard-go do). */
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t interval);
+/*
+ * The peer's allowed IPs: the table plus the change report (a prefix taken from another peer
+ * changes that one too). 0 or -errno; removing a prefix the peer does not own is -ENOENT.
+ */
+int peer_add_allowed_ip(struct peer *peer, int family, const void *addr, uint8_t cidr);
+int peer_remove_allowed_ip(struct peer *peer, int family, const void *addr, uint8_t cidr);
+void peer_clear_allowed_ips(struct peer *peer);
 /* Staged-packet queue while a handshake runs. */
 void peer_stage_packet(struct peer *peer, const uint8_t *pkt, size_t len);
 void peer_purge_staged(struct peer *peer);

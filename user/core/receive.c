@@ -8,7 +8,6 @@
 #include <netinet/ip6.h>
 #include "device.h"
 #include "crypto.h"
-#include "offload.h"
 #include "timers.h"
 
 static uint32_t receive_u32(const uint8_t *p)
@@ -172,8 +171,7 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 	/* Cryptokey routing, inbound: the inner source must belong to the peer that holds the key. */
 	if (allowedips_lookup(&dev->allowedips, family, inner_src) != peer)
 		return;
-	if (write(dev->tun_fd, hdr->encrypted_data, inner_len) < 0)
-		return;
+	tun_write(dev, hdr->encrypted_data, inner_len);
 }
 
 void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src,

@@ -8,7 +8,6 @@
 #include <netinet/ip6.h>
 #include "device.h"
 #include "crypto.h"
-#include "offload.h"
 #include "timers.h"
 
 void send_handshake_initiation(struct peer *peer, bool is_retry)

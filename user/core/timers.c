@@ -3,7 +3,6 @@
 #include <limits.h>
 #include "device.h"
 #include "crypto.h"
-#include "offload.h"
 #include "timers.h"
 
 #define NSEC_PER_MSEC 1000000ULL
@@ -66,7 +65,7 @@ void timers_handshake_complete(struct peer *peer)
 	peer->sent_lastminute_handshake = false;
 	clock_gettime(CLOCK_REALTIME, &peer->last_handshake);
 	/* A restarted agent reads the handshake time back from the pinned peer map. */
-	offload_peer_sync(peer);
+	hooks_peer_changed(peer, PUBLISH_SETTINGS);
 }
 
 void timers_session_derived(struct peer *peer)
@@ -143,6 +142,20 @@ static const struct {
 	{ offsetof(struct peer, timer_zero_key_material), timers_expired_zero_key_material },
 	{ offsetof(struct peer, timer_persistent_keepalive), timers_expired_persistent_keepalive },
 };
+
+bool timers_due(struct xwg_device *dev)
+{
+	uint64_t now = now_ns();
+
+	for (struct peer *peer = dev->peers; peer; peer = peer->next_peer)
+		for (size_t i = 0; i < sizeof(timer_table) / sizeof(timer_table[0]); i++) {
+			const struct xwg_timer *t = (const struct xwg_timer *)((const char *)peer + timer_table[i].offset);
+
+			if (timer_pending(t) && t->at <= now)
+				return true;
+		}
+	return false;
+}
 
 int timers_run(struct xwg_device *dev)
 {

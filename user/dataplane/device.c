@@ -204,8 +204,14 @@ int device_run(struct xwg_device *dev)
 		return ret;
 	dev->running = true;
 	while (dev->running) {
-		int timeout = timers_run(dev), n;
+		int timeout, n;
 
+		/* BPF traffic moves timers too: read it before a timer decides the peer was quiet. */
+		if (timers_due(dev))
+			offload_poll_activity(dev);
+		timeout = timers_run(dev);
+		/* What this turn changed (fds, events, timers) goes into the maps before we sleep. */
+		offload_publish(dev);
 		/* BPF traffic is invisible to the loop: look at its counters a few times a second. */
 		if (dev->offload && (timeout < 0 || timeout > OFFLOAD_POLL_MS))
 			timeout = OFFLOAD_POLL_MS;
@@ -224,11 +230,6 @@ int device_run(struct xwg_device *dev)
 				socket_receive(dev, fd);
 			} else if (fd == dev->uapi_fd) {
 				uapi_accept(dev);
-				/* A get (wg show) changes nothing: no need to re-push every prefix. */
-				if (dev->config_changed) {
-					dev->config_changed = false;
-					offload_sync(dev);
-				}
 			} else if (fd == dev->signal_fd) {
 				dev->running = false;
 			}

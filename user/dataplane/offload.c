@@ -46,7 +46,7 @@ static void offload_free(struct offload *o)
 	ctl_bpf__destroy(o->ctl);
 	tx_bpf__destroy(o->tx);
 	rx_bpf__destroy(o->rx);
-	free(o->prefixes);
+	offload_slots_free(o);
 	free(o);
 }
 
@@ -84,8 +84,10 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 	if (requested == OFFLOAD_TUN)
 		return 0;
 	o = calloc(1, sizeof(*o));
-	if (!o)
+	if (!o || offload_slots_alloc(o)) {
+		free(o);
 		return -ENOMEM;
+	}
 	ret = offload_mount_bpffs();
 	if (!ret)
 		ret = offload_load(o, dev->ifname, &adopted);
@@ -106,7 +108,8 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 		if (requested != OFFLOAD_AUTO && requested != order[i])
 			continue;
 		if (offload_attach_mode(dev, o, order[i]) == 0) {
-			offload_sync(dev);	/* the config's flags depend on the mode */
+			dev->config_changed = true;	/* the config's flags depend on the mode */
+			offload_publish(dev);
 			o->events = ring_buffer__new(bpf_map__fd(o->rx->maps.xwg_events), offload_handle_event, dev, NULL);
 			return 0;
 		}

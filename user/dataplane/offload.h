@@ -57,22 +57,24 @@ int offload_underlay(const struct xwg_device *dev, const char *names[OFFLOAD_MAX
 int offload_attach(struct xwg_device *dev, const char *ifname);
 int offload_detach(struct xwg_device *dev, const char *ifname);
 
-/* Mirrors of agent state into the maps; no-ops when offload is off. */
-void offload_peer_sync(struct peer *peer);		/* endpoint, current keypair, keepalive */
-void offload_peer_remove(struct peer *peer);
-/* Full resync after a configuration change (UAPI set): device config, peers, keypairs, allowed IPs. */
+/*
+ * Publishes what the core marked (peer->publish, hooks.h) into the maps: called once per
+ * event-loop turn, before the loop sleeps. Every write is checked; a peer whose write failed
+ * is handed to the agent (XWG_PEER_F_AGENT) and retried once a second. No-op when offload is off.
+ */
+void offload_publish(struct xwg_device *dev);
+/* Marks every peer and the device config, and publishes: start, mode change. */
 void offload_sync(struct xwg_device *dev);
-void offload_keypair_add(struct noise_keypair *kp);
-void offload_keypair_remove(struct noise_keypair *kp);
-/* For packets the agent itself encrypts or decrypts under a keypair BPF also uses. */
-int offload_reserve_counter(struct noise_keypair *kp, uint64_t *counter);	/* 0, or -errno: use kp's own */
-int offload_replay_check(struct noise_keypair *kp, uint64_t counter);	/* 1 fresh, 0 replay, -errno: use kp's own */
+/* Why the peer is not (wholly) in BPF while BPF runs; "" when it is, or when BPF is off. */
+const char *offload_peer_refused(const struct peer *peer);
 
 int offload_peer_stats(struct peer *peer, struct offload_peer_stats *st);	/* zeros when off */
 /* Per-reason counters summed over CPUs; counts has XWG_R_MAX entries. */
 int offload_reason_counts(struct xwg_device *dev, uint64_t *counts);
 /* Drains BPF events (roaming, key confirmation, rekey) and turns BPF activity into timer events. */
 void offload_poll(struct xwg_device *dev);
+/* Only the activity part, now: the event loop calls it right before due protocol timers fire. */
+void offload_poll_activity(struct xwg_device *dev);
 int offload_events_fd(const struct xwg_device *dev);	/* -1 when off: add to epoll */
 
 #endif

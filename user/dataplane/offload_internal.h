@@ -22,6 +22,25 @@ struct offload_prefix {
 	uint32_t id;
 };
 
+/* A growable array of prefixes, kept sorted (offload_prefix_cmp) where it says so. */
+struct offload_prefixes {
+	struct offload_prefix *v;
+	size_t n, cap;
+};
+
+/* What the maps hold for one peer id: the publish step diffs against it (offload_publish.c). */
+struct offload_slot {
+	struct offload_prefixes pub;	/* in the LPM maps under this id, sorted */
+	struct offload_prefixes stale;	/* published but no longer the peer's: deleted after all adds */
+	struct offload_prefixes failed;	/* the peer's, but a map write failed: not in the maps */
+	struct xwg_peer val;		/* the xwg_peers entry as last written (valid if entry) */
+	bool entry;			/* an xwg_peers entry exists for this id */
+	bool own_failure;		/* a write for this peer failed: out of BPF until a retry works */
+	bool covers_failure;		/* its prefix covers another peer's failed one: out of BPF too */
+	bool removed;			/* the peer is gone: entry and prefixes go, then the id is free */
+	char why[128];			/* own_failure: the write that failed, for `xwg show` */
+};
+
 struct offload {
 	enum offload_mode mode;
 	char refused[OFFLOAD_MODES][160];
@@ -35,8 +54,12 @@ struct offload {
 	int n_underlay;
 	bool pinned;			/* the maps are pinned under the interface's directory */
 	struct peer *by_id[XWG_MAX_PEERS];
-	struct offload_prefix *prefixes;	/* what the LPM maps hold, sorted */
-	size_t n_prefixes;
+	struct offload_slot *slots;	/* XWG_MAX_PEERS of them, by peer id */
+	size_t n_failed;		/* prefixes in all slots' failed lists */
+	bool failed_changed;		/* some failed list changed: recompute covers_failure */
+	uint64_t last_retry_ns;		/* peers out of BPF are retried once a second */
+	uint64_t map_writes;		/* map updates and deletes the publish step issued (tests) */
+	char config_why[128];		/* the xwg_config write failed: "" when fine */
 	int ncpus;
 	bool rx_spread;			/* xwg_rx_cpus has an entry for every CPU */
 	uint64_t last_poll_ns;
@@ -66,8 +89,15 @@ void offload_detach_stale(int tun_ifindex);
 
 /* offload_mirror.c: agent state <-> maps. */
 void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoint *in);
+void offload_endpoint_to_map(const struct endpoint *ep, struct xwg_endpoint *out);
 /* Rebuilds peers' map slots and keypairs from pinned maps, and drops what the configuration lost. */
 void offload_adopt(struct xwg_device *dev, struct offload *o);
+
+/* offload_publish.c: the one writer of peers, keypairs and allowed IPs into the maps. */
+int offload_slots_alloc(struct offload *o);
+void offload_slots_free(struct offload *o);
+/* Takes the LPM entries a dead agent left into the slots of the peers adopted (deletes the rest). */
+void offload_adopt_prefixes(struct xwg_device *dev, struct offload *o);
 
 /* offload_poll.c: ring-buffer callback (ctx is the device). */
 int offload_handle_event(void *ctx, void *data, size_t len);

@@ -105,7 +105,7 @@ static void offload_drop_stale_sources(struct xwg_device *dev, struct peer *only
 		if (!p->endpoint.src_valid || offload_addr_is_local(ifs, &p->endpoint))
 			continue;
 		p->endpoint.src_valid = false;
-		offload_peer_sync(p);
+		hooks_peer_changed(p, PUBLISH_ENDPOINT);
 	}
 	freeifaddrs(ifs);
 }
@@ -128,7 +128,7 @@ int offload_handle_event(void *ctx, void *data, size_t len)
 		 * using one we just removed. Never adopt that as the source for our replies.
 		 */
 		offload_drop_stale_sources(dev, peer);
-		offload_peer_sync(peer);
+		hooks_peer_changed(peer, PUBLISH_ENDPOINT);
 		break;
 	case XWG_EV_KEYPAIR_CONFIRMED:
 		entry = index_table_lookup(&dev->index_table, e->index, INDEX_KEYPAIR);
@@ -172,6 +172,22 @@ static void offload_poll_timers(struct peer *peer)
 	}
 }
 
+/*
+ * BPF's per-peer last_rx/last_tx stamps into timer hooks. The event loop calls this right before
+ * protocol timers fire (so no keepalive or handshake timer fires because BPF traffic was not read
+ * yet) and every OFFLOAD_POLL_MS otherwise.
+ */
+void offload_poll_activity(struct xwg_device *dev)
+{
+	struct offload *o = offload_live(dev);
+
+	if (!o)
+		return;
+	o->last_poll_ns = now_ns();
+	for (struct peer *p = dev->peers; p; p = p->next_peer)
+		offload_poll_timers(p);
+}
+
 void offload_poll(struct xwg_device *dev)
 {
 	struct offload *o = offload_live(dev);
@@ -182,8 +198,6 @@ void offload_poll(struct xwg_device *dev)
 		ring_buffer__consume(o->events);
 	if (now_ns() - o->last_poll_ns < OFFLOAD_POLL_NS)
 		return;
-	o->last_poll_ns = now_ns();
 	offload_drop_stale_sources(dev, NULL);
-	for (struct peer *p = dev->peers; p; p = p->next_peer)
-		offload_poll_timers(p);
+	offload_poll_activity(dev);
 }

@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "device.h"
-#include "offload.h"
 
 #define SOCKET_BUFFER_SIZE (4 << 20)
 
@@ -249,7 +248,7 @@ void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockad
 	ep->src_valid = local_addr != NULL;
 	/* The BPF transmit path needs the same endpoint; tell it only when something changed. */
 	if (memcmp(&old, ep, sizeof(old)))
-		offload_peer_sync(peer);
+		hooks_peer_changed(peer, PUBLISH_ENDPOINT);
 }
 
 static uint8_t socket_rx_buf[65536] __attribute__((aligned(64)));

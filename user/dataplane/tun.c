@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
+#include "device.h"
 #include "tun.h"
 
 int tun_open(const char *name, int *ifindex)
@@ -44,4 +45,9 @@ int tun_open(const char *name, int *ifindex)
 err_close:
 	close(fd);
 	return ret;
+}
+
+int tun_write(struct xwg_device *dev, const void *pkt, size_t len)
+{
+	return write(dev->tun_fd, pkt, len) < 0 ? -errno : 0;
 }

@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The one writer of agent state into the maps: the core marks changes (hooks.h), this publishes them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "crypto.h"
+#include "offload_internal.h"
+
+/* A peer out of BPF after a failed write is tried again this often (the map may have room now). */
+#define PUBLISH_RETRY_NS NSEC_PER_SEC
+
+/* ---- checked map writes: every one is counted, and its error returned */
+
+static int publish_update(struct offload *o, int fd, const void *key, const void *val)
+{
+	o->map_writes++;
+	return bpf_map_update_elem(fd, key, val, BPF_ANY) ? -errno : 0;
+}
+
+/* A key that is already gone is what a delete wants: not an error. */
+static int publish_delete(struct offload *o, int fd, const void *key)
+{
+	o->map_writes++;
+	return bpf_map_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
+}
+
+static void publish_fail(struct offload_slot *slot, const char *what, int err)
+{
+	if (slot->own_failure)
+		return;	/* the first failure is the one worth reporting */
+	slot->own_failure = true;
+	snprintf(slot->why, sizeof(slot->why), "%s: %s", what, strerror(-err));
+}
+
+/* ---- slots */
+
+int offload_slots_alloc(struct offload *o)
+{
+	o->slots = calloc(XWG_MAX_PEERS, sizeof(*o->slots));
+	return o->slots ? 0 : -ENOMEM;
+}
+
+static void publish_prefixes_free(struct offload_prefixes *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void publish_slot_reset(struct offload_slot *slot)
+{
+	publish_prefixes_free(&slot->pub);
+	publish_prefixes_free(&slot->stale);
+	publish_prefixes_free(&slot->failed);
+	memset(slot, 0, sizeof(*slot));
+}
+
+void offload_slots_free(struct offload *o)
+{
+	if (!o->slots)
+		return;
+	for (int id = 0; id < XWG_MAX_PEERS; id++)
+		publish_slot_reset(&o->slots[id]);
+	free(o->slots);
+	o->slots = NULL;
+}
+
+/* A removed peer's id stays taken until its entry and prefixes are out of the maps. */
+static int publish_peer_id(struct offload *o, struct peer *peer)
+{
+	if (peer->offload_id >= 0)
+		return peer->offload_id;
+	for (int id = 0; id < XWG_MAX_PEERS; id++)
+		if (!o->by_id[id] && !o->slots[id].removed && !o->slots[id].entry && !o->slots[id].pub.n) {
+			o->by_id[id] = peer;
+			peer->offload_id = id;
+			return id;
+		}
+	return -ENOSPC;
+}
+
+/* ---- prefix lists */
+
+static int publish_prefix_cmp(const void *a, const void *b)
+{
+	const struct offload_prefix *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	if (x->cidr != y->cidr)
+		return x->cidr - y->cidr;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+static int publish_prefixes_add(struct offload_prefixes *l, const struct offload_prefix *p)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		struct offload_prefix *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *p;
+	return 0;
+}
+
+static bool publish_prefixes_has(const struct offload_prefixes *l, const struct offload_prefix *p)
+{
+	return l->n && bsearch(p, l->v, l->n, sizeof(*p), publish_prefix_cmp);
+}
+
+static int publish_collect(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	struct offload_prefix p = { .family = family == AF_INET ? 4 : 6, .cidr = cidr };
+
+	memcpy(p.addr, addr, family == AF_INET ? 4 : 16);
+	return publish_prefixes_add(ctx, &p);
+}
+
+static int publish_lpm(struct offload *o, const struct offload_prefix *p, uint32_t id, bool del)
+{
+	struct xwg_lpm4_key k4 = { .prefixlen = p->cidr };
+	struct xwg_lpm6_key k6 = { .prefixlen = p->cidr };
+	bool v4 = p->family == 4;
+	int fd = bpf_map__fd(v4 ? o->rx->maps.xwg_allowedips4 : o->rx->maps.xwg_allowedips6);
+	const void *key = v4 ? (const void *)&k4 : (const void *)&k6;
+
+	memcpy(k4.addr, p->addr, sizeof(k4.addr));
+	memcpy(k6.addr, p->addr, sizeof(k6.addr));
+	return del ? publish_delete(o, fd, key) : publish_update(o, fd, key, &id);
+}
+
+/* The prefix now belongs to another peer that has it in the map: deleting it would undo that. */
+static bool publish_prefix_taken(struct xwg_device *dev, struct offload *o, const struct offload_prefix *p,
+				 int id)
+{
+	struct peer *owner = allowedips_lookup_exact(&dev->allowedips, p->family == 4 ? AF_INET : AF_INET6,
+						     p->addr, p->cidr);
+
+	return owner && owner->offload_id >= 0 && owner->offload_id != id &&
+	       publish_prefixes_has(&o->slots[owner->offload_id].pub, p);
+}
+
+/*
+ * Adds what the peer's list has and the map lacks: the change, not the table. What went away
+ * waits in slot->stale until every peer's adds are in, so a prefix moving between peers never
+ * leaves a gap. Only the peer's own list is read (allowedips_walk_list), never the whole trie.
+ */
+static void publish_prefix_adds(struct offload *o, struct peer *peer, struct offload_slot *slot)
+{
+	struct offload_prefixes cur = { 0 }, pub = { 0 };
+	size_t i, j;
+	int err;
+
+	o->n_failed -= slot->failed.n;
+	if (slot->failed.n)
+		o->failed_changed = true;
+	slot->failed.n = 0;
+	err = allowedips_walk_list(peer, publish_collect, &cur);
+	if (err) {
+		publish_fail(slot, "allowed IPs", err);
+		goto out;
+	}
+	if (cur.n)
+		qsort(cur.v, cur.n, sizeof(*cur.v), publish_prefix_cmp);
+	for (i = 0, j = 0; i < cur.n || j < slot->pub.n;) {
+		int c = i == cur.n ? 1 : j == slot->pub.n ? -1 : publish_prefix_cmp(&cur.v[i], &slot->pub.v[j]);
+
+		if (c > 0) {
+			/* Published, no longer ours: delete after the adds (or keep, if that fails). */
+			err = publish_prefixes_add(&slot->stale, &slot->pub.v[j++]);
+		} else if (c == 0) {
+			err = publish_prefixes_add(&pub, &cur.v[i++]);
+			j++;
+		} else {
+			err = publish_lpm(o, &cur.v[i], (uint32_t)peer->offload_id, false);
+			if (err) {
+				publish_fail(slot, cur.v[i].family == 4 ? "allowed IPs map (IPv4)" :
+					     "allowed IPs map (IPv6)", err);
+				err = publish_prefixes_add(&slot->failed, &cur.v[i]);
+				o->n_failed++;
+				o->failed_changed = true;
+			} else {
+				err = publish_prefixes_add(&pub, &cur.v[i]);
+			}
+			i++;
+		}
+		if (err) {
+			/* Out of memory for our own bookkeeping: the map may hold more than we know. */
+			publish_fail(slot, "allowed IPs", err);
+			break;
+		}
+	}
+	if (!err) {
+		free(slot->pub.v);
+		slot->pub = pub;
+		pub.v = NULL;
+	}
+out:
+	free(cur.v);
+	free(pub.v);
+}
+
+/* Deletes what left the peer; a delete that fails keeps the prefix published (and the peer out). */
+static void publish_prefix_deletes(struct xwg_device *dev, struct offload *o, int id)
+{
+	struct offload_slot *slot = &o->slots[id];
+	struct offload_prefixes keep = { 0 };
+	int err;
+
+	for (size_t i = 0; i < slot->stale.n; i++) {
+		const struct offload_prefix *p = &slot->stale.v[i];
+
+		if (publish_prefix_taken(dev, o, p, id))
+			continue;
+		err = publish_lpm(o, p, (uint32_t)id, true);
+		if (err) {
+			publish_fail(slot, "allowed IPs map (delete)", err);
+			if (publish_prefixes_add(&keep, p) == 0)
+				continue;
+		}
+	}
+	slot->stale.n = 0;
+	for (size_t i = 0; i < keep.n; i++)
+		publish_prefixes_add(&slot->pub, &keep.v[i]);
+	if (keep.n)
+		qsort(slot->pub.v, slot->pub.n, sizeof(*slot->pub.v), publish_prefix_cmp);
+	free(keep.v);
+}
+
+/* ---- keypairs */
+
+static int publish_keypair(struct offload *o, struct noise_keypair *kp)
+{
+	struct xwg_keypair val;
+	int err;
+
+	memset(&val, 0, sizeof(val));
+	memcpy(val.recv_key, kp->recv_key, sizeof(val.recv_key));
+	memcpy(val.send_key, kp->send_key, sizeof(val.send_key));
+	val.birthdate_ns = kp->birthdate;
+	/* Until now the agent owned counter and window: BPF continues where the agent stopped. */
+	val.send_counter = kp->send_counter;
+	val.replay = kp->replay;
+	val.remote_index = kp->remote_index;
+	val.peer_id = (uint32_t)kp->peer->offload_id;
+	val.flags = (kp->receiving_valid ? XWG_KP_F_RECV_VALID : 0) | (kp->sending_valid ? XWG_KP_F_SEND_VALID : 0) |
+		    (kp->i_am_the_initiator ? XWG_KP_F_INITIATOR : 0);
+	/* The initiator's keypair is confirmed by the response the agent just consumed: no event needed. */
+	val.state = kp->i_am_the_initiator ? XWG_KP_S_CONFIRMED : 0;
+	err = publish_update(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index, &val);
+	if (!err)
+		kp->offloaded = true;
+	crypto_zero(&val, sizeof(val));
+	return err;
+}
+
+static void publish_keypairs(struct offload *o, struct peer *peer, struct offload_slot *slot)
+{
+	struct noise_keypair *kps[] = { peer->keypairs.previous_keypair, peer->keypairs.current_keypair,
+					peer->keypairs.next_keypair };
+	int err;
+
+	for (size_t i = 0; i < sizeof(kps) / sizeof(kps[0]); i++) {
+		if (!kps[i] || kps[i]->offloaded)
+			continue;
+		err = publish_keypair(o, kps[i]);
+		if (err)
+			publish_fail(slot, "keypairs map", err);
+	}
+}
+
+/* ---- peer entries */
+
+static bool publish_agent(const struct offload_slot *slot)
+{
+	return slot->own_failure || slot->covers_failure;
+}
+
+/* Writes val as the peer's entry; if that fails, no entry at all (RX and TX then pass to the agent). */
+static void publish_entry_write(struct offload *o, int id, const struct xwg_peer *val)
+{
+	struct offload_slot *slot = &o->slots[id];
+	int fd = bpf_map__fd(o->rx->maps.xwg_peers);
+	uint32_t key = (uint32_t)id;
+	int err = publish_update(o, fd, &key, val);
+
+	if (!err) {
+		slot->val = *val;
+		slot->entry = true;
+		return;
+	}
+	publish_fail(slot, "peers map", err);
+	if (publish_delete(o, fd, &key) == 0)
+		slot->entry = false;
+	else
+		slot->val.flags = 0;	/* unknown: assume the worst of what is there */
+}
+
+static void publish_entry(struct offload *o, struct peer *peer)
+{
+	struct noise_keypair *kp = peer->keypairs.current_keypair;
+	struct offload_slot *slot = &o->slots[peer->offload_id];
+	struct xwg_peer val = { 0 };
+
+	offload_endpoint_to_map(&peer->endpoint, &val.endpoint);
+	val.keepalive_interval = peer->persistent_keepalive_interval;
+	/* BPF sends only with a keypair the agent still considers good for sending. */
+	if (kp && kp->offloaded && kp->sending_valid) {
+		val.flags |= XWG_PEER_F_HAS_CURRENT;
+		val.current_index = kp->local_index;
+	}
+	if (publish_agent(slot))
+		val.flags |= XWG_PEER_F_AGENT;
+	memcpy(val.public_key, peer->public_key, sizeof(val.public_key));
+	val.last_handshake_sec = (uint64_t)peer->last_handshake.tv_sec;
+	val.last_handshake_nsec = (uint64_t)peer->last_handshake.tv_nsec;
+	publish_entry_write(o, peer->offload_id, &val);
+	/* The entry write itself may have failed just now: then there is no entry, which is as safe. */
+}
+
+/* The entry stops naming index as current, now: the keypair is retired or may no longer send. */
+static void publish_entry_drop_current(struct offload *o, int id, uint32_t index)
+{
+	struct offload_slot *slot = &o->slots[id];
+	struct xwg_peer val;
+
+	if (!slot->entry || !(slot->val.flags & XWG_PEER_F_HAS_CURRENT) || slot->val.current_index != index)
+		return;
+	val = slot->val;
+	val.flags &= ~XWG_PEER_F_HAS_CURRENT;
+	val.current_index = 0;
+	publish_entry_write(o, id, &val);
+}
+
+/*
+ * A failed prefix P of peer A that lies inside a shorter prefix Q of peer B: the map sends P's
+ * traffic to B and accepts A's sources from B. B leaves BPF too, until P is in. Runs only while
+ * some write failed, so its cost (every failed prefix, every shorter length) is no one's normal.
+ */
+static void publish_covers(struct xwg_device *dev, struct offload *o)
+{
+	for (int id = 0; id < XWG_MAX_PEERS; id++)
+		o->slots[id].covers_failure = false;
+	for (int id = 0; id < XWG_MAX_PEERS && o->n_failed; id++) {
+		const struct offload_slot *slot = &o->slots[id];
+
+		for (size_t i = 0; i < slot->failed.n; i++) {
+			const struct offload_prefix *p = &slot->failed.v[i];
+			int family = p->family == 4 ? AF_INET : AF_INET6;
+
+			for (uint8_t c = 0; c < p->cidr; c++) {
+				struct peer *owner = allowedips_lookup_exact(&dev->allowedips, family, p->addr, c);
+
+				if (owner && owner->offload_id >= 0 && owner->offload_id != id)
+					o->slots[owner->offload_id].covers_failure = true;
+			}
+		}
+	}
+}
+
+/* ---- the publish step */
+
+static void publish_config(struct xwg_device *dev, struct offload *o)
+{
+	struct xwg_dev_config cfg = {
+		.tun_ifindex = (uint32_t)dev->ifindex,
+		/* Only native XDP spreads: generic XDP would run the cpumap program on skbs. */
+		.flags = XWG_CFG_F_RX | XWG_CFG_F_TX |
+			 (o->mode == OFFLOAD_XDP && o->rx_spread ? XWG_CFG_F_RX_SPREAD : 0),
+		.listen_port = htons(dev->listen_port),
+		.mtu = (uint16_t)dev->mtu,
+		.fwmark = dev->fwmark,
+	};
+	uint32_t zero = 0;
+	int err = publish_update(o, bpf_map__fd(o->rx->maps.xwg_config), &zero, &cfg);
+
+	if (err)
+		snprintf(o->config_why, sizeof(o->config_why), "config map: %s", strerror(-err));
+	else
+		o->config_why[0] = '\0';
+}
+
+/* A gone peer's slot: its prefixes (unless another peer took them), its entry, its stats. */
+static void publish_removed(struct xwg_device *dev, struct offload *o, int id)
+{
+	struct offload_slot *slot = &o->slots[id];
+	uint32_t key = (uint32_t)id;
+	struct xwg_peer_stats *zero;
+
+	for (size_t i = 0; i < slot->pub.n; i++)
+		publish_prefixes_add(&slot->stale, &slot->pub.v[i]);
+	slot->pub.n = 0;
+	publish_prefix_deletes(dev, o, id);
+	if (slot->entry && publish_delete(o, bpf_map__fd(o->rx->maps.xwg_peers), &key) == 0)
+		slot->entry = false;
+	if (slot->pub.n || slot->entry)
+		return;	/* something stayed: the id stays taken, tried again on the next retry */
+	zero = calloc((size_t)o->ncpus, sizeof(*zero));
+	if (zero) {
+		publish_update(o, bpf_map__fd(o->rx->maps.xwg_stats), &key, zero);
+		free(zero);
+	}
+	o->n_failed -= slot->failed.n;
+	o->failed_changed = true;
+	publish_slot_reset(slot);
+}
+
+static void publish_peer(struct offload *o, struct peer *peer, unsigned int what)
+{
+	struct offload_slot *slot = &o->slots[peer->offload_id];
+
+	if (what & PUBLISH_KEYPAIRS)
+		publish_keypairs(o, peer, slot);
+	if (what & PUBLISH_ALLOWEDIPS)
+		publish_prefix_adds(o, peer, slot);
+}
+
+void offload_publish(struct xwg_device *dev)
+{
+	struct offload *o = offload_live(dev);
+	bool retry;
+	uint64_t now = now_ns();
+	struct peer *p;
+
+	if (!o) {
+		for (p = dev->peers; p; p = p->next_peer)
+			p->publish = 0;
+		dev->publish_pending = dev->config_changed = false;
+		return;
+	}
+	retry = now - o->last_retry_ns >= PUBLISH_RETRY_NS;
+	if (retry)
+		o->last_retry_ns = now;
+	if (dev->config_changed || (retry && o->config_why[0])) {
+		dev->config_changed = false;
+		publish_config(dev, o);
+	}
+	if (!dev->publish_pending && !retry)
+		return;
+	dev->publish_pending = false;
+
+	/* 1. Ids, keypairs, prefix adds. A peer out of BPF is tried whole again (a full diff). */
+	for (p = dev->peers; p; p = p->next_peer) {
+		struct offload_slot *slot;
+
+		if (retry && (p->offload_id < 0 || o->slots[p->offload_id].own_failure))
+			p->publish |= PUBLISH_ALL;
+		if (!p->publish)
+			continue;
+		if (publish_peer_id(o, p) < 0)
+			continue;	/* no slot: nothing in the maps names it, the agent has it all */
+		slot = &o->slots[p->offload_id];
+		if ((p->publish & PUBLISH_ALL) == PUBLISH_ALL)
+			slot->own_failure = false;	/* a whole publish decides afresh */
+		publish_peer(o, p, p->publish);
+	}
+	if (o->failed_changed) {
+		o->failed_changed = false;
+		publish_covers(dev, o);
+		/* Whoever went in or out of BPF because of it gets its entry rewritten. */
+		for (p = dev->peers; p; p = p->next_peer)
+			if (p->offload_id >= 0 && o->slots[p->offload_id].entry &&
+			    !(o->slots[p->offload_id].val.flags & XWG_PEER_F_AGENT) != !publish_agent(&o->slots[p->offload_id]))
+				p->publish |= PUBLISH_SETTINGS;
+	}
+	/* 2. Entries, after their keypairs are in. */
+	for (p = dev->peers; p; p = p->next_peer) {
+		if (!p->publish || p->offload_id < 0)
+			continue;
+		publish_entry(o, p);
+	}
+	/* 3. Deletes, after every add: a prefix that moved is already the new owner's. */
+	for (int id = 0; id < XWG_MAX_PEERS; id++) {
+		if (o->slots[id].removed)
+			publish_removed(dev, o, id);
+		else if (o->slots[id].stale.n)
+			publish_prefix_deletes(dev, o, id);
+	}
+	for (p = dev->peers; p; p = p->next_peer) {
+		if (p->offload_id >= 0 && publish_agent(&o->slots[p->offload_id]) &&
+		    !(o->slots[p->offload_id].val.flags & XWG_PEER_F_AGENT))
+			publish_entry(o, p);	/* a delete failed just now */
+		p->publish = 0;
+	}
+}
+
+void offload_sync(struct xwg_device *dev)
+{
+	for (struct peer *p = dev->peers; p; p = p->next_peer)
+		p->publish = PUBLISH_ALL;
+	dev->config_changed = true;
+	dev->publish_pending = true;
+	offload_publish(dev);
+}
+
+const char *offload_peer_refused(const struct peer *peer)
+{
+	struct offload *o = offload_live(peer->dev);
+	const struct offload_slot *slot;
+
+	if (!o)
+		return "";
+	if (peer->offload_id < 0)
+		return "no free peer slot in the maps";
+	slot = &o->slots[peer->offload_id];
+	if (slot->own_failure)
+		return slot->why;
+	if (slot->covers_failure)
+		return "covers an allowed IP of another peer that is not in the maps";
+	return "";
+}
+
+/* ---- the hooks the core calls (hooks.h) */
+
+void hooks_peer_changed(struct peer *peer, unsigned int what)
+{
+	peer->publish |= what;
+	peer->dev->publish_pending = true;
+}
+
+void hooks_peer_removed(struct peer *peer)
+{
+	struct offload *o = offload_live(peer->dev);
+	int id = peer->offload_id;
+
+	peer->offload_id = -1;
+	peer->publish = 0;
+	if (!o || id < 0)
+		return;
+	o->by_id[id] = NULL;
+	o->slots[id].removed = true;
+	peer->dev->publish_pending = true;
+}
+
+/*
+ * Synchronous, unlike everything else here: the core wipes and frees kp when this returns. The
+ * entry stops naming it first, then the keypair leaves the map; if that delete fails, the peer
+ * is handed to the agent so that BPF cannot reach the keypair through it.
+ */
+void hooks_keypair_retired(struct noise_keypair *kp)
+{
+	struct offload *o = offload_live(kp->peer->dev);
+	int id = kp->peer->offload_id, err;
+
+	if (!o || !kp->offloaded) {
+		kp->offloaded = false;
+		return;
+	}
+	kp->offloaded = false;
+	if (id >= 0)
+		publish_entry_drop_current(o, id, kp->local_index);
+	err = publish_delete(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index);
+	if (err && id >= 0) {
+		struct xwg_peer val = o->slots[id].val;
+
+		publish_fail(&o->slots[id], "keypairs map (delete)", err);
+		val.flags |= XWG_PEER_F_AGENT;
+		publish_entry_write(o, id, &val);
+	}
+}
+
+void hooks_keypair_send_invalid(struct noise_keypair *kp)
+{
+	struct offload *o = offload_live(kp->peer->dev);
+
+	hooks_peer_changed(kp->peer, PUBLISH_KEYPAIRS);
+	if (o && kp->peer->offload_id >= 0)
+		publish_entry_drop_current(o, kp->peer->offload_id, kp->local_index);
+}
+
+/* ---- adoption */
+
+static void publish_adopt_lpm(struct xwg_device *dev, struct offload *o, bool v4)
+{
+	int fd = bpf_map__fd(v4 ? o->rx->maps.xwg_allowedips4 : o->rx->maps.xwg_allowedips6);
+	union {
+		struct xwg_lpm4_key k4;
+		struct xwg_lpm6_key k6;
+	} key, next;
+	bool first = true;
+	uint32_t id;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		struct offload_prefix p = { .family = v4 ? 4 : 6 };
+
+		key = next;
+		first = false;
+		if (bpf_map_lookup_elem(fd, &key, &id))
+			continue;
+		p.cidr = (uint8_t)(v4 ? key.k4.prefixlen : key.k6.prefixlen);
+		memcpy(p.addr, v4 ? key.k4.addr : key.k6.addr, v4 ? 4 : 16);
+		p.id = id;
+		/* Left by a peer that is gone: a stale entry of a slot that is free now. */
+		if (id >= XWG_MAX_PEERS || !o->by_id[id] ||
+		    publish_prefixes_add(&o->slots[id].pub, &p)) {
+			if (!publish_delete(o, fd, &key))
+				first = true;	/* deleted under the iterator: start over */
+		}
+	}
+}
+
+void offload_adopt_prefixes(struct xwg_device *dev, struct offload *o)
+{
+	publish_adopt_lpm(dev, o, true);
+	publish_adopt_lpm(dev, o, false);
+	for (int id = 0; id < XWG_MAX_PEERS; id++)
+		if (o->slots[id].pub.n)
+			qsort(o->slots[id].pub.v, o->slots[id].pub.n, sizeof(*o->slots[id].pub.v), publish_prefix_cmp);
+}
