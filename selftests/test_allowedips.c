@@ -488,8 +488,19 @@ static void random_run(int family)
 		allowedips_walk_by_peer(&t, P(pi), walk_check_fn, &c);
 		ASSERT_EQ(c.bad, 0);
 		ASSERT_EQ(c.count, want);
+		/* The peer's own list (what publishing reads) holds the same prefixes, and only them. */
+		memset(&c, 0, sizeof(c));
+		c.peer = P(pi);
+		c.family = family;
+		allowedips_walk_list(P(pi), walk_check_fn, &c);
+		ASSERT_EQ(c.bad, 0);
+		ASSERT_EQ(c.count, want);
+		ASSERT_EQ(P(pi)->allowedips.count, want);
 	}
 	printf("# %d prefixes at the end, %d of 32000 lookups matched\n", ref_n, hits);
+	allowedips_remove_by_peer(&t, P(1));
+	ASSERT_EQ(P(1)->allowedips.count, 0);
+	ASSERT_TRUE(P(1)->allowedips.first == NULL);
 	ASSERT_TRUE(ref_n > 100);
 	ASSERT_TRUE(hits > 8000 && hits < 30000);
 	allowedips_free(&t);

@@ -37,6 +37,7 @@ struct show_peer {
 	/* xwg only (0 from other servers): packets BPF and the agent each handled. */
 	uint64_t bpf_rx_packets, bpf_tx_packets, bpf_rx_bytes, bpf_tx_bytes;
 	uint64_t agent_rx_packets, agent_tx_packets;
+	char offload_off[SHOW_LINE_MAX];	/* why BPF hands this peer to the agent; "" = it does not */
 };
 
 struct show_refused {
@@ -269,6 +270,10 @@ static int show_peer_line(struct show_peer *p, const char *key, const char *valu
 		return show_parse_u64(value, UINT64_MAX, &p->agent_rx_packets);
 	if (!strcmp(key, "xwg_agent_tx_packets"))
 		return show_parse_u64(value, UINT64_MAX, &p->agent_tx_packets);
+	if (!strcmp(key, "xwg_offload_off")) {
+		snprintf(p->offload_off, sizeof(p->offload_off), "%s", value);
+		return 0;
+	}
 	/* Like wg: unknown keys (and protocol_version, last_handshake_time_nsec) are not our business. */
 	return 0;
 }
@@ -481,6 +486,8 @@ static void show_human_peer(FILE *out, const struct show_peer *p, bool offloaded
 		fprintf(out, "  offload: %" PRIu64 " rx / %" PRIu64 " tx packets in BPF, %" PRIu64 " rx / %"
 			PRIu64 " tx in agent\n", p->bpf_rx_packets, p->bpf_tx_packets, p->agent_rx_packets,
 			p->agent_tx_packets);
+	if (p->offload_off[0])
+		fprintf(out, "  offload: off (%s)\n", p->offload_off);
 }
 
 static const char *show_reason_desc(const char *key)
@@ -569,9 +576,15 @@ static void show_json_peer(FILE *out, const struct show_peer *p)
 	fprintf(out, "],\"latest_handshake\":%" PRId64 ",\"rx_bytes\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
 		",\"persistent_keepalive\":%u", p->handshake_sec, p->rx_bytes, p->tx_bytes, p->keepalive);
 	fprintf(out, ",\"bpf_rx_packets\":%" PRIu64 ",\"bpf_tx_packets\":%" PRIu64 ",\"bpf_rx_bytes\":%" PRIu64
-		",\"bpf_tx_bytes\":%" PRIu64 ",\"agent_rx_packets\":%" PRIu64 ",\"agent_tx_packets\":%" PRIu64 "}",
+		",\"bpf_tx_bytes\":%" PRIu64 ",\"agent_rx_packets\":%" PRIu64 ",\"agent_tx_packets\":%" PRIu64,
 		p->bpf_rx_packets, p->bpf_tx_packets, p->bpf_rx_bytes, p->bpf_tx_bytes, p->agent_rx_packets,
 		p->agent_tx_packets);
+	fprintf(out, ",\"offload_off\":");
+	if (p->offload_off[0])
+		show_json_string(out, p->offload_off);
+	else
+		fprintf(out, "null");
+	fputc('}', out);
 }
 
 /* Always present, empty when the server is not xwg, so scripts need no existence checks. */

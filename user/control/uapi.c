@@ -196,11 +196,14 @@ static int uapi_print_allowed_ip(void *ctx, int family, const uint8_t *addr, uin
 	return 0;
 }
 
+static void uapi_print_text(FILE *out, const char *s);
+
 /* Agent and BPF traffic are one peer to wg: the standard counters add both up. */
 static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out)
 {
 	char hex[KEY_HEX_LEN + 1], ep[80];
 	struct offload_peer_stats st;
+	const char *why;
 
 	if (offload_peer_stats(peer, &st))
 		memset(&st, 0, sizeof(st));
@@ -226,6 +229,12 @@ static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out
 	fprintf(out, "xwg_bpf_rx_bytes=%" PRIu64 "\nxwg_bpf_tx_bytes=%" PRIu64 "\n", st.rx_bytes, st.tx_bytes);
 	fprintf(out, "xwg_agent_rx_packets=%" PRIu64 "\nxwg_agent_tx_packets=%" PRIu64 "\n",
 		peer->agent_rx_packets, peer->agent_tx_packets);
+	why = offload_peer_refused(peer);
+	if (*why) {
+		fprintf(out, "xwg_offload_off=");
+		uapi_print_text(out, why);
+		fputc('\n', out);
+	}
 }
 
 /* A reason is free text from libbpf and the kernel: one line, bounded, whatever it holds. */
