@@ -274,11 +274,12 @@ static __always_inline int rx_keypair_usable(const struct xwg_keypair *kp, const
 }
 
 /* Delivery needs the TC mark; find out before decrypting whether this driver can carry it. */
+/* A peer without an entry is decrypted here as before: only the agent's explicit mark hands it over. */
 static __always_inline int rx_peer_offloaded(__u32 peer_id)
 {
 	const struct xwg_peer *peer = bpf_map_lookup_elem(&xwg_peers, &peer_id);
 
-	return peer && !(peer->flags & XWG_PEER_F_AGENT) ? 0 : -XWG_R_PEER_AGENT;
+	return peer && (peer->flags & XWG_PEER_F_AGENT) ? -XWG_R_PEER_AGENT : 0;
 }
 
 static __always_inline int rx_meta_supported(struct xdp_md *ctx)
