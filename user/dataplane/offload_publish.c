@@ -471,11 +471,16 @@ void offload_publish(struct xwg_device *dev)
 			    !(o->slots[p->offload_id].val.flags & XWG_PEER_F_AGENT) != !publish_agent(&o->slots[p->offload_id]))
 				p->publish |= PUBLISH_SETTINGS;
 	}
-	/* 2. Entries, after their keypairs are in. */
+	/* 2. Entries, after their keypairs are in; allowed IPs alone do not touch the entry. */
 	for (p = dev->peers; p; p = p->next_peer) {
+		const struct offload_slot *slot;
+
 		if (!p->publish || p->offload_id < 0)
 			continue;
-		publish_entry(o, p);
+		slot = &o->slots[p->offload_id];
+		if ((p->publish & ~PUBLISH_ALLOWEDIPS) || !slot->entry ||
+		    !(slot->val.flags & XWG_PEER_F_AGENT) != !publish_agent(slot))
+			publish_entry(o, p);
 	}
 	/* 3. Deletes, after every add: a prefix that moved is already the new owner's. */
 	for (int id = 0; id < XWG_MAX_PEERS; id++) {

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The layering rule of user/core/hooks.h, checked on the sources: the core reaches outward only through it.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+PASS=0 FAIL=0
+ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
+not_ok() { echo "not ok - $1: $2"; FAIL=$((FAIL + 1)); }
+
+# No BPF in the core: neither offload.h nor libbpf, in any core source or header but the rule's own text.
+bad=$(grep -lE '#include *["<](offload[a-z_]*\.h|bpf/|linux/bpf\.h)' user/core/*.c user/core/*.h)
+[ -z "$bad" ] && ok "core includes no offload or libbpf header" || not_ok "core includes no offload or libbpf header" "$bad"
+
+# Every function the data plane or control defines that a core file calls is declared in hooks.h.
+defs=$(grep -hE '^[a-z].*[ *]([a-z_][a-z0-9_]*)\(' user/dataplane/*.c user/control/*.c | grep -v '^static' |
+	grep -v ';$' | sed -E 's/^.*[ *]([a-z_][a-z0-9_]*)\(.*/\1/' | sort -u)
+outside=""
+n=0
+for f in $defs; do
+	grep -qE "\\b$f\\(" user/core/*.c || continue
+	n=$((n + 1))
+	grep -qE "\\b$f\\(" user/core/hooks.h || outside="$outside $f"
+done
+[ -n "$defs" ] && [ "$n" -gt 0 ] || not_ok "found the core's outward calls" "none found: the check itself broke"
+[ -z "$outside" ] && ok "the core's $n outward calls are all declared in hooks.h" ||
+	not_ok "the core's outward calls are all declared in hooks.h" "not there:$outside"
+
+# Nothing in the core writes to a file descriptor of the data plane itself.
+bad=$(grep -nE '\b(write|sendmsg|sendto|send)\(dev->' user/core/*.c)
+[ -z "$bad" ] && ok "core does no I/O on data-plane descriptors" || not_ok "core does no I/O on data-plane descriptors" "$bad"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The core -> data-plane seam: events mark peers, offload_publish writes the real maps, failures hand peers to the agent. */
+/* xwg-needs: root (creates BPF maps) */
+#include <errno.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "test.h"
+#include "crypto.h"
+#include "device.h"
+#include "noise.h"
+#include "cookie.h"
+#include "peer.h"
+#include "timers.h"
+#include "uapi.h"
+#include "offload.h"
+#include "offload_internal.h"
+
+/* Small enough to fill in a test; the real map holds XWG_MAX_ALLOWEDIPS. */
+#define LPM4_MAX 8
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void dev_setup(struct xwg_device *dev)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->tun_fd = dev->sock4 = dev->sock6 = dev->epoll_fd = dev->uapi_fd = dev->signal_fd = -1;
+	dev->mtu = 1420;
+	strcpy(dev->ifname, "xwgpub0");
+	allowedips_init(&dev->allowedips);
+	if (index_table_init(&dev->index_table))
+		abort();
+	curve25519_generate_private(dev->static_private);
+	if (curve25519_generate_public(dev->static_public, dev->static_private))
+		abort();
+	dev->has_identity = true;
+	cookie_checker_precompute_device_keys(dev);
+}
+
+/* The real maps, through the rx skeleton (as the agent loads them), without attaching anything. */
+static int offload_setup(struct xwg_device *dev)
+{
+	struct offload *o = calloc(1, sizeof(*o));
+
+	if (!o || offload_slots_alloc(o))
+		return -1;
+	o->rx = rx_bpf__open();
+	if (!o->rx || bpf_map__set_max_entries(o->rx->maps.xwg_allowedips4, LPM4_MAX) || rx_bpf__load(o->rx))
+		return -1;
+	o->ncpus = libbpf_num_possible_cpus();
+	o->mode = OFFLOAD_TC;
+	dev->offload = o;
+	return 0;
+}
+
+static void dev_teardown(struct xwg_device *dev)
+{
+	struct offload *o = dev->offload;
+
+	device_remove_all_peers(dev);
+	dev->offload = NULL;
+	rx_bpf__destroy(o->rx);
+	offload_slots_free(o);
+	free(o);
+	index_table_free(&dev->index_table);
+	allowedips_free(&dev->allowedips);
+}
+
+static struct offload *O(struct xwg_device *dev)
+{
+	return dev->offload;
+}
+
+static int fd_of(struct bpf_map *m)
+{
+	return bpf_map__fd(m);
+}
+
+static bool peer_entry(struct xwg_device *dev, struct peer *peer, struct xwg_peer *val)
+{
+	uint32_t id = (uint32_t)peer->offload_id;
+
+	return peer->offload_id >= 0 && !bpf_map_lookup_elem(fd_of(O(dev)->rx->maps.xwg_peers), &id, val);
+}
+
+/* The id the LPM map holds for exactly this prefix, or -1. */
+static long lpm_get(struct xwg_device *dev, const char *addr, uint8_t cidr)
+{
+	struct xwg_lpm4_key k4 = { .prefixlen = cidr };
+	struct xwg_lpm6_key k6 = { .prefixlen = cidr };
+	bool v4 = !strchr(addr, ':');
+	uint32_t id;
+
+	inet_pton(v4 ? AF_INET : AF_INET6, addr, v4 ? (void *)k4.addr : (void *)k6.addr);
+	if (bpf_map_lookup_elem(fd_of(v4 ? O(dev)->rx->maps.xwg_allowedips4 : O(dev)->rx->maps.xwg_allowedips6),
+				v4 ? (void *)&k4 : (void *)&k6, &id))
+		return -1;
+	return id;
+}
+
+static int add_ip(struct peer *peer, const char *addr, uint8_t cidr)
+{
+	uint8_t a[16] = { 0 };
+	int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	inet_pton(family, addr, a);
+	return peer_add_allowed_ip(peer, family, a, cidr);
+}
+
+static int del_ip(struct peer *peer, const char *addr, uint8_t cidr)
+{
+	uint8_t a[16] = { 0 };
+	int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	inet_pton(family, addr, a);
+	return peer_remove_allowed_ip(peer, family, a, cidr);
+}
+
+static bool keypair_in_map(struct xwg_device *dev, uint32_t index)
+{
+	struct xwg_keypair v;
+	bool in = !bpf_map_lookup_elem(fd_of(O(dev)->rx->maps.xwg_keypairs), &index, &v);
+
+	crypto_zero(&v, sizeof(v));
+	return in;
+}
+
+/* A handshake between dev (initiator, offloaded) and a plain in-process responder. */
+static bool handshake(struct xwg_device *ini, struct peer *ip, struct xwg_device *resp, struct peer *rp)
+{
+	struct message_handshake_initiation m1;
+	struct message_handshake_response m2;
+
+	sleep_ms(25);
+	if (noise_create_initiation(ini, ip, &m1))
+		return false;
+	cookie_add_macs(ip, &m1, sizeof(m1));
+	if (noise_consume_initiation(resp, &m1) != rp || noise_create_response(resp, rp, &m2))
+		return false;
+	cookie_add_macs(rp, &m2, sizeof(m2));
+	if (noise_begin_session(resp, rp) || noise_consume_response(ini, &m2) != ip)
+		return false;
+	return !noise_begin_session(ini, ip);
+}
+
+/* What `wg show`/`xwg show` get over UAPI. Caller frees. */
+static char *uapi_get_text(struct xwg_device *dev)
+{
+	static char req[] = "get=1\n\n";
+	FILE *in = fmemopen(req, strlen(req), "r");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	uapi_serve(dev, in, out);
+	fclose(in);
+	fclose(out);
+	return buf;
+}
+
+static void test_events_and_maps(void)
+{
+	struct xwg_device dev, resp;
+	struct peer *peer, *other, *me;
+	struct sockaddr_in ep = { .sin_family = AF_INET, .sin_port = htons(51820) };
+	struct xwg_peer val;
+	uint64_t writes;
+	uint32_t index;
+
+	dev_setup(&dev);
+	dev_setup(&resp);
+	if (offload_setup(&dev)) {
+		TEST_FAIL("cannot load rx.bpf.o: %s", strerror(errno));
+		return;
+	}
+	/* New peer: marked whole, published as an entry without a keypair. */
+	peer = peer_create(&dev, resp.static_public);
+	me = peer_create(&resp, dev.static_public);
+	ASSERT_TRUE(peer && me);
+	ASSERT_EQ(peer->publish, PUBLISH_ALL);
+	ASSERT_TRUE(dev.publish_pending);
+	offload_publish(&dev);
+	ASSERT_EQ(peer->publish, 0);
+	ASSERT_FALSE(dev.publish_pending);
+	ASSERT_TRUE(peer_entry(&dev, peer, &val));
+	ASSERT_EQ(val.flags, 0);
+	ASSERT_MEMEQ(val.public_key, peer->public_key, 32);
+
+	/* Endpoint change: only the endpoint is marked, and the entry follows. */
+	inet_pton(AF_INET, "192.0.2.7", &ep.sin_addr);
+	peer_set_endpoint(peer, (struct sockaddr *)&ep);
+	ASSERT_EQ(peer->publish, PUBLISH_ENDPOINT);
+	offload_publish(&dev);
+	ASSERT_TRUE(peer_entry(&dev, peer, &val));
+	ASSERT_EQ(val.endpoint.family, XWG_AF_INET);
+	ASSERT_EQ(val.endpoint.port, htons(51820));
+	ASSERT_MEMEQ(val.endpoint.addr, &ep.sin_addr, 4);
+
+	/* Allowed IPs: added prefixes appear under the peer's id. */
+	ASSERT_EQ(add_ip(peer, "10.1.0.0", 16), 0);
+	ASSERT_EQ(add_ip(peer, "fd00:1::", 64), 0);
+	ASSERT_EQ(peer->publish, PUBLISH_ALLOWEDIPS);
+	offload_publish(&dev);
+	ASSERT_EQ(lpm_get(&dev, "10.1.0.0", 16), peer->offload_id);
+	ASSERT_EQ(lpm_get(&dev, "fd00:1::", 64), peer->offload_id);
+
+	/* One more prefix costs one map write, whatever the table holds. */
+	for (int i = 0; i < 40; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "fd00:2:%x::", i);
+		ASSERT_EQ(add_ip(peer, a, 48), 0);
+	}
+	offload_publish(&dev);
+	writes = O(&dev)->map_writes;
+	ASSERT_EQ(add_ip(peer, "fd00:3::", 64), 0);
+	offload_publish(&dev);
+	ASSERT_EQ(O(&dev)->map_writes - writes, 1);
+	ASSERT_EQ(lpm_get(&dev, "fd00:3::", 64), peer->offload_id);
+	writes = O(&dev)->map_writes;
+	ASSERT_EQ(del_ip(peer, "fd00:3::", 64), 0);
+	offload_publish(&dev);
+	ASSERT_EQ(O(&dev)->map_writes - writes, 1);
+	ASSERT_EQ(lpm_get(&dev, "fd00:3::", 64), -1);
+	/* A turn with nothing marked writes nothing. */
+	writes = O(&dev)->map_writes;
+	offload_publish(&dev);
+	ASSERT_EQ(O(&dev)->map_writes - writes, 0);
+
+	/* A prefix moving to another peer: the new owner's id, never a delete that undoes it. */
+	other = peer_create(&dev, (const uint8_t[32]){ 9, 9, 9 });
+	ASSERT_TRUE(other != NULL);
+	ASSERT_EQ(add_ip(other, "10.1.0.0", 16), 0);
+	ASSERT_TRUE(peer->publish & PUBLISH_ALLOWEDIPS);
+	offload_publish(&dev);
+	ASSERT_EQ(lpm_get(&dev, "10.1.0.0", 16), other->offload_id);
+
+	/* Handshake complete: the keypair goes in, then the entry names it as current. */
+	ASSERT_TRUE(handshake(&dev, peer, &resp, me));
+	ASSERT_TRUE(peer->publish & PUBLISH_KEYPAIRS);
+	index = peer->keypairs.current_keypair->local_index;
+	ASSERT_FALSE(keypair_in_map(&dev, index));
+	offload_publish(&dev);
+	ASSERT_TRUE(peer->keypairs.current_keypair->offloaded);
+	ASSERT_TRUE(keypair_in_map(&dev, index));
+	ASSERT_TRUE(peer_entry(&dev, peer, &val));
+	ASSERT_TRUE(val.flags & XWG_PEER_F_HAS_CURRENT);
+	ASSERT_EQ(val.current_index, index);
+
+	/* Retired: out of the map and no longer current at once, before any publish. */
+	noise_keypairs_clear(&dev, peer);
+	ASSERT_FALSE(keypair_in_map(&dev, index));
+	ASSERT_TRUE(peer_entry(&dev, peer, &val));
+	ASSERT_FALSE(val.flags & XWG_PEER_F_HAS_CURRENT);
+	offload_publish(&dev);
+
+	/* Peer removed: entry and prefixes leave; the prefix another peer took stays that peer's. */
+	{
+		int id = peer->offload_id;
+		uint32_t key = (uint32_t)id;
+
+		peer_remove(peer);
+		offload_publish(&dev);
+		ASSERT_TRUE(bpf_map_lookup_elem(fd_of(O(&dev)->rx->maps.xwg_peers), &key, &val) != 0);
+		ASSERT_EQ(lpm_get(&dev, "fd00:1::", 64), -1);
+		ASSERT_EQ(lpm_get(&dev, "fd00:2:1::", 48), -1);
+		ASSERT_EQ(lpm_get(&dev, "10.1.0.0", 16), other->offload_id);
+		ASSERT_FALSE(O(&dev)->slots[id].removed);
+	}
+	dev_teardown(&dev);
+	device_remove_all_peers(&resp);
+	index_table_free(&resp.index_table);
+}
+
+/* A full allowed-IPs map: the peer leaves BPF (and says why), a covering peer too; both come back. */
+static void test_lpm_full(void)
+{
+	struct xwg_device dev;
+	struct peer *a, *b;
+	struct xwg_peer val;
+	char *text, a4[32];
+
+	dev_setup(&dev);
+	if (offload_setup(&dev)) {
+		TEST_FAIL("cannot load rx.bpf.o: %s", strerror(errno));
+		return;
+	}
+	a = peer_create(&dev, (const uint8_t[32]){ 1 });
+	b = peer_create(&dev, (const uint8_t[32]){ 2 });
+	ASSERT_EQ(add_ip(b, "10.0.0.0", 8), 0);
+	offload_publish(&dev);
+	/* LPM4_MAX - 1 slots left; a wants more. */
+	for (int i = 0; i < LPM4_MAX + 2; i++) {
+		snprintf(a4, sizeof(a4), "10.2.%d.0", i);
+		ASSERT_EQ(add_ip(a, a4, 24), 0);
+	}
+	offload_publish(&dev);
+	ASSERT_TRUE(peer_entry(&dev, a, &val));
+	ASSERT_TRUE(val.flags & XWG_PEER_F_AGENT);
+	ASSERT_STREQ(offload_peer_refused(a), "allowed IPs map (IPv4): No space left on device");
+	/* b's 10/8 would catch a's missing /24s: b is out too. */
+	ASSERT_TRUE(peer_entry(&dev, b, &val));
+	ASSERT_TRUE(val.flags & XWG_PEER_F_AGENT);
+	ASSERT_TRUE(*offload_peer_refused(b) != '\0');
+	text = uapi_get_text(&dev);
+	ASSERT_TRUE(text && strstr(text, "xwg_offload_off=allowed IPs map (IPv4): No space left on device\n"));
+	free(text);
+
+	/* The failure clears: the next retry puts both back. */
+	for (int i = 0; i < 3; i++) {
+		snprintf(a4, sizeof(a4), "10.2.%d.0", i);
+		ASSERT_EQ(del_ip(a, a4, 24), 0);
+	}
+	offload_publish(&dev);	/* the deletes are in; a is still out until it is retried */
+	O(&dev)->last_retry_ns = 0;
+	offload_publish(&dev);
+	ASSERT_TRUE(peer_entry(&dev, a, &val));
+	ASSERT_FALSE(val.flags & XWG_PEER_F_AGENT);
+	ASSERT_TRUE(peer_entry(&dev, b, &val));
+	ASSERT_FALSE(val.flags & XWG_PEER_F_AGENT);
+	ASSERT_STREQ(offload_peer_refused(a), "");
+	ASSERT_STREQ(offload_peer_refused(b), "");
+	for (int i = 3; i < LPM4_MAX + 2; i++) {
+		snprintf(a4, sizeof(a4), "10.2.%d.0", i);
+		ASSERT_EQ(lpm_get(&dev, a4, 24), a->offload_id);
+	}
+	text = uapi_get_text(&dev);
+	ASSERT_TRUE(text && !strstr(text, "xwg_offload_off="));
+	free(text);
+	dev_teardown(&dev);
+}
+
+int main(void)
+{
+	if (crypto_init())
+		return 1;
+	noise_init();
+	RUN_TEST(test_events_and_maps);
+	RUN_TEST(test_lpm_full);
+	return TEST_SUMMARY();
+}
