@@ -38,6 +38,7 @@ struct offload_slot {
 	bool own_failure;		/* a write for this peer failed: out of BPF until a retry works */
 	bool covers_failure;		/* its prefix covers another peer's failed one: out of BPF too */
 	bool removed;			/* the peer is gone: entry and prefixes go, then the id is free */
+	unsigned int dead_keypairs;	/* retired keypairs whose map delete failed (o->dead) */
 	char why[128];			/* own_failure: the write that failed, for `xwg show` */
 };
 
@@ -59,6 +60,11 @@ struct offload {
 	bool failed_changed;		/* some failed list changed: recompute covers_failure */
 	uint64_t last_retry_ns;		/* peers out of BPF are retried once a second */
 	uint64_t map_writes;		/* map updates and deletes the publish step issued (tests) */
+	struct offload_dead {		/* retired keypairs still in the map: deleted on every retry */
+		uint32_t index;
+		int id;			/* the peer's slot, kept out of BPF until they are gone */
+	} *dead;
+	size_t n_dead, cap_dead;
 	char config_why[128];		/* the xwg_config write failed: "" when fine */
 	int ncpus;
 	bool rx_spread;			/* xwg_rx_cpus has an entry for every CPU */

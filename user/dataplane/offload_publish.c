@@ -67,6 +67,9 @@ void offload_slots_free(struct offload *o)
 		publish_slot_reset(&o->slots[id]);
 	free(o->slots);
 	o->slots = NULL;
+	free(o->dead);
+	o->dead = NULL;
+	o->n_dead = o->cap_dead = 0;
 }
 
 /* A removed peer's id stays taken until its entry and prefixes are out of the maps. */
@@ -160,7 +163,8 @@ static void publish_prefix_adds(struct offload *o, struct peer *peer, struct off
 	int err;
 
 	o->n_failed -= slot->failed.n;
-	if (slot->failed.n)
+	/* While some prefix is missing, any change may cover it (or stop covering it). */
+	if (slot->failed.n || o->n_failed)
 		o->failed_changed = true;
 	slot->failed.n = 0;
 	err = allowedips_walk_list(peer, publish_collect, &cur);
@@ -281,7 +285,7 @@ static void publish_keypairs(struct offload *o, struct peer *peer, struct offloa
 
 static bool publish_agent(const struct offload_slot *slot)
 {
-	return slot->own_failure || slot->covers_failure;
+	return slot->own_failure || slot->covers_failure || slot->dead_keypairs;
 }
 
 /* Writes val as the peer's entry; if that fails, no entry at all (RX and TX then pass to the agent). */
@@ -366,6 +370,55 @@ static void publish_covers(struct xwg_device *dev, struct offload *o)
 	}
 }
 
+/* ---- retired keypairs the map kept */
+
+/*
+ * A retired keypair that would not leave the map: its peer goes to the agent (which no longer
+ * knows the index, so nothing is accepted under it) until a retry deletes it.
+ */
+static void publish_dead_add(struct offload *o, uint32_t index, int id, int err)
+{
+	if (id >= 0) {
+		struct xwg_peer val = o->slots[id].val;
+
+		o->slots[id].dead_keypairs++;
+		if (o->slots[id].entry) {
+			val.flags |= XWG_PEER_F_AGENT;
+			publish_entry_write(o, id, &val);
+		}
+		if (!o->slots[id].own_failure)
+			snprintf(o->slots[id].why, sizeof(o->slots[id].why), "keypairs map (delete): %s",
+				 strerror(-err));
+	}
+	if (o->n_dead == o->cap_dead) {
+		size_t cap = o->cap_dead ? o->cap_dead * 2 : 4;
+		struct offload_dead *d = realloc(o->dead, cap * sizeof(*d));
+
+		if (!d)
+			return;	/* the peer stays out of BPF: dead_keypairs never drops */
+		o->dead = d;
+		o->cap_dead = cap;
+	}
+	o->dead[o->n_dead++] = (struct offload_dead){ .index = index, .id = id };
+}
+
+static void publish_dead_retry(struct offload *o)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < o->n_dead; i++) {
+		struct offload_dead d = o->dead[i];
+
+		if (publish_delete(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &d.index)) {
+			o->dead[keep++] = d;
+			continue;
+		}
+		if (d.id >= 0 && o->slots[d.id].dead_keypairs)
+			o->slots[d.id].dead_keypairs--;
+	}
+	o->n_dead = keep;
+}
+
 /* ---- the publish step */
 
 static void publish_config(struct xwg_device *dev, struct offload *o)
@@ -401,7 +454,7 @@ static void publish_removed(struct xwg_device *dev, struct offload *o, int id)
 	publish_prefix_deletes(dev, o, id);
 	if (slot->entry && publish_delete(o, bpf_map__fd(o->rx->maps.xwg_peers), &key) == 0)
 		slot->entry = false;
-	if (slot->pub.n || slot->entry)
+	if (slot->pub.n || slot->entry || slot->dead_keypairs)
 		return;	/* something stayed: the id stays taken, tried again on the next retry */
 	zero = calloc((size_t)o->ncpus, sizeof(*zero));
 	if (zero) {
@@ -446,6 +499,8 @@ void offload_publish(struct xwg_device *dev)
 	if (!dev->publish_pending && !retry)
 		return;
 	dev->publish_pending = false;
+	if (retry && o->n_dead)
+		publish_dead_retry(o);
 
 	/* 1. Ids, keypairs, prefix adds. A peer out of BPF is tried whole again (a full diff). */
 	for (p = dev->peers; p; p = p->next_peer) {
@@ -489,10 +544,12 @@ void offload_publish(struct xwg_device *dev)
 		else if (o->slots[id].stale.n)
 			publish_prefix_deletes(dev, o, id);
 	}
+	/* A delete failed just now, or a dead keypair finally left: the entry says so. */
 	for (p = dev->peers; p; p = p->next_peer) {
-		if (p->offload_id >= 0 && publish_agent(&o->slots[p->offload_id]) &&
-		    !(o->slots[p->offload_id].val.flags & XWG_PEER_F_AGENT))
-			publish_entry(o, p);	/* a delete failed just now */
+		const struct offload_slot *slot = p->offload_id >= 0 ? &o->slots[p->offload_id] : NULL;
+
+		if (slot && slot->entry && !(slot->val.flags & XWG_PEER_F_AGENT) != !publish_agent(slot))
+			publish_entry(o, p);
 		p->publish = 0;
 	}
 }
@@ -516,7 +573,7 @@ const char *offload_peer_refused(const struct peer *peer)
 	if (peer->offload_id < 0)
 		return "no free peer slot in the maps";
 	slot = &o->slots[peer->offload_id];
-	if (slot->own_failure)
+	if (slot->own_failure || slot->dead_keypairs)
 		return slot->why;
 	if (slot->covers_failure)
 		return "covers an allowed IP of another peer that is not in the maps";
@@ -563,13 +620,8 @@ void hooks_keypair_retired(struct noise_keypair *kp)
 	if (id >= 0)
 		publish_entry_drop_current(o, id, kp->local_index);
 	err = publish_delete(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index);
-	if (err && id >= 0) {
-		struct xwg_peer val = o->slots[id].val;
-
-		publish_fail(&o->slots[id], "keypairs map (delete)", err);
-		val.flags |= XWG_PEER_F_AGENT;
-		publish_entry_write(o, id, &val);
-	}
+	if (err)
+		publish_dead_add(o, kp->local_index, id, err);
 }
 
 void hooks_keypair_send_invalid(struct noise_keypair *kp)
