@@ -337,6 +337,68 @@ static void test_lpm_full(void)
 	dev_teardown(&dev);
 }
 
+/* A restarted agent adopts the maps a dead one left: the first publish writes only what changed. */
+static void test_adopt(void)
+{
+	struct xwg_device dead, dev;
+	struct offload *o2 = calloc(1, sizeof(*o2));
+	const uint8_t key_a[32] = { 11 }, key_gone[32] = { 12 };
+	struct peer *a, *gone;
+	struct xwg_peer val;
+	uint64_t writes;
+	int id_a;
+
+	dev_setup(&dead);
+	dev_setup(&dev);
+	if (!o2 || offload_slots_alloc(o2) || offload_setup(&dead)) {
+		TEST_FAIL("cannot load rx.bpf.o: %s", strerror(errno));
+		return;
+	}
+	a = peer_create(&dead, key_a);
+	gone = peer_create(&dead, key_gone);
+	for (int i = 0; i < 4; i++) {
+		char p6[32];
+
+		snprintf(p6, sizeof(p6), "fd00:a:%d::", i);
+		ASSERT_EQ(add_ip(a, p6, 48), 0);
+	}
+	ASSERT_EQ(add_ip(gone, "fd00:b::", 48), 0);
+	offload_publish(&dead);
+	id_a = a->offload_id;
+
+	/* The new agent: a with one prefix fewer and one more, gone not configured any more. */
+	o2->rx = O(&dead)->rx;
+	o2->ncpus = O(&dead)->ncpus;
+	o2->mode = OFFLOAD_TC;
+	a = peer_create(&dev, key_a);
+	ASSERT_EQ(add_ip(a, "fd00:a:0::", 48), 0);
+	ASSERT_EQ(add_ip(a, "fd00:a:1::", 48), 0);
+	ASSERT_EQ(add_ip(a, "fd00:a:2::", 48), 0);
+	ASSERT_EQ(add_ip(a, "fd00:a:9::", 48), 0);
+	dev.offload = o2;
+	offload_adopt(&dev, o2);
+	ASSERT_EQ(a->offload_id, id_a);
+	ASSERT_EQ(lpm_get(&dev, "fd00:b::", 48), -1);	/* the gone peer's prefix went with it */
+	writes = o2->map_writes;
+	offload_sync(&dev);
+	/* config, a's entry, one add, one delete: not the four prefixes that stayed */
+	ASSERT_EQ(o2->map_writes - writes, 4);
+	ASSERT_EQ(lpm_get(&dev, "fd00:a:3::", 48), -1);
+	ASSERT_EQ(lpm_get(&dev, "fd00:a:9::", 48), id_a);
+	ASSERT_EQ(lpm_get(&dev, "fd00:a:0::", 48), id_a);
+	ASSERT_TRUE(peer_entry(&dev, a, &val));
+	ASSERT_FALSE(val.flags & XWG_PEER_F_AGENT);
+
+	dev_teardown(&dev);	/* destroys the shared skeleton */
+	dead.offload->rx = NULL;
+	offload_slots_free(dead.offload);
+	free(dead.offload);
+	dead.offload = NULL;
+	device_remove_all_peers(&dead);
+	index_table_free(&dead.index_table);
+	allowedips_free(&dead.allowedips);
+}
+
 int main(void)
 {
 	if (crypto_init())
@@ -344,5 +406,6 @@ int main(void)
 	noise_init();
 	RUN_TEST(test_events_and_maps);
 	RUN_TEST(test_lpm_full);
+	RUN_TEST(test_adopt);
 	return TEST_SUMMARY();
 }

@@ -484,7 +484,8 @@ void offload_publish(struct xwg_device *dev)
 	struct peer *p;
 
 	if (!o) {
-		for (p = dev->peers; p; p = p->next_peer)
+		/* No maps: the marks mean nothing, but must not pile up for a later start. */
+		for (p = dev->publish_pending ? dev->peers : NULL; p; p = p->next_peer)
 			p->publish = 0;
 		dev->publish_pending = dev->config_changed = false;
 		return;
@@ -638,6 +639,7 @@ void hooks_keypair_send_invalid(struct noise_keypair *kp)
 static void publish_adopt_lpm(struct xwg_device *dev, struct offload *o, bool v4)
 {
 	int fd = bpf_map__fd(v4 ? o->rx->maps.xwg_allowedips4 : o->rx->maps.xwg_allowedips6);
+	struct offload_prefixes all = { 0 };
 	union {
 		struct xwg_lpm4_key k4;
 		struct xwg_lpm6_key k6;
@@ -645,6 +647,7 @@ static void publish_adopt_lpm(struct xwg_device *dev, struct offload *o, bool v4
 	bool first = true;
 	uint32_t id;
 
+	/* Read everything first: deleting under the iterator would make it start over. */
 	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
 		struct offload_prefix p = { .family = v4 ? 4 : 6 };
 
@@ -655,13 +658,17 @@ static void publish_adopt_lpm(struct xwg_device *dev, struct offload *o, bool v4
 		p.cidr = (uint8_t)(v4 ? key.k4.prefixlen : key.k6.prefixlen);
 		memcpy(p.addr, v4 ? key.k4.addr : key.k6.addr, v4 ? 4 : 16);
 		p.id = id;
-		/* Left by a peer that is gone: a stale entry of a slot that is free now. */
-		if (id >= XWG_MAX_PEERS || !o->by_id[id] ||
-		    publish_prefixes_add(&o->slots[id].pub, &p)) {
-			if (!publish_delete(o, fd, &key))
-				first = true;	/* deleted under the iterator: start over */
-		}
+		if (publish_prefixes_add(&all, &p))
+			break;	/* what is not read stays; the peers' first publish overwrites theirs */
 	}
+	for (size_t i = 0; i < all.n; i++) {
+		const struct offload_prefix *p = &all.v[i];
+
+		/* A peer that is gone, or no memory to remember it: out of the map. */
+		if (p->id >= XWG_MAX_PEERS || !o->by_id[p->id] || publish_prefixes_add(&o->slots[p->id].pub, p))
+			publish_lpm(o, p, p->id, true);
+	}
+	free(all.v);
 }
 
 void offload_adopt_prefixes(struct xwg_device *dev, struct offload *o)
