@@ -17,6 +17,7 @@ IF_R=xwgc$$r
 IF_F=xwgc$$f
 IF_Q=xwgc$$q
 IF_O=xwgc$$o
+IF_S=xwgc$$s
 
 ok() { echo "ok - $1"; PASS=$((PASS + 1)); }
 not_ok() {
@@ -32,6 +33,7 @@ cleanup() {
 		[ -S /var/run/wireguard/$i.sock ] && "$XWG" down $i >/dev/null 2>&1
 	done
 	ip netns del $NS 2>/dev/null
+	rm -f /var/run/wireguard/$IF_S.sock
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -345,6 +347,32 @@ if command -v wg-quick >/dev/null && [ ! -e /sys/module/wireguard ]; then
 	in_ns wg-quick down "$TMP/$IF_Q.conf" >/dev/null 2>&1
 	for _ in $(seq 50); do [ -e /var/run/wireguard/$IF_Q.sock ] || break; sleep 0.1; done
 	expect "wg-quick down (deleting the link) makes the agent exit" "no_trace $IF_Q"
+fi
+
+# A peer the agent had to take out of BPF: show prints why (a canned reply from a fake agent socket).
+if command -v python3 >/dev/null && [ -w /var/run/wireguard ]; then
+	sock=/var/run/wireguard/$IF_S.sock
+	python3 - "$sock" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1); s.settimeout(10)
+try:
+    c, _ = s.accept()
+    req = b""
+    while not req.endswith(b"\n\n"):
+        req += c.recv(4096) or b"\n\n"
+    c.sendall(b"listen_port=51820\nxwg_mode=xdp\npublic_key=" + b"11" * 32 + b"\nallowed_ip=10.9.0.0/16\n"
+              b"xwg_offload_off=allowed IPs map (IPv4): No space left on device\nerrno=0\n\n")
+    c.close()
+finally:
+    os.unlink(sys.argv[1])
+PY
+	srv=$!
+	for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+	show=$("$XWG" show $IF_S 2>&1)
+	wait $srv
+	expect "xwg show says why a peer is out of BPF" \
+		"grep -qx '  offload: off (allowed IPs map (IPv4): No space left on device)' <<<\"\$show\"" "$show"
 fi
 
 echo "$PASS passed, $FAIL failed"
