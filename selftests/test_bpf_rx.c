@@ -55,6 +55,7 @@ static const struct fixture fixtures[] = {
 	{ "unknown receiver index", 4, IN_V4, NULL, 10, KP_UNKNOWN, 0, MUT_NONE, XDP_PASS, XWG_R_UNKNOWN_INDEX, OUT_SAME },
 	{ "expired keypair", 4, IN_V4, NULL, 10, KP_EXPIRED, 0, MUT_NONE, XDP_PASS, XWG_R_EXPIRED_KEY, OUT_SAME },
 	{ "keypair not receiving", 6, IN_V4, NULL, 10, KP_OFF, 0, MUT_NONE, XDP_PASS, XWG_R_EXPIRED_KEY, OUT_SAME },
+	{ "peer the agent took out of BPF", 4, IN_V4, NULL, 10, KP_AGENT, 1, MUT_NONE, XDP_PASS, XWG_R_PEER_AGENT, OUT_SAME },
 	{ "other UDP port", 4, IN_V4, NULL, 10, KP_A, 10011, MUT_PORT, XDP_PASS, XWG_R_NOT_WG, OUT_SAME },
 	{ "TCP to the listen port", 4, IN_V4, NULL, 10, KP_A, 10012, MUT_TCP, XDP_PASS, XWG_R_NOT_WG, OUT_SAME },
 	{ "outer IPv4 fragment", 4, IN_V4, NULL, 10, KP_A, 10013, MUT_FRAG, XDP_PASS, XWG_R_NOT_WG, OUT_SAME },

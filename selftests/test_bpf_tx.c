@@ -44,6 +44,7 @@ enum {
 	PEER_EXPIRED,		/* keypair 181 s old */
 	PEER_NOSEND,		/* keypair not valid for sending */
 	PEER_EXHAUSTED,		/* counter at REJECT_AFTER_MESSAGES */
+	PEER_AGENT,		/* usable, but the agent marked it XWG_PEER_F_AGENT (a publish failed) */
 	PEER_MISSING,		/* allowed IPs point to a peer id that is not in xwg_peers */
 	PEER_REKEY,		/* initiator, 121 s old */
 	PEER_RESPONDER,		/* responder, 121 s old: no rekey on age */
@@ -96,6 +97,7 @@ static const struct fixture fixtures[] = {
 	{ "nobody's destination", K_UDP4, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_PEER },
 	{ "nobody's v6 destination", K_UDP6, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_PEER },
 	{ "allowed IP of a removed peer", K_UDP4, PEER_MISSING, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_PEER },
+	{ "peer the agent took out of BPF", K_UDP4, PEER_AGENT, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_PEER_AGENT },
 	{ "peer without endpoint", K_UDP4, PEER_NOEP, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_ENDPOINT },
 	{ "endpoint without source", K_UDP4, PEER_NOSRC, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_ENDPOINT },
 	{ "no current keypair", K_UDP4, PEER_NOKP, 10, CS_PARTIAL, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_KEYPAIR },
@@ -347,6 +349,16 @@ static int set_peer(int p, int family, int with_source, int has_kp, uint32_t ifi
 	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_peers), &p, &peer, BPF_ANY);
 }
 
+static int set_peer_flags(int p, uint32_t flags)
+{
+	struct xwg_peer peer;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_peers), &p, &peer))
+		return -1;
+	peer.flags = flags;
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_peers), &p, &peer, BPF_ANY);
+}
+
 static int add_keypair(int p, uint64_t age_s, uint32_t flags, uint64_t counter)
 {
 	struct xwg_keypair kp;
@@ -437,6 +449,8 @@ static int setup(void)
 	err |= add_keypair(PEER_EXPIRED, 181, XWG_KP_F_SEND_VALID, 0);
 	err |= add_keypair(PEER_NOSEND, 1, XWG_KP_F_RECV_VALID, 0);
 	err |= add_keypair(PEER_EXHAUSTED, 1, XWG_KP_F_SEND_VALID, REJECT_AFTER_MESSAGES);
+	err |= add_keypair(PEER_AGENT, 1, XWG_KP_F_SEND_VALID, 0);
+	err |= set_peer_flags(PEER_AGENT, XWG_PEER_F_HAS_CURRENT | XWG_PEER_F_AGENT);
 	err |= add_keypair(PEER_REKEY, 121, XWG_KP_F_SEND_VALID | XWG_KP_F_INITIATOR, 0);
 	err |= add_keypair(PEER_RESPONDER, 121, XWG_KP_F_SEND_VALID, 0);
 	err |= add_keypair(PEER_MANY, 1, XWG_KP_F_SEND_VALID, REKEY_AFTER_MESSAGES);

@@ -160,10 +160,12 @@ static void outer_frame(struct frame *fr, int family, uint8_t opt_words, uint16_
 #define KP_E2E		0x0e0e0e0eu	/* peer 1, for the netns test */
 #define KP_VECTOR	0x55667788u	/* peer 3, the protocol digest's transport vector (wire 88776655) */
 #define KP_UNKNOWN	0x99999999u
+#define KP_AGENT	0x0f0f0f0fu	/* peer 5, fresh, but the peer is marked XWG_PEER_F_AGENT */
 #define PEER_A		1
 #define PEER_B		2		/* owns 10.99.0.0/24 and fd00::/64 around peer A's /32 and /128 */
 #define PEER_VECTOR	3
 #define PEER_EVENTS	4
+#define PEER_AGENT	5
 
 enum { OUT_ANY, OUT_SAME, OUT_INNER };
 enum {
@@ -224,6 +226,16 @@ static inline int set_peer(uint32_t peer, const struct xwg_endpoint *ep)
 	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_peers), &peer, &p, BPF_ANY);
 }
 
+static inline int set_peer_flags(uint32_t peer, uint32_t flags)
+{
+	struct xwg_peer p;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_peers), &peer, &p))
+		return -1;
+	p.flags = flags;
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_peers), &peer, &p, BPF_ANY);
+}
+
 /* Loads rx.bpf.o and fills its maps with the keypairs, peers and allowed IPs above. 0 or -1. */
 static inline int rx_device_setup(void)
 {
@@ -253,6 +265,9 @@ static inline int rx_device_setup(void)
 	err |= add_keypair(KP_VECTOR, PEER_VECTOR, key_vector, 1, XWG_KP_F_RECV_VALID);
 	err |= set_peer(PEER_A, &ep);
 	err |= set_peer(PEER_EVENTS, &other);
+	err |= add_keypair(KP_AGENT, PEER_AGENT, key_a, 1, XWG_KP_F_RECV_VALID);
+	err |= set_peer(PEER_AGENT, &ep);
+	err |= set_peer_flags(PEER_AGENT, XWG_PEER_F_AGENT);
 	err |= add_allowed(4, "10.99.0.0", 24, PEER_B);
 	err |= add_allowed(4, "10.99.0.2", 32, PEER_A);
 	err |= add_allowed(6, "fd00::", 64, PEER_B);
