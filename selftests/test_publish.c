@@ -399,6 +399,42 @@ static void test_adopt(void)
 	allowedips_free(&dead.allowedips);
 }
 
+/* A due keepalive timer must see BPF's traffic first: BPF sent a packet, so no keepalive is due. */
+static void test_timers_see_bpf(void)
+{
+	struct xwg_device dev;
+	struct sockaddr_in ep = { .sin_family = AF_INET, .sin_port = htons(51820) };
+	struct xwg_peer_stats *st;
+	struct peer *peer;
+	uint32_t id;
+
+	dev_setup(&dev);
+	if (offload_setup(&dev)) {
+		TEST_FAIL("cannot load rx.bpf.o: %s", strerror(errno));
+		return;
+	}
+	peer = peer_create(&dev, (const uint8_t[32]){ 7 });
+	inet_pton(AF_INET, "192.0.2.9", &ep.sin_addr);
+	peer_set_endpoint(peer, (struct sockaddr *)&ep);
+	offload_publish(&dev);
+	id = (uint32_t)peer->offload_id;
+	/* Data came in through BPF earlier (keepalive armed) and is now due; BPF has since sent. */
+	peer->timer_send_keepalive.at = now_ns() - 1;
+	st = calloc((size_t)O(&dev)->ncpus, sizeof(*st));
+	ASSERT_TRUE(st != NULL);
+	if (!st)
+		return;
+	st[0].last_tx_ns = st[0].last_tx_data_ns = now_ns();
+	ASSERT_EQ(bpf_map_update_elem(fd_of(O(&dev)->rx->maps.xwg_stats), &id, st, BPF_ANY), 0);
+	free(st);
+	O(&dev)->last_poll_ns = now_ns();	/* the 100 ms poll just ran: only the timer path reads */
+	device_run_timers(&dev);
+	ASSERT_EQ(peer->timer_send_keepalive.at, 0);
+	ASSERT_EQ(peer->staged_count, 0);	/* no keepalive was made */
+	ASSERT_EQ(peer->last_sent_handshake, 0);	/* nor a handshake to send it with */
+	dev_teardown(&dev);
+}
+
 int main(void)
 {
 	if (crypto_init())
@@ -407,5 +443,6 @@ int main(void)
 	RUN_TEST(test_events_and_maps);
 	RUN_TEST(test_lpm_full);
 	RUN_TEST(test_adopt);
+	RUN_TEST(test_timers_see_bpf);
 	return TEST_SUMMARY();
 }

@@ -96,6 +96,8 @@ void device_uninit(struct xwg_device *dev);
 int device_block_signals(sigset_t *mask);
 /* Serves UAPI, packets and timers until SIGTERM/SIGINT or the TUN disappears. 0 or -errno. */
 int device_run(struct xwg_device *dev);
+/* One turn's timers: BPF's activity first (offload_poll_activity), then timers_run; its timeout. */
+int device_run_timers(struct xwg_device *dev);
 
 /* Configuration used by UAPI and the config file. Each returns 0 or -errno. */
 int device_set_private_key(struct xwg_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);	/* zero = remove */

@@ -184,6 +184,14 @@ static bool device_read_tun(struct xwg_device *dev)
 	return true;
 }
 
+int device_run_timers(struct xwg_device *dev)
+{
+	/* BPF traffic moves timers too: read it before a timer decides the peer was quiet. */
+	if (timers_due(dev))
+		offload_poll_activity(dev);
+	return timers_run(dev);
+}
+
 int device_run(struct xwg_device *dev)
 {
 	struct epoll_event events[16];
@@ -206,10 +214,7 @@ int device_run(struct xwg_device *dev)
 	while (dev->running) {
 		int timeout, n;
 
-		/* BPF traffic moves timers too: read it before a timer decides the peer was quiet. */
-		if (timers_due(dev))
-			offload_poll_activity(dev);
-		timeout = timers_run(dev);
+		timeout = device_run_timers(dev);
 		/* What this turn changed (fds, events, timers) goes into the maps before we sleep. */
 		offload_publish(dev);
 		/* BPF traffic is invisible to the loop: look at its counters a few times a second. */
