@@ -795,7 +795,7 @@ static void test_socket_and_show(void)
 	ASSERT_TRUE(r && strstr(r, "\"mode\":\"tun\",\"refused\":{},\"underlay\":[],\"reasons\":{},"));
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":1260,\"tx_bytes\":4669,\"persistent_keepalive\":25,"
 				"\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,"
-				"\"agent_rx_packets\":11,\"agent_tx_packets\":13}]}\n"));
+				"\"agent_rx_packets\":11,\"agent_tx_packets\":13,\"offload_off\":null}]}\n"));
 	free(r);
 
 	/* The listing includes us (it connects, which the child serves as a probe). */
@@ -878,7 +878,8 @@ static pid_t canned_server(const char *ifname, const char *reply, char *path, si
 	"public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n" \
 	"tx_bytes=620\nrx_bytes=708\n" \
 	"xwg_bpf_rx_packets=12345\nxwg_bpf_tx_packets=23456\nxwg_bpf_rx_bytes=600\nxwg_bpf_tx_bytes=500\n" \
-	"xwg_agent_rx_packets=12\nxwg_agent_tx_packets=3\nerrno=0\n\n"
+	"xwg_agent_rx_packets=12\nxwg_agent_tx_packets=3\n" \
+	"xwg_offload_off=keypairs map: Cannot allocate memory\nerrno=0\n\n"
 
 /* show_print (or show_get_mode when mode is set) against one canned reply. */
 static char *show_canned(const char *name, const char *reply, bool json, int *ret, char *mode)
@@ -918,7 +919,8 @@ static void test_show_offload(void)
 				"\"reasons\":{\"OK\":12345,\"BAD_TAG\":3,\"FUTURE_THING\":5},\"peers\":[{"));
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":708,\"tx_bytes\":620,\"persistent_keepalive\":0,"
 				"\"bpf_rx_packets\":12345,\"bpf_tx_packets\":23456,\"bpf_rx_bytes\":600,"
-				"\"bpf_tx_bytes\":500,\"agent_rx_packets\":12,\"agent_tx_packets\":3}]}\n"));
+				"\"bpf_tx_bytes\":500,\"agent_rx_packets\":12,\"agent_tx_packets\":3,"
+				"\"offload_off\":\"keypairs map: Cannot allocate memory\"}]}\n"));
 	free(r);
 
 	/* The quiet mode query attach uses to explain EOPNOTSUPP. */
@@ -1042,7 +1044,7 @@ static void test_show_parse(void)
 			     "\"0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\",\"preshared_key\":false,"
 			     "\"endpoint\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
 			     "\"tx_bytes\":0,\"persistent_keepalive\":0,\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,"
-			     "\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,\"agent_rx_packets\":0,\"agent_tx_packets\":0}]}\n");
+			     "\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,\"agent_rx_packets\":0,\"agent_tx_packets\":0,\"offload_off\":null}]}\n");
 		free(r);
 	}
 }
