@@ -102,6 +102,21 @@ void offload_adopt(struct xwg_device *dev, struct offload *o);
 /* offload_publish.c: the one writer of peers, keypairs and allowed IPs into the maps. */
 int offload_slots_alloc(struct offload *o);
 void offload_slots_free(struct offload *o);
+/* Checked, counted map writes: 0 or -errno (a delete of a missing key is 0). */
+int offload_map_update(struct offload *o, int fd, const void *key, const void *val);
+int offload_map_delete(struct offload *o, int fd, const void *key);
+/* Records the first failed write of a slot's peer: it leaves BPF, and `xwg show` says why. */
+void offload_slot_fail(struct offload_slot *slot, const char *what, int err);
+
+/* offload_prefixes.c: allowed IPs into the LPM maps, as diffs of each peer's own list. */
+void offload_prefixes_free(struct offload_prefixes *l);
+int offload_prefixes_add(struct offload_prefixes *l, const struct offload_prefix *p);
+/* Writes the prefixes peer gained; what it lost waits in slot->stale for offload_prefix_deletes. */
+void offload_prefix_adds(struct offload *o, struct peer *peer, struct offload_slot *slot);
+/* Deletes slot id's stale prefixes, unless another peer now holds them in the map. */
+void offload_prefix_deletes(struct xwg_device *dev, struct offload *o, int id);
+/* Marks covers_failure on every peer whose shorter prefix covers a failed one. */
+void offload_prefix_covers(struct xwg_device *dev, struct offload *o);
 /* Takes the LPM entries a dead agent left into the slots of the peers adopted (deletes the rest). */
 void offload_adopt_prefixes(struct xwg_device *dev, struct offload *o);
 

@@ -16,20 +16,20 @@
 
 /* ---- checked map writes: every one is counted, and its error returned */
 
-static int publish_update(struct offload *o, int fd, const void *key, const void *val)
+int offload_map_update(struct offload *o, int fd, const void *key, const void *val)
 {
 	o->map_writes++;
 	return bpf_map_update_elem(fd, key, val, BPF_ANY) ? -errno : 0;
 }
 
 /* A key that is already gone is what a delete wants: not an error. */
-static int publish_delete(struct offload *o, int fd, const void *key)
+int offload_map_delete(struct offload *o, int fd, const void *key)
 {
 	o->map_writes++;
 	return bpf_map_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
 }
 
-static void publish_fail(struct offload_slot *slot, const char *what, int err)
+void offload_slot_fail(struct offload_slot *slot, const char *what, int err)
 {
 	if (slot->own_failure)
 		return;	/* the first failure is the one worth reporting */
@@ -45,17 +45,11 @@ int offload_slots_alloc(struct offload *o)
 	return o->slots ? 0 : -ENOMEM;
 }
 
-static void publish_prefixes_free(struct offload_prefixes *l)
-{
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 static void publish_slot_reset(struct offload_slot *slot)
 {
-	publish_prefixes_free(&slot->pub);
-	publish_prefixes_free(&slot->stale);
-	publish_prefixes_free(&slot->failed);
+	offload_prefixes_free(&slot->pub);
+	offload_prefixes_free(&slot->stale);
+	offload_prefixes_free(&slot->failed);
 	memset(slot, 0, sizeof(*slot));
 }
 
@@ -86,159 +80,6 @@ static int publish_peer_id(struct offload *o, struct peer *peer)
 	return -ENOSPC;
 }
 
-/* ---- prefix lists */
-
-static int publish_prefix_cmp(const void *a, const void *b)
-{
-	const struct offload_prefix *x = a, *y = b;
-
-	if (x->family != y->family)
-		return x->family - y->family;
-	if (x->cidr != y->cidr)
-		return x->cidr - y->cidr;
-	return memcmp(x->addr, y->addr, sizeof(x->addr));
-}
-
-static int publish_prefixes_add(struct offload_prefixes *l, const struct offload_prefix *p)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		struct offload_prefix *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = *p;
-	return 0;
-}
-
-static bool publish_prefixes_has(const struct offload_prefixes *l, const struct offload_prefix *p)
-{
-	return l->n && bsearch(p, l->v, l->n, sizeof(*p), publish_prefix_cmp);
-}
-
-static int publish_collect(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
-{
-	struct offload_prefix p = { .family = family == AF_INET ? 4 : 6, .cidr = cidr };
-
-	memcpy(p.addr, addr, family == AF_INET ? 4 : 16);
-	return publish_prefixes_add(ctx, &p);
-}
-
-static int publish_lpm(struct offload *o, const struct offload_prefix *p, uint32_t id, bool del)
-{
-	struct xwg_lpm4_key k4 = { .prefixlen = p->cidr };
-	struct xwg_lpm6_key k6 = { .prefixlen = p->cidr };
-	bool v4 = p->family == 4;
-	int fd = bpf_map__fd(v4 ? o->rx->maps.xwg_allowedips4 : o->rx->maps.xwg_allowedips6);
-	const void *key = v4 ? (const void *)&k4 : (const void *)&k6;
-
-	memcpy(k4.addr, p->addr, sizeof(k4.addr));
-	memcpy(k6.addr, p->addr, sizeof(k6.addr));
-	return del ? publish_delete(o, fd, key) : publish_update(o, fd, key, &id);
-}
-
-/* The prefix now belongs to another peer that has it in the map: deleting it would undo that. */
-static bool publish_prefix_taken(struct xwg_device *dev, struct offload *o, const struct offload_prefix *p,
-				 int id)
-{
-	struct peer *owner = allowedips_lookup_exact(&dev->allowedips, p->family == 4 ? AF_INET : AF_INET6,
-						     p->addr, p->cidr);
-
-	return owner && owner->offload_id >= 0 && owner->offload_id != id &&
-	       publish_prefixes_has(&o->slots[owner->offload_id].pub, p);
-}
-
-/*
- * Adds what the peer's list has and the map lacks: the change, not the table. What went away
- * waits in slot->stale until every peer's adds are in, so a prefix moving between peers never
- * leaves a gap. Only the peer's own list is read (allowedips_walk_list), never the whole trie.
- */
-static void publish_prefix_adds(struct offload *o, struct peer *peer, struct offload_slot *slot)
-{
-	struct offload_prefixes cur = { 0 }, pub = { 0 };
-	size_t i, j;
-	int err;
-
-	o->n_failed -= slot->failed.n;
-	/* While some prefix is missing, any change may cover it (or stop covering it). */
-	if (slot->failed.n || o->n_failed)
-		o->failed_changed = true;
-	slot->failed.n = 0;
-	err = allowedips_walk_list(peer, publish_collect, &cur);
-	if (err) {
-		publish_fail(slot, "allowed IPs", err);
-		goto out;
-	}
-	if (cur.n)
-		qsort(cur.v, cur.n, sizeof(*cur.v), publish_prefix_cmp);
-	for (i = 0, j = 0; i < cur.n || j < slot->pub.n;) {
-		int c = i == cur.n ? 1 : j == slot->pub.n ? -1 : publish_prefix_cmp(&cur.v[i], &slot->pub.v[j]);
-
-		if (c > 0) {
-			/* Published, no longer ours: delete after the adds (or keep, if that fails). */
-			err = publish_prefixes_add(&slot->stale, &slot->pub.v[j++]);
-		} else if (c == 0) {
-			err = publish_prefixes_add(&pub, &cur.v[i++]);
-			j++;
-		} else {
-			err = publish_lpm(o, &cur.v[i], (uint32_t)peer->offload_id, false);
-			if (err) {
-				publish_fail(slot, cur.v[i].family == 4 ? "allowed IPs map (IPv4)" :
-					     "allowed IPs map (IPv6)", err);
-				err = publish_prefixes_add(&slot->failed, &cur.v[i]);
-				o->n_failed++;
-				o->failed_changed = true;
-			} else {
-				err = publish_prefixes_add(&pub, &cur.v[i]);
-			}
-			i++;
-		}
-		if (err) {
-			/* Out of memory for our own bookkeeping: the map may hold more than we know. */
-			publish_fail(slot, "allowed IPs", err);
-			break;
-		}
-	}
-	if (!err) {
-		free(slot->pub.v);
-		slot->pub = pub;
-		pub.v = NULL;
-	}
-out:
-	free(cur.v);
-	free(pub.v);
-}
-
-/* Deletes what left the peer; a delete that fails keeps the prefix published (and the peer out). */
-static void publish_prefix_deletes(struct xwg_device *dev, struct offload *o, int id)
-{
-	struct offload_slot *slot = &o->slots[id];
-	struct offload_prefixes keep = { 0 };
-	int err;
-
-	for (size_t i = 0; i < slot->stale.n; i++) {
-		const struct offload_prefix *p = &slot->stale.v[i];
-
-		if (publish_prefix_taken(dev, o, p, id))
-			continue;
-		err = publish_lpm(o, p, (uint32_t)id, true);
-		if (err) {
-			publish_fail(slot, "allowed IPs map (delete)", err);
-			if (publish_prefixes_add(&keep, p) == 0)
-				continue;
-		}
-	}
-	slot->stale.n = 0;
-	for (size_t i = 0; i < keep.n; i++)
-		publish_prefixes_add(&slot->pub, &keep.v[i]);
-	if (keep.n)
-		qsort(slot->pub.v, slot->pub.n, sizeof(*slot->pub.v), publish_prefix_cmp);
-	free(keep.v);
-}
-
 /* ---- keypairs */
 
 static int publish_keypair(struct offload *o, struct noise_keypair *kp)
@@ -259,7 +100,7 @@ static int publish_keypair(struct offload *o, struct noise_keypair *kp)
 		    (kp->i_am_the_initiator ? XWG_KP_F_INITIATOR : 0);
 	/* The initiator's keypair is confirmed by the response the agent just consumed: no event needed. */
 	val.state = kp->i_am_the_initiator ? XWG_KP_S_CONFIRMED : 0;
-	err = publish_update(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index, &val);
+	err = offload_map_update(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index, &val);
 	if (!err)
 		kp->offloaded = true;
 	crypto_zero(&val, sizeof(val));
@@ -277,7 +118,7 @@ static void publish_keypairs(struct offload *o, struct peer *peer, struct offloa
 			continue;
 		err = publish_keypair(o, kps[i]);
 		if (err)
-			publish_fail(slot, "keypairs map", err);
+			offload_slot_fail(slot, "keypairs map", err);
 	}
 }
 
@@ -294,15 +135,15 @@ static void publish_entry_write(struct offload *o, int id, const struct xwg_peer
 	struct offload_slot *slot = &o->slots[id];
 	int fd = bpf_map__fd(o->rx->maps.xwg_peers);
 	uint32_t key = (uint32_t)id;
-	int err = publish_update(o, fd, &key, val);
+	int err = offload_map_update(o, fd, &key, val);
 
 	if (!err) {
 		slot->val = *val;
 		slot->entry = true;
 		return;
 	}
-	publish_fail(slot, "peers map", err);
-	if (publish_delete(o, fd, &key) == 0)
+	offload_slot_fail(slot, "peers map", err);
+	if (offload_map_delete(o, fd, &key) == 0)
 		slot->entry = false;
 	else
 		slot->val.flags = 0;	/* unknown: assume the worst of what is there */
@@ -344,32 +185,6 @@ static void publish_entry_drop_current(struct offload *o, int id, uint32_t index
 	publish_entry_write(o, id, &val);
 }
 
-/*
- * A failed prefix P of peer A that lies inside a shorter prefix Q of peer B: the map sends P's
- * traffic to B and accepts A's sources from B. B leaves BPF too, until P is in. Runs only while
- * some write failed, so its cost (every failed prefix, every shorter length) is no one's normal.
- */
-static void publish_covers(struct xwg_device *dev, struct offload *o)
-{
-	for (int id = 0; id < XWG_MAX_PEERS; id++)
-		o->slots[id].covers_failure = false;
-	for (int id = 0; id < XWG_MAX_PEERS && o->n_failed; id++) {
-		const struct offload_slot *slot = &o->slots[id];
-
-		for (size_t i = 0; i < slot->failed.n; i++) {
-			const struct offload_prefix *p = &slot->failed.v[i];
-			int family = p->family == 4 ? AF_INET : AF_INET6;
-
-			for (uint8_t c = 0; c < p->cidr; c++) {
-				struct peer *owner = allowedips_lookup_exact(&dev->allowedips, family, p->addr, c);
-
-				if (owner && owner->offload_id >= 0 && owner->offload_id != id)
-					o->slots[owner->offload_id].covers_failure = true;
-			}
-		}
-	}
-}
-
 /* ---- retired keypairs the map kept */
 
 /*
@@ -409,7 +224,7 @@ static void publish_dead_retry(struct offload *o)
 	for (size_t i = 0; i < o->n_dead; i++) {
 		struct offload_dead d = o->dead[i];
 
-		if (publish_delete(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &d.index)) {
+		if (offload_map_delete(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &d.index)) {
 			o->dead[keep++] = d;
 			continue;
 		}
@@ -433,7 +248,7 @@ static void publish_config(struct xwg_device *dev, struct offload *o)
 		.fwmark = dev->fwmark,
 	};
 	uint32_t zero = 0;
-	int err = publish_update(o, bpf_map__fd(o->rx->maps.xwg_config), &zero, &cfg);
+	int err = offload_map_update(o, bpf_map__fd(o->rx->maps.xwg_config), &zero, &cfg);
 
 	if (err)
 		snprintf(o->config_why, sizeof(o->config_why), "config map: %s", strerror(-err));
@@ -449,16 +264,16 @@ static void publish_removed(struct xwg_device *dev, struct offload *o, int id)
 	struct xwg_peer_stats *zero;
 
 	for (size_t i = 0; i < slot->pub.n; i++)
-		publish_prefixes_add(&slot->stale, &slot->pub.v[i]);
+		offload_prefixes_add(&slot->stale, &slot->pub.v[i]);
 	slot->pub.n = 0;
-	publish_prefix_deletes(dev, o, id);
-	if (slot->entry && publish_delete(o, bpf_map__fd(o->rx->maps.xwg_peers), &key) == 0)
+	offload_prefix_deletes(dev, o, id);
+	if (slot->entry && offload_map_delete(o, bpf_map__fd(o->rx->maps.xwg_peers), &key) == 0)
 		slot->entry = false;
 	if (slot->pub.n || slot->entry || slot->dead_keypairs)
 		return;	/* something stayed: the id stays taken, tried again on the next retry */
 	zero = calloc((size_t)o->ncpus, sizeof(*zero));
 	if (zero) {
-		publish_update(o, bpf_map__fd(o->rx->maps.xwg_stats), &key, zero);
+		offload_map_update(o, bpf_map__fd(o->rx->maps.xwg_stats), &key, zero);
 		free(zero);
 	}
 	o->n_failed -= slot->failed.n;
@@ -473,7 +288,7 @@ static void publish_peer(struct offload *o, struct peer *peer, unsigned int what
 	if (what & PUBLISH_KEYPAIRS)
 		publish_keypairs(o, peer, slot);
 	if (what & PUBLISH_ALLOWEDIPS)
-		publish_prefix_adds(o, peer, slot);
+		offload_prefix_adds(o, peer, slot);
 }
 
 void offload_publish(struct xwg_device *dev)
@@ -520,7 +335,7 @@ void offload_publish(struct xwg_device *dev)
 	}
 	if (o->failed_changed) {
 		o->failed_changed = false;
-		publish_covers(dev, o);
+		offload_prefix_covers(dev, o);
 		/* Whoever went in or out of BPF because of it gets its entry rewritten. */
 		for (p = dev->peers; p; p = p->next_peer)
 			if (p->offload_id >= 0 && o->slots[p->offload_id].entry &&
@@ -543,7 +358,7 @@ void offload_publish(struct xwg_device *dev)
 		if (o->slots[id].removed)
 			publish_removed(dev, o, id);
 		else if (o->slots[id].stale.n)
-			publish_prefix_deletes(dev, o, id);
+			offload_prefix_deletes(dev, o, id);
 	}
 	/* A delete failed just now, or a dead keypair finally left: the entry says so. */
 	for (p = dev->peers; p; p = p->next_peer) {
@@ -620,7 +435,7 @@ void hooks_keypair_retired(struct noise_keypair *kp)
 	kp->offloaded = false;
 	if (id >= 0)
 		publish_entry_drop_current(o, id, kp->local_index);
-	err = publish_delete(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index);
+	err = offload_map_delete(o, bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index);
 	if (err)
 		publish_dead_add(o, kp->local_index, id, err);
 }
@@ -634,48 +449,3 @@ void hooks_keypair_send_invalid(struct noise_keypair *kp)
 		publish_entry_drop_current(o, kp->peer->offload_id, kp->local_index);
 }
 
-/* ---- adoption */
-
-static void publish_adopt_lpm(struct xwg_device *dev, struct offload *o, bool v4)
-{
-	int fd = bpf_map__fd(v4 ? o->rx->maps.xwg_allowedips4 : o->rx->maps.xwg_allowedips6);
-	struct offload_prefixes all = { 0 };
-	union {
-		struct xwg_lpm4_key k4;
-		struct xwg_lpm6_key k6;
-	} key, next;
-	bool first = true;
-	uint32_t id;
-
-	/* Read everything first: deleting under the iterator would make it start over. */
-	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-		struct offload_prefix p = { .family = v4 ? 4 : 6 };
-
-		key = next;
-		first = false;
-		if (bpf_map_lookup_elem(fd, &key, &id))
-			continue;
-		p.cidr = (uint8_t)(v4 ? key.k4.prefixlen : key.k6.prefixlen);
-		memcpy(p.addr, v4 ? key.k4.addr : key.k6.addr, v4 ? 4 : 16);
-		p.id = id;
-		if (publish_prefixes_add(&all, &p))
-			break;	/* what is not read stays; the peers' first publish overwrites theirs */
-	}
-	for (size_t i = 0; i < all.n; i++) {
-		const struct offload_prefix *p = &all.v[i];
-
-		/* A peer that is gone, or no memory to remember it: out of the map. */
-		if (p->id >= XWG_MAX_PEERS || !o->by_id[p->id] || publish_prefixes_add(&o->slots[p->id].pub, p))
-			publish_lpm(o, p, p->id, true);
-	}
-	free(all.v);
-}
-
-void offload_adopt_prefixes(struct xwg_device *dev, struct offload *o)
-{
-	publish_adopt_lpm(dev, o, true);
-	publish_adopt_lpm(dev, o, false);
-	for (int id = 0; id < XWG_MAX_PEERS; id++)
-		if (o->slots[id].pub.n)
-			qsort(o->slots[id].pub.v, o->slots[id].pub.n, sizeof(*o->slots[id].pub.v), publish_prefix_cmp);
-}
