@@ -69,6 +69,9 @@ void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoint *in)
 /* Rebuilds peers' map slots and keypairs from pinned maps, and drops what the configuration lost. */
 void offload_adopt(struct xwg_device *dev, struct offload *o);
 
+/* offload_ctl.c: test hook; when set, a non-zero return fails the ctl call with that -errno. */
+extern int (*offload_ctl_inject)(uint32_t op, uint32_t index);
+
 /* offload_poll.c: ring-buffer callback (ctx is the device). */
 int offload_handle_event(void *ctx, void *data, size_t len);
 

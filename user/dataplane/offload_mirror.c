@@ -136,7 +136,8 @@ void offload_keypair_add(struct noise_keypair *kp)
 	val.flags = XWG_KP_F_RECV_VALID | XWG_KP_F_SEND_VALID | (kp->i_am_the_initiator ? XWG_KP_F_INITIATOR : 0);
 	/* The initiator's keypair is confirmed by the response the agent just consumed: no event needed. */
 	val.state = kp->i_am_the_initiator ? XWG_KP_S_CONFIRMED : 0;
-	replay_counter_init(&val.replay);
+	/* The map becomes the one owner: it takes over the counter and window the agent used so far. */
+	val.replay = kp->replay;
 	if (bpf_map_update_elem(bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index, &val, BPF_ANY) == 0)
 		kp->offloaded = true;
 	memset(&val, 0, sizeof(val));
@@ -149,41 +150,6 @@ void offload_keypair_remove(struct noise_keypair *kp)
 	if (o)
 		bpf_map_delete_elem(bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index);
 	kp->offloaded = false;
-}
-
-static int offload_ctl(struct offload *o, uint32_t op, uint32_t index, uint64_t arg, uint64_t *result)
-{
-	struct xwg_ctl_req req = { .op = op, .index = index, .arg = arg };
-	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = &req, .data_size_in = sizeof(req),
-			    .data_out = &req, .data_size_out = sizeof(req), .repeat = 1);
-
-	if (bpf_prog_test_run_opts(bpf_program__fd(o->ctl->progs.xwg_ctl), &run) < 0)
-		return -errno;
-	if (req.err)
-		return req.err;
-	*result = req.result;
-	return 0;
-}
-
-int offload_reserve_counter(struct noise_keypair *kp, uint64_t *counter)
-{
-	struct offload *o = offload_live(kp->peer->dev);
-
-	if (!o || !kp->offloaded)
-		return -ENOENT;
-	return offload_ctl(o, XWG_CTL_RESERVE, kp->local_index, 1, counter);
-}
-
-int offload_replay_check(struct noise_keypair *kp, uint64_t counter)
-{
-	struct offload *o = offload_live(kp->peer->dev);
-	uint64_t fresh;
-	int ret;
-
-	if (!o || !kp->offloaded)
-		return -ENOENT;
-	ret = offload_ctl(o, XWG_CTL_REPLAY, kp->local_index, counter, &fresh);
-	return ret < 0 ? ret : fresh != 0;
 }
 
 /* ---- allowed IPs: the LPM tries follow the agent's table, update-before-delete so no gap opens */
@@ -343,7 +309,9 @@ static void offload_adopt_keypair(struct xwg_device *dev, struct offload *o, uin
 	kp->sending_valid = val->flags & XWG_KP_F_SEND_VALID;
 	kp->receiving_valid = val->flags & XWG_KP_F_RECV_VALID;
 	kp->peer = peer;
+	/* The map owns counter and window: the local ones stay unused, the send block starts empty. */
 	kp->offloaded = true;
+	kp->send_block_next = kp->send_block_end = 0;
 	replay_counter_init(&kp->replay);
 	if (index_table_insert_at(&dev->index_table, index, INDEX_KEYPAIR, peer, kp)) {
 		free(kp);
