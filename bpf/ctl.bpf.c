@@ -37,6 +37,51 @@ static __always_inline __u64 ctl_replay(struct xwg_keypair *kp, __u64 counter)
 	return fresh;
 }
 
+struct ctl_batch_ctx {
+	struct xwg_keypair *kp;
+	struct xwg_ctl_batch *b;
+	void *end;
+	__u64 fresh;
+};
+
+/* One counter of a batch, under the lock (a bpf_loop callback: verified once, not 64 times). */
+static long ctl_replay_one(__u64 i, void *data)
+{
+	struct ctl_batch_ctx *c = data;
+	__u64 *slot = &c->b->counters[i & (XWG_CTL_BATCH - 1)], counter;
+	bool ok;
+
+	/* A variable offset into the packet: the verifier wants the bound checked on the result. */
+	if ((void *)(slot + 1) > c->end)
+		return 1;
+	counter = *slot;
+	bpf_spin_lock(&c->kp->lock);
+	ok = replay_counter_validate(&c->kp->replay, counter);
+	bpf_spin_unlock(&c->kp->lock);
+	if (ok)
+		c->fresh |= 1ULL << (i & 63);
+	return 0;
+}
+
+/*
+ * One receive batch of one keypair: each counter under the lock in turn (not the whole batch, so
+ * XDP on other CPUs waits for one update at most), in the agent's order, so a counter that comes
+ * twice in a batch is fresh only the first time.
+ */
+static __always_inline int ctl_replay_batch(struct xwg_keypair *kp, struct xwg_ctl_batch *b, void *end,
+					    __u64 *fresh)
+{
+	struct ctl_batch_ctx c = { .kp = kp, .b = b, .end = end };
+	__u64 n = b->req.arg;
+
+	if (n < 1 || n > XWG_CTL_BATCH)
+		return XWG_CTL_EINVAL;
+	if (bpf_loop((__u32)n, ctl_replay_one, &c, 0) != (long)n)
+		return XWG_CTL_EINVAL;
+	*fresh = c.fresh;
+	return 0;
+}
+
 SEC("xdp")
 int xwg_ctl(struct xdp_md *ctx)
 {
@@ -49,6 +94,8 @@ int xwg_ctl(struct xdp_md *ctx)
 
 	if ((void *)(req + 1) > end)
 		return XDP_DROP;
+	if (req->op == XWG_CTL_REPLAY_BATCH && (void *)((struct xwg_ctl_batch *)req + 1) > end)
+		return XDP_DROP;
 	index = req->index;
 	kp = bpf_map_lookup_elem(&xwg_keypairs, &index);
 	if (!kp)
@@ -58,7 +105,9 @@ int xwg_ctl(struct xdp_md *ctx)
 	else if (req->op == XWG_CTL_REPLAY) {
 		result = ctl_replay(kp, req->arg);
 		err = 0;
-	} else
+	} else if (req->op == XWG_CTL_REPLAY_BATCH)
+		err = ctl_replay_batch(kp, (struct xwg_ctl_batch *)req, end, &result);
+	else
 		err = XWG_CTL_EINVAL;
 	req->result = result;
 	req->err = err;

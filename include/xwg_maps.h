@@ -208,11 +208,14 @@ _Static_assert(__builtin_offsetof(struct xwg_rx_meta, mark_l3) == 14, "mark_l3 i
 enum xwg_ctl_op {
 	XWG_CTL_RESERVE = 1,	/* result = first of arg consecutive send counters (fetch-and-add) */
 	XWG_CTL_REPLAY = 2,	/* result = replay_counter_validate(arg) under the lock: 1 fresh, 0 not */
+	XWG_CTL_REPLAY_BATCH = 3,	/* struct xwg_ctl_batch: validates counters[0 .. arg) in order;
+					 * result bit i = 1 if counters[i] was fresh */
 };
 
 /* err values, negative errno numbers written out (no libc in BPF). */
 #define XWG_CTL_ENOENT		(-2)	/* no keypair under index */
-#define XWG_CTL_EINVAL		(-22)	/* unknown op, or RESERVE arg 0 or above XWG_CTL_RESERVE_MAX */
+#define XWG_CTL_EINVAL		(-22)	/* unknown op, RESERVE arg 0 or above XWG_CTL_RESERVE_MAX,
+					 * REPLAY_BATCH arg 0 or above XWG_CTL_BATCH */
 #define XWG_CTL_ERANGE		(-34)	/* RESERVE: the range would reach REJECT_AFTER_MESSAGES */
 
 /*
@@ -231,6 +234,20 @@ struct xwg_ctl_req {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct xwg_ctl_req) == 32, "xwg_ctl_req layout (>= ETH_HLEN for XDP test runs)");
+
+/*
+ * REPLAY_BATCH: the counters the agent authenticated under one keypair in one receive batch, so
+ * that one test run commits them all. 64 makes the answer one bitmap word, and the request (544
+ * bytes) stays a small XDP test-run packet: the kernel takes up to a page minus headroom.
+ */
+#define XWG_CTL_BATCH		64
+
+struct xwg_ctl_batch {
+	struct xwg_ctl_req req;	/* op = XWG_CTL_REPLAY_BATCH, arg = how many counters */
+	__u64 counters[XWG_CTL_BATCH];
+};
+_Static_assert(sizeof(struct xwg_ctl_batch) == 32 + 8 * XWG_CTL_BATCH, "xwg_ctl_batch layout");
+_Static_assert(XWG_CTL_BATCH <= 64, "the fresh bitmap is one __u64");
 
 #ifdef __bpf__
 /*

@@ -14,6 +14,8 @@
  *   DROP     proved bad by the AEAD or the replay window, or consumed (keepalive); TX drops
  *            only packets it already modified (ERROR)
  * The order is ABI (the xwg_reasons per-CPU array is indexed by it): append only.
+ * AGENT_* are counted by the agent, not BPF, and shown with the rest: AGENT_NO_COUNTER keeps the
+ * packet staged (the keypair is retired and a handshake started), AGENT_NO_REPLAY_CHECK drops it.
  */
 #define XWG_REASONS(X)								\
 	X(OK,            DELIVER, "delivered to the tunnel")			\
@@ -44,7 +46,9 @@
 	X(TX_GSO,        AGENT,   "GSO super-packet to agent")			\
 	X(TX_TOO_BIG,    AGENT,   "larger than the MTU to agent")		\
 	X(PEER_AGENT,    AGENT,   "peer not (fully) in BPF, to agent")	\
-	X(TX_PEER_AGENT, AGENT,   "peer not (fully) in BPF, to agent")
+	X(TX_PEER_AGENT, AGENT,   "peer not (fully) in BPF, to agent")	\
+	X(AGENT_NO_COUNTER, DROP, "agent: no send counter, keypair retired")	\
+	X(AGENT_NO_REPLAY_CHECK, DROP, "agent: replay window unreachable")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {

@@ -21,7 +21,8 @@
 /* Local receiver indices, one per test so that no test sees another's state. */
 enum {
 	KP_SEQ = 0x1001, KP_LIMIT, KP_LAST, KP_TOP, KP_TABLE, KP_MODEL, KP_ISOLATE, KP_UNKNOWN,
-	KP_RACE_RES, KP_RACE_REPLAY, KP_COST, KP_SHARED,
+	KP_RACE_RES, KP_RACE_REPLAY, KP_COST, KP_SHARED, KP_BATCH_MODEL, KP_BATCH_SHORT, KP_BATCH_COST,
+	KP_BATCH_TABLE = 0x2000,	/* + fixture number */
 };
 
 static struct ctl_bpf *ctl;
@@ -126,6 +127,8 @@ static uint64_t kp_counter(uint32_t index)
 static void test_layout(void)
 {
 	ASSERT_EQ(sizeof(struct xwg_ctl_req), 32);
+	ASSERT_EQ(sizeof(struct xwg_ctl_batch), 32 + 8 * XWG_CTL_BATCH);
+	ASSERT_EQ(offsetof(struct xwg_ctl_batch, counters), sizeof(struct xwg_ctl_req));
 	ASSERT_EQ(offsetof(struct xwg_ctl_req, arg), 8);
 	ASSERT_EQ(offsetof(struct xwg_ctl_req, result), 16);
 	ASSERT_EQ(offsetof(struct xwg_ctl_req, err), 24);
@@ -288,6 +291,138 @@ static void test_ops_isolated(void)
 	ASSERT_EQ(after.state, before.state);
 }
 
+/* ---------------------------------------------------------------- replay batches */
+
+/* One REPLAY_BATCH of n counters; returns err (or -1000 - errno), *fresh the bitmap. */
+static int replay_batch(uint32_t index, const uint64_t *counters, uint64_t n, uint64_t *fresh)
+{
+	struct xwg_ctl_batch b = { .req = { .op = XWG_CTL_REPLAY_BATCH, .index = index, .arg = n,
+					    .result = 0xdeadbeef } };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &b, .data_size_in = sizeof(b),
+		    .data_out = &b, .data_size_out = sizeof(b), .repeat = 1);
+
+	memcpy(b.counters, counters, (n < XWG_CTL_BATCH ? n : XWG_CTL_BATCH) * sizeof(*counters));
+	if (bpf_prog_test_run_opts(prog_fd(), &opts))
+		return -1000 - errno;
+	if (opts.retval != XDP_PASS || opts.data_size_out != sizeof(b))
+		return -1000;
+	*fresh = b.req.result;
+	return b.req.err;
+}
+
+struct batch_fixture {
+	const char *name;
+	uint64_t seen[2];	/* accepted one by one first (0 = none; the first entry is seen + 1) */
+	uint64_t n;		/* counters in the batch */
+	uint64_t counters[8];
+	int err;
+	uint64_t fresh;
+	uint64_t window_counter;	/* replay.counter afterwards */
+};
+
+static const struct batch_fixture batch_fixtures[] = {
+	{ "ascending, all fresh", { 0 }, 5, { 0, 1, 2, 3, 4 }, 0, 0x1f, 5 },
+	{ "out of order, all fresh", { 0 }, 4, { 7, 3, 9, 0 }, 0, 0xf, 10 },
+	{ "a duplicate inside the batch", { 0 }, 4, { 5, 5, 6, 5 }, 0, 0x5, 7 },
+	{ "seen before the batch", { 10 + 1 }, 3, { 10, 11, 10 }, 0, 0x2, 12 },
+	{ "behind the window", { 3 * LIM + 1 }, 3, { 0, LIM, 3 * LIM + 1 }, 0, 0x4, 3 * LIM + 2 },
+	{ "at and past the limit", { 0 }, 4, { R - 1, R, R + 1, R - 2 }, 0, 0x9, R },
+	{ "count 0", { 0 }, 0, { 1 }, XWG_CTL_EINVAL, 0, 0 },
+	{ "count above the batch", { 0 }, XWG_CTL_BATCH + 1, { 1 }, XWG_CTL_EINVAL, 0, 0 },
+	{ "count 2^32 + 1", { 0 }, (1ull << 32) + 1, { 1 }, XWG_CTL_EINVAL, 0, 0 },
+};
+
+static void run_batch_fixture(const struct batch_fixture *f)
+{
+	uint32_t index = KP_BATCH_TABLE + (uint32_t)(f - batch_fixtures);
+	uint64_t fresh = 0xdeadbeef;
+	struct xwg_keypair kp;
+
+	ASSERT_EQ(kp_insert(keypairs_fd(), index, 0), 0);
+	for (int i = 0; i < 2 && f->seen[i]; i++)
+		ASSERT_EQ(replay(index, f->seen[i] - 1), 1);
+	ASSERT_EQ(replay_batch(index, f->counters, f->n, &fresh), f->err);
+	ASSERT_EQ(fresh, f->err ? 0 : f->fresh);
+	ASSERT_EQ(kp_read(index, &kp), 0);
+	ASSERT_EQ(kp.replay.counter, f->err ? (f->seen[0] ? f->seen[0] : 0) : f->window_counter);
+	ASSERT_EQ(kp.send_counter, 0);
+}
+
+static void test_replay_batch_table(void)
+{
+	uint64_t full[XWG_CTL_BATCH], fresh = 0;
+
+	for (size_t i = 0; i < sizeof(batch_fixtures) / sizeof(batch_fixtures[0]); i++) {
+		int failures = test_failures_in_case;
+
+		run_batch_fixture(&batch_fixtures[i]);
+		if (test_failures_in_case != failures)
+			printf("# fixture %zu (%s) failed\n", i, batch_fixtures[i].name);
+	}
+
+	/* A whole batch of fresh counters, then the same batch again. */
+	for (int i = 0; i < XWG_CTL_BATCH; i++)
+		full[i] = 1000 + (uint64_t)i;
+	ASSERT_EQ(kp_insert(keypairs_fd(), KP_BATCH_TABLE + 100, 0), 0);
+	ASSERT_EQ(replay_batch(KP_BATCH_TABLE + 100, full, XWG_CTL_BATCH, &fresh), 0);
+	ASSERT_EQ(fresh, ~0ull);
+	ASSERT_EQ(replay_batch(KP_BATCH_TABLE + 100, full, XWG_CTL_BATCH, &fresh), 0);
+	ASSERT_EQ(fresh, 0);
+	ASSERT_EQ(replay_batch(KP_UNKNOWN + 0x100, full, 1, &fresh), XWG_CTL_ENOENT);
+}
+
+/* Random batches through BPF and the header's function one by one: same answers, same window. */
+static void test_replay_batch_matches_header(void)
+{
+	static struct replay_counter model;
+	uint64_t counters[XWG_CTL_BATCH], fresh, want;
+	unsigned int seed = 777;
+	uint64_t top = 5000;
+	struct xwg_keypair kp;
+	int mismatches = 0;
+
+	replay_counter_init(&model);
+	ASSERT_EQ(kp_insert(keypairs_fd(), KP_BATCH_MODEL, 0), 0);
+	for (int round = 0; round < 2000 && mismatches < 5; round++) {
+		uint64_t n = 1 + round % XWG_CTL_BATCH;
+
+		want = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			counters[i] = top - (seed >> 8) % (COUNTER_WINDOW_SIZE + 200);
+			top += (seed >> 4) % 4;
+			if (round % 97 == 96 && i == 0)
+				top += 20000;	/* jump past a whole ring */
+			if (replay_counter_validate(&model, counters[i]))
+				want |= 1ull << i;
+		}
+		if (replay_batch(KP_BATCH_MODEL, counters, n, &fresh) || fresh != want) {
+			TEST_FAIL("round %d: BPF %#llx, header %#llx", round, (unsigned long long)fresh,
+				  (unsigned long long)want);
+			mismatches++;
+		}
+	}
+	ASSERT_EQ(kp_read(KP_BATCH_MODEL, &kp), 0);
+	ASSERT_EQ(kp.replay.counter, model.counter);
+	ASSERT_MEMEQ(kp.replay.backtrack, model.backtrack, sizeof(model.backtrack));
+}
+
+/* A REPLAY_BATCH that carries only the header is dropped whole: the window does not move. */
+static void test_replay_batch_short(void)
+{
+	struct xwg_ctl_batch b = { .req = { .op = XWG_CTL_REPLAY_BATCH, .index = KP_BATCH_SHORT, .arg = 1 } };
+	uint8_t out[sizeof(b)];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &b, .data_size_in = sizeof(b) - 8,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	struct xwg_keypair kp;
+
+	ASSERT_EQ(kp_insert(keypairs_fd(), KP_BATCH_SHORT, 0), 0);
+	ASSERT_EQ(bpf_prog_test_run_opts(prog_fd(), &opts), 0);
+	ASSERT_EQ(opts.retval, XDP_DROP);
+	ASSERT_EQ(kp_read(KP_BATCH_SHORT, &kp), 0);
+	ASSERT_EQ(kp.replay.counter, 0);
+}
+
 /* ---------------------------------------------------------------- bad requests */
 
 static void test_bad_requests(void)
@@ -304,7 +439,7 @@ static void test_bad_requests(void)
 	ASSERT_EQ(ctl_op(prog_fd(), 77, KP_UNKNOWN, 1, NULL), XWG_CTL_ENOENT);
 	ASSERT_EQ(kp_insert(keypairs_fd(), KP_UNKNOWN, 0), 0);
 	ASSERT_EQ(ctl_op(prog_fd(), 0, KP_UNKNOWN, 1, NULL), XWG_CTL_EINVAL);
-	ASSERT_EQ(ctl_op(prog_fd(), 3, KP_UNKNOWN, 1, NULL), XWG_CTL_EINVAL);
+	ASSERT_EQ(ctl_op(prog_fd(), 4, KP_UNKNOWN, 1, NULL), XWG_CTL_EINVAL);
 	ASSERT_EQ(ctl_op(prog_fd(), ~0u, KP_UNKNOWN, 1, NULL), XWG_CTL_EINVAL);
 	ASSERT_EQ(kp_counter(KP_UNKNOWN), 0);
 	ASSERT_EQ(reserve(KP_UNKNOWN, 1, &result), 0);
@@ -512,6 +647,27 @@ static void test_reserve_cost(void)
 	printf("# reserve program alone (in-kernel repeat): %u ns/run\n", opts.duration);
 }
 
+/* What the agent pays per received packet when one call commits a batch of 64. */
+static void test_replay_batch_cost(void)
+{
+	uint64_t counters[XWG_CTL_BATCH], fresh;
+	int failures = 0, calls = 2000;
+	uint64_t t0, t1;
+
+	ASSERT_EQ(kp_insert(keypairs_fd(), KP_BATCH_COST, 0), 0);
+	t0 = mono_ns();
+	for (int c = 0; c < calls; c++) {
+		for (int i = 0; i < XWG_CTL_BATCH; i++)
+			counters[i] = (uint64_t)c * XWG_CTL_BATCH + (uint64_t)i;
+		if (replay_batch(KP_BATCH_COST, counters, XWG_CTL_BATCH, &fresh) || fresh != ~0ull)
+			failures++;
+	}
+	t1 = mono_ns();
+	ASSERT_EQ(failures, 0);
+	printf("# replay batch of %d: %.0f ns/call, %.0f ns/counter\n", XWG_CTL_BATCH,
+	       (double)(t1 - t0) / calls, (double)(t1 - t0) / calls / XWG_CTL_BATCH);
+}
+
 /* ---------------------------------------------------------------- sharing with rx */
 
 /* What the agent does: every xwg_* map of ctl becomes rx's map. Returns how many, or -errno. */
@@ -611,10 +767,14 @@ int main(void)
 	RUN_TEST(test_replay_kernel_table);
 	RUN_TEST(test_replay_matches_header);
 	RUN_TEST(test_ops_isolated);
+	RUN_TEST(test_replay_batch_table);
+	RUN_TEST(test_replay_batch_matches_header);
+	RUN_TEST(test_replay_batch_short);
 	RUN_TEST(test_bad_requests);
 	RUN_TEST(test_concurrent_reserve);
 	RUN_TEST(test_concurrent_replay);
 	RUN_TEST(test_reserve_cost);
+	RUN_TEST(test_replay_batch_cost);
 	RUN_TEST(test_shared_with_rx);
 	ctl_bpf__destroy(ctl);
 	return TEST_SUMMARY();

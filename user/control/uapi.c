@@ -267,7 +267,10 @@ static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 	for (int i = 0; i < n && i < OFFLOAD_MAX_UNDERLAY; i++)
 		fprintf(out, "xwg_underlay=%s\n", names[i]);
 	if (offload_reason_counts(dev, counts))
-		return;
+		memset(counts, 0, sizeof(counts));
+	/* The agent's own fail-closed drops, next to BPF's. */
+	counts[XWG_R_AGENT_NO_COUNTER] += dev->tx_keypair_retired;
+	counts[XWG_R_AGENT_NO_REPLAY_CHECK] += dev->rx_replay_unchecked;
 	for (unsigned int r = 0; r < XWG_R_MAX; r++)
 		if (counts[r])
 			fprintf(out, "xwg_reason=%s:%" PRIu64 "\n", xwg_reason_key(r), counts[r]);

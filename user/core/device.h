@@ -69,6 +69,9 @@ struct xwg_device {
 	struct offload *offload;	/* BPF fast path, NULL in tun mode */
 	bool config_changed;		/* a UAPI set ran: the device's own map entry needs a rewrite */
 	bool publish_pending;		/* some peer->publish is set (hooks_peer_changed) */
+	/* Fail-closed events, shown with the BPF reasons (AGENT_NO_COUNTER, AGENT_NO_REPLAY_CHECK). */
+	uint64_t tx_keypair_retired;	/* no send counter: keypair retired, packet kept staged */
+	uint64_t rx_replay_unchecked;	/* replay window unreachable: authenticated packet dropped */
 };
 
 #define NSEC_PER_SEC 1000000000ULL
@@ -132,7 +135,14 @@ void send_handshake_initiation(struct peer *peer, bool is_retry);
 void send_handshake_response(struct peer *peer);
 void send_keepalive(struct peer *peer);
 void send_staged_packets(struct peer *peer);
+/*
+ * Handles one datagram. Data messages are decrypted and queued (buf must stay untouched) until
+ * receive_flush, which commits their replay checks (one call per keypair) and delivers the fresh
+ * ones; call it after every batch. At most RECEIVE_BATCH are queued (more flush on their own).
+ */
+#define RECEIVE_BATCH 64
 void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src,
 		    const void *local_addr, int local_ifindex);
+void receive_flush(struct xwg_device *dev);
 
 #endif

@@ -47,9 +47,19 @@ void hooks_keypair_retired(struct noise_keypair *kp);
  */
 void hooks_keypair_send_invalid(struct noise_keypair *kp);
 
-/* For packets the agent itself encrypts or decrypts under a keypair BPF also uses (offload.c). */
-int offload_reserve_counter(struct noise_keypair *kp, uint64_t *counter);	/* 0, or -errno: use kp's own */
-int offload_replay_check(struct noise_keypair *kp, uint64_t counter);	/* 1 fresh, 0 replay, -errno: use kp's own */
+/*
+ * An offloaded keypair's send counter and replay window live in its map entry only (offload_ctl.c).
+ * There is no fallback to the keypair's own fields: an error means "unusable", never "use yours".
+ */
+#define OFFLOAD_RESERVE_BATCH	64	/* counters the agent takes per reservation */
+#define OFFLOAD_REPLAY_BATCH	64	/* most counters one replay commit validates */
+/* Takes n consecutive send counters; *first is the first. 0, or -errno (-ERANGE: exhausted). */
+int offload_reserve_counters(struct noise_keypair *kp, uint32_t n, uint64_t *first);
+/*
+ * Validates n authenticated counters of kp against its window, in order, in one call: bit i of
+ * *fresh is set if counters[i] was fresh (and is now recorded). 0, or -errno: then none is fresh.
+ */
+int offload_replay_commit(struct noise_keypair *kp, const uint64_t *counters, unsigned int n, uint64_t *fresh);
 
 /* UDP (socket.c): send a whole WireGuard message to the peer's endpoint; 0 or -errno. */
 int socket_send_to_peer(struct peer *peer, const void *buf, size_t len);

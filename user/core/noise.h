@@ -14,15 +14,23 @@ struct xwg_device;
 struct noise_keypair {
 	uint8_t send_key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t recv_key[NOISE_SYMMETRIC_KEY_LEN];
-	uint64_t send_counter;		/* next counter to use */
-	struct replay_counter replay;
+	/*
+	 * One owner each: while !offloaded these two are the send counter and the replay window;
+	 * once offloaded the map entry owns both (handed over as they were) and these are never read
+	 * again. The agent then sends from a block reserved in the map, [send_block_next,
+	 * send_block_end), taken at send_block_ns; an adopted keypair starts with an empty block.
+	 */
+	uint64_t send_counter;		/* next counter to use (not offloaded) */
+	struct replay_counter replay;	/* (not offloaded) */
+	uint64_t send_block_next, send_block_end, send_block_ns;
 	uint64_t birthdate;		/* monotonic ns */
 	uint32_t local_index;		/* wire value (little-endian bytes as read) */
 	uint32_t remote_index;		/* wire value, echoed verbatim */
 	bool i_am_the_initiator;
 	bool sending_valid;
 	bool receiving_valid;
-	bool offloaded;			/* also in the BPF keypair map: share its counter and window */
+	bool offloaded;			/* in the BPF keypair map, which owns counter and window; never
+					 * cleared while the keypair lives */
 	struct peer *peer;
 };
 

@@ -76,7 +76,8 @@ static void receive_handshake(struct xwg_device *dev, uint8_t *msg, size_t len, 
 
 static bool keypair_can_receive(struct noise_keypair *kp)
 {
-	if (!kp->receiving_valid || kp->replay.counter >= REJECT_AFTER_MESSAGES ||
+	/* An offloaded keypair's window is in the map, which refuses counters past the limit itself. */
+	if (!kp->receiving_valid || (!kp->offloaded && kp->replay.counter >= REJECT_AFTER_MESSAGES) ||
 	    birthdate_has_expired(kp->birthdate, REJECT_AFTER_TIME_S)) {
 		kp->receiving_valid = false;
 		return false;
@@ -124,32 +125,38 @@ static size_t receive_inner_len(const uint8_t *p, size_t len, int *family, const
 	return 0;
 }
 
-static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
-			 const struct sockaddr *src, const void *local, int ifindex)
+/*
+ * Data messages are opened one by one but their counters are committed per receive batch (one
+ * replay-window call per keypair per socket wakeup when BPF owns the window): receive_data
+ * decrypts and queues, receive_flush commits and delivers. A queued message stays in the caller's
+ * buffer until receive_flush.
+ */
+struct receive_pending {
+	uint8_t *msg;
+	size_t len;
+	struct noise_keypair *kp;	/* valid until the commit: nothing frees keypairs before it */
+	uint32_t index;			/* looked up again for delivery, which may rotate keypairs */
+	uint64_t counter;
+	struct sockaddr_storage src;
+	uint8_t local[16];
+	bool has_local, done, fresh;
+	int ifindex;
+};
+
+/* The agent is one thread serving one device: one queue, empty between socket wakeups. */
+static struct receive_pending receive_queue[RECEIVE_BATCH];
+static unsigned int receive_queued;
+
+/* Everything after the replay window accepted the packet: endpoint, timers, then the TUN. */
+static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, struct noise_keypair *kp,
+				 uint8_t *msg, size_t len, const struct sockaddr *src, const void *local,
+				 int ifindex)
 {
 	struct message_data *hdr = (struct message_data *)msg;
-	struct index_entry *entry = index_table_lookup(&dev->index_table, receive_u32(msg + 4), INDEX_KEYPAIR);
 	size_t plain_len = len - message_data_len(0), inner_len;
-	struct noise_keypair *kp;
-	struct peer *peer;
-	uint64_t counter;
 	const void *inner_src;
-	int family, ret;
+	int family;
 
-	if (!entry || !keypair_can_receive(entry->keypair))
-		return;
-	kp = entry->keypair;
-	peer = entry->peer;
-	counter = le64toh(hdr->counter);
-	if (aead_decrypt(hdr->encrypted_data, hdr->encrypted_data, len - sizeof(*hdr), NULL, 0,
-			 counter, kp->recv_key) < 0)
-		return;
-	/* Only an authenticated counter may move the window; BPF's window when BPF shares the keypair. */
-	ret = kp->offloaded ? offload_replay_check(kp, counter) : -ENOENT;
-	if (ret < 0)
-		ret = replay_counter_validate(&kp->replay, counter);
-	if (!ret)
-		return;
 	peer->agent_rx_packets++;
 
 	socket_set_peer_endpoint_from_packet(peer, src, local, ifindex);
@@ -174,6 +181,96 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 	tun_write(dev, hdr->encrypted_data, inner_len);
 }
 
+/*
+ * Only authenticated counters move a window, and each keypair's window has one owner: the
+ * keypair's own (not offloaded) or the map's, reached in one call for all of a keypair's queued
+ * counters. If that call fails they are all dropped and counted: never checked against another
+ * window, which has not seen what BPF accepted.
+ */
+static void receive_commit_keypair(struct xwg_device *dev, unsigned int first)
+{
+	struct noise_keypair *kp = receive_queue[first].kp;
+	uint64_t counters[RECEIVE_BATCH], fresh = 0;
+	unsigned int slot[RECEIVE_BATCH], n = 0;
+	int ret;
+
+	for (unsigned int i = first; i < receive_queued; i++) {
+		struct receive_pending *e = &receive_queue[i];
+
+		if (e->done || e->kp != kp)
+			continue;
+		e->done = true;
+		if (!kp->offloaded) {
+			e->fresh = replay_counter_validate(&kp->replay, e->counter);
+			continue;
+		}
+		counters[n] = e->counter;
+		slot[n++] = i;
+	}
+	if (!n)
+		return;
+	ret = offload_replay_commit(kp, counters, n, &fresh);
+	if (ret < 0)
+		dev->rx_replay_unchecked += n;
+	for (unsigned int k = 0; k < n; k++)
+		receive_queue[slot[k]].fresh = ret == 0 && (fresh >> k & 1);
+}
+
+void receive_flush(struct xwg_device *dev)
+{
+	unsigned int n = receive_queued;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (!receive_queue[i].done)
+			receive_commit_keypair(dev, i);
+	receive_queued = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		struct receive_pending *e = &receive_queue[i];
+		struct index_entry *entry;
+
+		if (!e->fresh)
+			continue;
+		/* An earlier delivery may have rotated this keypair out (and freed it): then drop. */
+		entry = index_table_lookup(&dev->index_table, e->index, INDEX_KEYPAIR);
+		if (entry)
+			receive_data_deliver(dev, entry->peer, entry->keypair, e->msg, e->len,
+					     (const struct sockaddr *)&e->src, e->has_local ? e->local : NULL,
+					     e->ifindex);
+	}
+}
+
+static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
+			 const struct sockaddr *src, const void *local, int ifindex)
+{
+	struct message_data *hdr = (struct message_data *)msg;
+	uint32_t index = receive_u32(msg + 4);
+	struct index_entry *entry = index_table_lookup(&dev->index_table, index, INDEX_KEYPAIR);
+	struct receive_pending *e;
+	uint64_t counter;
+
+	if (!entry || !keypair_can_receive(entry->keypair))
+		return;
+	counter = le64toh(hdr->counter);
+	if (aead_decrypt(hdr->encrypted_data, hdr->encrypted_data, len - sizeof(*hdr), NULL, 0,
+			 counter, entry->keypair->recv_key) < 0)
+		return;
+	if (receive_queued == RECEIVE_BATCH)
+		receive_flush(dev);
+	e = &receive_queue[receive_queued++];
+	memset(e, 0, sizeof(*e));
+	e->msg = msg;
+	e->len = len;
+	e->kp = entry->keypair;
+	e->index = index;
+	e->counter = counter;
+	memcpy(&e->src, src, src->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	if (local) {
+		memcpy(e->local, local, src->sa_family == AF_INET ? 4 : 16);
+		e->has_local = true;
+	}
+	e->ifindex = ifindex;
+}
+
 void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src,
 		    const void *local_addr, int local_ifindex)
 {
@@ -183,6 +280,9 @@ void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const stru
 		return;
 	/* Reserved bytes are part of the little-endian type word: any non-zero one makes it unknown. */
 	type = le32toh(receive_u32(buf));
+	/* A handshake may free keypairs that queued data refers to: finish the data first. */
+	if (type != MESSAGE_DATA)
+		receive_flush(dev);
 	switch (type) {
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len == sizeof(struct message_handshake_initiation))

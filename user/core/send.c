@@ -46,10 +46,64 @@ void send_handshake_response(struct peer *peer)
 	socket_send_to_peer(peer, &msg, sizeof(msg));
 }
 
+/*
+ * A nonce older than the peer's window (COUNTER_WINDOW_SIZE behind the newest counter it saw) is
+ * dropped there, and BPF keeps sending with newer ones: so a reserved block is used for a short
+ * while only, then abandoned. Skipping counters is safe; only reusing one is not.
+ */
+#define SEND_BLOCK_MAX_AGE_NS	1000000ULL	/* 1 ms */
+
+/* The highest counter this keypair is known to have reached, for the limits (never a nonce). */
+static uint64_t send_counter_seen(const struct noise_keypair *kp)
+{
+	return kp->offloaded ? kp->send_block_next : kp->send_counter;
+}
+
 static bool keypair_can_send(const struct noise_keypair *kp)
 {
-	return kp && kp->sending_valid && kp->send_counter < REJECT_AFTER_MESSAGES &&
+	return kp && kp->sending_valid && send_counter_seen(kp) < REJECT_AFTER_MESSAGES &&
 	       !birthdate_has_expired(kp->birthdate, REJECT_AFTER_TIME_S);
+}
+
+/*
+ * The next nonce, from the counter's one owner: the keypair itself, or (offloaded) the map, one
+ * reservation of OFFLOAD_RESERVE_BATCH at a time. 0, or -errno: kp must never send again.
+ */
+static int send_counter_next(struct noise_keypair *kp, uint64_t *counter)
+{
+	uint64_t now, first;
+	int ret;
+
+	if (!kp->offloaded) {
+		if (kp->send_counter >= REJECT_AFTER_MESSAGES)
+			return -ERANGE;
+		*counter = kp->send_counter++;
+		return 0;
+	}
+	now = now_ns();
+	if (kp->send_block_next >= kp->send_block_end || now - kp->send_block_ns > SEND_BLOCK_MAX_AGE_NS) {
+		kp->send_block_end = kp->send_block_next;	/* a failed reservation leaves it empty */
+		ret = offload_reserve_counters(kp, OFFLOAD_RESERVE_BATCH, &first);
+		if (ret < 0)
+			return ret;
+		kp->send_block_next = first;
+		kp->send_block_end = first + OFFLOAD_RESERVE_BATCH;
+		kp->send_block_ns = now;
+	}
+	*counter = kp->send_block_next++;
+	return 0;
+}
+
+/*
+ * No counter (exhausted, or the map cannot give one): like the kernel's sending.is_valid = false,
+ * the keypair never sends again, BPF stops using it too, and a handshake replaces it.
+ */
+static void send_keypair_retire(struct peer *peer, struct noise_keypair *kp)
+{
+	kp->sending_valid = false;
+	peer->dev->tx_keypair_retired++;
+	hooks_keypair_send_invalid(kp);
+	send_handshake_initiation(peer, false);
 }
 
 /* Only the initiator rekeys on age, so both ends do not race to replace the same session. */
@@ -58,7 +112,7 @@ static void send_keep_key_fresh(struct peer *peer)
 	struct noise_keypair *kp = peer->keypairs.current_keypair;
 
 	if (kp && kp->sending_valid &&
-	    (kp->send_counter > REKEY_AFTER_MESSAGES ||
+	    (send_counter_seen(kp) > REKEY_AFTER_MESSAGES ||
 	     (kp->i_am_the_initiator && birthdate_has_expired(kp->birthdate, REKEY_AFTER_TIME_S))))
 		send_handshake_initiation(peer, false);
 }
@@ -76,16 +130,12 @@ static size_t send_padded_len(size_t len, int mtu)
 
 static uint8_t send_buf[sizeof(struct message_data) + 65536 + 64 + NOISE_AUTHTAG_LEN] __attribute__((aligned(64)));
 
-/* Encrypts one plaintext (empty = keepalive) under kp and sends it. 0 or -errno. */
-static int send_data(struct peer *peer, struct noise_keypair *kp, const uint8_t *pkt, size_t len)
+/* Encrypts one plaintext (empty = keepalive) under kp with the given nonce and sends it. 0 or -errno. */
+static int send_data(struct peer *peer, struct noise_keypair *kp, uint64_t counter, const uint8_t *pkt,
+		     size_t len)
 {
 	struct message_data *hdr = (struct message_data *)send_buf;
 	size_t padded = len ? send_padded_len(len, peer->dev->mtu) : 0;
-	uint64_t counter;
-
-	/* A keypair BPF also sends with has one counter, in the map: never reuse a nonce. */
-	if (!kp->offloaded || offload_reserve_counter(kp, &counter) < 0)
-		counter = kp->send_counter++;
 
 	if (padded > sizeof(send_buf) - sizeof(*hdr) - NOISE_AUTHTAG_LEN)
 		return -EMSGSIZE;
@@ -107,6 +157,7 @@ static int send_data(struct peer *peer, struct noise_keypair *kp, const uint8_t 
 void send_staged_packets(struct peer *peer)
 {
 	struct noise_keypair *kp = peer->keypairs.current_keypair;
+	uint64_t counter;
 
 	if (!peer->staged_count)
 		return;
@@ -118,14 +169,15 @@ void send_staged_packets(struct peer *peer)
 	while (peer->staged_count) {
 		struct staged_packet *sp = peer->staged[peer->staged_head];
 
-		if (kp->send_counter >= REJECT_AFTER_MESSAGES) {
-			send_handshake_initiation(peer, false);
+		/* Without a nonce the packet stays at the head of the queue for the next session. */
+		if (send_counter_next(kp, &counter) < 0) {
+			send_keypair_retire(peer, kp);
 			return;
 		}
 		peer->staged[peer->staged_head] = NULL;
 		peer->staged_head = (peer->staged_head + 1) % MAX_STAGED_PACKETS;
 		peer->staged_count--;
-		send_data(peer, kp, sp->data, sp->len);
+		send_data(peer, kp, counter, sp->data, sp->len);
 		crypto_zero(sp->data, sp->len);
 		free(sp);
 	}
@@ -154,14 +206,20 @@ void send_packet_from_tun(struct xwg_device *dev, uint8_t *pkt, size_t len)
 {
 	struct peer *peer = send_route(dev, pkt, len);
 	struct noise_keypair *kp;
+	uint64_t counter;
 
 	if (!peer || !peer->endpoint.addr.sa.sa_family)
 		return;
 	kp = peer->keypairs.current_keypair;
 	/* Fast path: nothing queued ahead of us and a live session, so no copy into the staging ring. */
 	if (!peer->staged_count && keypair_can_send(kp)) {
-		send_data(peer, kp, pkt, len);
-		send_keep_key_fresh(peer);
+		if (send_counter_next(kp, &counter) == 0) {
+			send_data(peer, kp, counter, pkt, len);
+			send_keep_key_fresh(peer);
+			return;
+		}
+		peer_stage_packet(peer, pkt, len);
+		send_keypair_retire(peer, kp);
 		return;
 	}
 	peer_stage_packet(peer, pkt, len);

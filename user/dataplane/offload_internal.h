@@ -120,6 +120,9 @@ void offload_prefix_covers(struct xwg_device *dev, struct offload *o);
 /* Takes the LPM entries a dead agent left into the slots of the peers adopted (deletes the rest). */
 void offload_adopt_prefixes(struct xwg_device *dev, struct offload *o);
 
+/* offload_ctl.c: test hook; when set, a non-zero return fails the ctl call with that -errno. */
+extern int (*offload_ctl_inject)(uint32_t op, uint32_t index);
+
 /* offload_poll.c: ring-buffer callback (ctx is the device). */
 int offload_handle_event(void *ctx, void *data, size_t len);
 

@@ -50,41 +50,6 @@ void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoint *in)
 	ep->src_valid = true;
 }
 
-static int offload_ctl(struct offload *o, uint32_t op, uint32_t index, uint64_t arg, uint64_t *result)
-{
-	struct xwg_ctl_req req = { .op = op, .index = index, .arg = arg };
-	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = &req, .data_size_in = sizeof(req),
-			    .data_out = &req, .data_size_out = sizeof(req), .repeat = 1);
-
-	if (bpf_prog_test_run_opts(bpf_program__fd(o->ctl->progs.xwg_ctl), &run) < 0)
-		return -errno;
-	if (req.err)
-		return req.err;
-	*result = req.result;
-	return 0;
-}
-
-int offload_reserve_counter(struct noise_keypair *kp, uint64_t *counter)
-{
-	struct offload *o = offload_live(kp->peer->dev);
-
-	if (!o || !kp->offloaded)
-		return -ENOENT;
-	return offload_ctl(o, XWG_CTL_RESERVE, kp->local_index, 1, counter);
-}
-
-int offload_replay_check(struct noise_keypair *kp, uint64_t counter)
-{
-	struct offload *o = offload_live(kp->peer->dev);
-	uint64_t fresh;
-	int ret;
-
-	if (!o || !kp->offloaded)
-		return -ENOENT;
-	ret = offload_ctl(o, XWG_CTL_REPLAY, kp->local_index, counter, &fresh);
-	return ret < 0 ? ret : fresh != 0;
-}
-
 /* ---- adopting what a previous agent left pinned */
 
 static void offload_adopt_peers(struct xwg_device *dev, struct offload *o)
@@ -137,7 +102,9 @@ static void offload_adopt_keypair(struct xwg_device *dev, struct offload *o, uin
 	kp->sending_valid = val->flags & XWG_KP_F_SEND_VALID;
 	kp->receiving_valid = val->flags & XWG_KP_F_RECV_VALID;
 	kp->peer = peer;
+	/* The map owns counter and window: the local ones stay unused, the send block starts empty. */
 	kp->offloaded = true;
+	kp->send_block_next = kp->send_block_end = 0;
 	replay_counter_init(&kp->replay);
 	if (index_table_insert_at(&dev->index_table, index, INDEX_KEYPAIR, peer, kp)) {
 		crypto_zero(kp, sizeof(*kp));

@@ -251,44 +251,71 @@ void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockad
 		hooks_peer_changed(peer, PUBLISH_ENDPOINT);
 }
 
-static uint8_t socket_rx_buf[65536] __attribute__((aligned(64)));
+/* One receive batch: a buffer per datagram, since receive_packet keeps data messages until the flush. */
+static uint8_t socket_rx_bufs[RECEIVE_BATCH][65536] __attribute__((aligned(64)));
 
-/* Drains up to a batch of datagrams from one socket, then yields to the other event sources. */
+union socket_rx_control {
+	char buf4[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	char buf6[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr align;
+};
+
+/* The local address and interface a datagram reached (IP_PKTINFO / IPV6_PKTINFO), or NULL. */
+static const void *socket_rx_local(struct msghdr *msg, int *ifindex)
+{
+	const void *local = NULL;
+
+	*ifindex = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
+
+			local = &pi->ipi_addr;
+			*ifindex = pi->ipi_ifindex;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo *pi = (struct in6_pktinfo *)CMSG_DATA(c);
+
+			local = &pi->ipi6_addr;
+			*ifindex = pi->ipi6_ifindex;
+		}
+	}
+	return local;
+}
+
+/*
+ * Drains up to 4 batches from one socket, then yields to the other event sources. Each batch is
+ * one recvmmsg and one receive_flush, so replay checks are committed once per keypair per batch.
+ */
 void socket_receive(struct xwg_device *dev, int fd)
 {
-	for (int n = 0; n < 256; n++) {
-		union {
-			char buf4[CMSG_SPACE(sizeof(struct in_pktinfo))];
-			char buf6[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-			struct cmsghdr align;
-		} control;
-		struct sockaddr_storage src;
-		struct iovec iov = { .iov_base = socket_rx_buf, .iov_len = sizeof(socket_rx_buf) };
-		struct msghdr msg = {
-			.msg_name = &src, .msg_namelen = sizeof(src),
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = &control, .msg_controllen = sizeof(control),
-		};
-		const void *local = NULL;
-		int ifindex = 0;
-		ssize_t len;
+	static union socket_rx_control control[RECEIVE_BATCH];
+	static struct sockaddr_storage src[RECEIVE_BATCH];
+	static struct iovec iov[RECEIVE_BATCH];
+	static struct mmsghdr msgs[RECEIVE_BATCH];
 
-		len = recvmsg(fd, &msg, MSG_DONTWAIT);
-		if (len < 0)
-			return;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-				struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
+	for (int round = 0; round < 4; round++) {
+		int n;
 
-				local = &pi->ipi_addr;
-				ifindex = pi->ipi_ifindex;
-			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-				struct in6_pktinfo *pi = (struct in6_pktinfo *)CMSG_DATA(c);
-
-				local = &pi->ipi6_addr;
-				ifindex = pi->ipi6_ifindex;
-			}
+		for (int i = 0; i < RECEIVE_BATCH; i++) {
+			iov[i] = (struct iovec){ .iov_base = socket_rx_bufs[i], .iov_len = sizeof(socket_rx_bufs[i]) };
+			msgs[i].msg_hdr = (struct msghdr){
+				.msg_name = &src[i], .msg_namelen = sizeof(src[i]),
+				.msg_iov = &iov[i], .msg_iovlen = 1,
+				.msg_control = &control[i], .msg_controllen = sizeof(control[i]),
+			};
 		}
-		receive_packet(dev, socket_rx_buf, (size_t)len, (struct sockaddr *)&src, local, ifindex);
+		n = recvmmsg(fd, msgs, RECEIVE_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			int ifindex;
+			const void *local = socket_rx_local(&msgs[i].msg_hdr, &ifindex);
+
+			receive_packet(dev, socket_rx_bufs[i], msgs[i].msg_len,
+				       (struct sockaddr *)&src[i], local, ifindex);
+		}
+		receive_flush(dev);
+		if (n < RECEIVE_BATCH)
+			return;
 	}
 }
