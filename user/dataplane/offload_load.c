@@ -8,9 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "offload_internal.h"
@@ -23,46 +25,35 @@ static int offload_libbpf_print(enum libbpf_print_level level, const char *fmt, 
 	return vfprintf(stderr, fmt, ap);
 }
 
-static bool offload_is_bpffs(const char *path)
-{
-	struct statfs st;
-
-	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
-}
-
 /*
- * Where pins live: /sys/fs/bpf/xwg. `ip netns exec` mounts a fresh sysfs over /sys, hiding the
- * host's bpffs, and pins made in a private bpffs would die with the agent. So look for the host's
- * through init's root, or the root of whoever started us (the shell outside `ip netns exec`), and
- * hold that directory open: /proc/self/fd/N stays valid after the starter exits. Resolved once,
- * by the CLI before it forks the agent (offload_prepare).
+ * Where pins live: /sys/fs/bpf/xwg in the host's mount namespace, which is PID 1's (as our PID
+ * namespace sees it). `ip netns exec` runs us in a private mount namespace with a fresh sysfs over
+ * /sys: a bpffs found or mounted there would die with the agent, and with it the pins `xwg down`
+ * needs after a `kill -9`. So always go through PID 1's root and hold that directory open:
+ * /proc/self/fd/N stays valid in the agent the CLI forks. The agent, the next agent and `xwg down`
+ * all resolve the same place; none ever looks at the /sys it happens to see.
  */
+#define OFFLOAD_HOST_BPFFS "/proc/1/root/sys/fs/bpf"
+
+static char offload_bpffs_why[128];
+
 static const char *offload_pin_root(void)
 {
 	static char root[64];
-	char cand[3][48];
+	struct statfs st;
+	int fd;
 
 	if (root[0])
 		return root;
-	snprintf(cand[0], sizeof(cand[0]), "/sys/fs/bpf");
-	snprintf(cand[1], sizeof(cand[1]), "/proc/1/root/sys/fs/bpf");
-	snprintf(cand[2], sizeof(cand[2]), "/proc/%d/root/sys/fs/bpf", (int)getppid());
-	for (int i = 0; i < 3; i++) {
-		int fd;
-
-		if (!offload_is_bpffs(cand[i]))
-			continue;
-		if (i == 0) {
-			snprintf(root, sizeof(root), "/sys/fs/bpf/xwg");
-			return root;
-		}
-		fd = open(cand[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		snprintf(root, sizeof(root), "/proc/self/fd/%d/xwg", fd);
-		return root;
+	fd = open(OFFLOAD_HOST_BPFFS, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstatfs(fd, &st) < 0 || st.f_type != BPF_FS_MAGIC) {
+		close(fd);
+		return NULL;
 	}
-	return NULL;
+	snprintf(root, sizeof(root), "/proc/self/fd/%d/xwg", fd);
+	return root;
 }
 
 void offload_prepare(void)
@@ -70,14 +61,87 @@ void offload_prepare(void)
 	offload_pin_root();
 }
 
+const char *offload_bpffs_error(void)
+{
+	return offload_bpffs_why;
+}
+
+/* In the mount child: the failed step to the parent, errno as the exit status. */
+static _Noreturn void offload_mount_fail(int err, const char *step)
+{
+	int e = errno;
+
+	if (write(err, step, strlen(step)) < 0)
+		e = e ? e : EIO;	/* the status alone still says why */
+	_exit(e ? e : EIO);
+}
+
+/* Runs in a forked child, since setns would move the caller: only plain syscalls here. */
+static _Noreturn void offload_mount_child(int err)
+{
+	int ns = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+
+	if (ns < 0)
+		offload_mount_fail(err, "open /proc/1/ns/mnt");
+	if (setns(ns, CLONE_NEWNS) < 0)
+		offload_mount_fail(err, "setns");
+	/* Mode 0700: the pins hold session keys. */
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
+		offload_mount_fail(err, "mount bpf /sys/fs/bpf");
+	_exit(0);
+}
+
+/* Mounts bpffs on /sys/fs/bpf in PID 1's mount namespace, as systemd does on most hosts. */
+static int offload_mount_host(void)
+{
+	char step[32] = "";
+	int pipefd[2], status, e;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		offload_mount_child(pipefd[1]);
+	}
+	e = errno;
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		return -e;
+	}
+	n = read(pipefd[0], step, sizeof(step) - 1);
+	step[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	e = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+	snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
+		 "no bpffs at /sys/fs/bpf in the host's mount namespace, and mounting one failed (%s: %s)",
+		 step[0] ? step : "child", strerror(e));
+	return -e;
+}
+
+/* The host's bpffs, mounted if need be; else why not in offload_bpffs_error(). */
 int offload_mount_bpffs(void)
 {
+	int ret;
+
 	if (offload_pin_root())
 		return 0;
-	mkdir("/sys/fs/bpf", 0700);
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
-		return -errno;
-	return offload_pin_root() ? 0 : -ENOTSUP;
+	ret = offload_mount_host();
+	if (ret)
+		return ret;
+	if (offload_pin_root())
+		return 0;
+	snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
+		 "bpffs mounted in the host's mount namespace, but %s is not one", OFFLOAD_HOST_BPFFS);
+	return -ENOTSUP;
 }
 
 /* Only the xwg_ maps are shared and pinned; libbpf's own (.rodata, ...) stay per object. */
