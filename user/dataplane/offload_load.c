@@ -26,26 +26,74 @@ static int offload_libbpf_print(enum libbpf_print_level level, const char *fmt, 
 }
 
 /*
- * Where pins live: /sys/fs/bpf/xwg in the host's mount namespace, which is PID 1's (as our PID
- * namespace sees it). `ip netns exec` runs us in a private mount namespace with a fresh sysfs over
- * /sys: a bpffs found or mounted there would die with the agent, and with it the pins `xwg down`
- * needs after a `kill -9`. So always go through PID 1's root and hold that directory open:
+ * Where pins live: /sys/fs/bpf/xwg in the host's mount namespace. `ip netns exec` runs us in a
+ * private mount namespace with a fresh sysfs over /sys: a bpffs found or mounted there would die
+ * with the agent, and with it the pins `xwg down` needs after a `kill -9`. The host's is PID 1's
+ * (as our PID namespace sees it) or, where we may not look at PID 1 (a sandbox), that of our
+ * outermost ancestor we may look at. Reach it through /proc/PID/root and hold the directory open:
  * /proc/self/fd/N stays valid in the agent the CLI forks. The agent, the next agent and `xwg down`
- * all resolve the same place; none ever looks at the /sys it happens to see.
+ * all resolve the same place; none looks at the /sys it happens to see.
  */
-#define OFFLOAD_HOST_BPFFS "/proc/1/root/sys/fs/bpf"
+static char offload_bpffs_why[160];
 
-static char offload_bpffs_why[128];
+/* A mount namespace fd of pid's, or -errno (we may not look at it, or it is gone). */
+static int offload_mntns_open(pid_t pid)
+{
+	char path[40];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static pid_t offload_parent_of(pid_t pid)
+{
+	char path[40];
+	FILE *f;
+	int ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1)
+		ppid = 0;
+	fclose(f);
+	return ppid;
+}
+
+/* PID 1, else the outermost ancestor whose mount namespace we may open. */
+static pid_t offload_host_pid(void)
+{
+	pid_t pid = getpid(), host = pid, up;
+	int fd = offload_mntns_open(1);
+
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	for (int depth = 0; depth < 64 && (up = offload_parent_of(pid)) > 1; depth++, pid = up) {
+		fd = offload_mntns_open(up);
+		if (fd < 0)
+			break;
+		close(fd);
+		host = up;
+	}
+	return host;
+}
 
 static const char *offload_pin_root(void)
 {
 	static char root[64];
+	char path[48];
 	struct statfs st;
 	int fd;
 
 	if (root[0])
 		return root;
-	fd = open(OFFLOAD_HOST_BPFFS, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/root/sys/fs/bpf", (int)offload_host_pid());
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	if (fstatfs(fd, &st) < 0 || st.f_type != BPF_FS_MAGIC) {
@@ -77,12 +125,8 @@ static _Noreturn void offload_mount_fail(int err, const char *step)
 }
 
 /* Runs in a forked child, since setns would move the caller: only plain syscalls here. */
-static _Noreturn void offload_mount_child(int err)
+static _Noreturn void offload_mount_child(int ns, int err)
 {
-	int ns = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
-
-	if (ns < 0)
-		offload_mount_fail(err, "open /proc/1/ns/mnt");
 	if (setns(ns, CLONE_NEWNS) < 0)
 		offload_mount_fail(err, "setns");
 	/* Mode 0700: the pins hold session keys. */
@@ -91,22 +135,29 @@ static _Noreturn void offload_mount_child(int err)
 	_exit(0);
 }
 
-/* Mounts bpffs on /sys/fs/bpf in PID 1's mount namespace, as systemd does on most hosts. */
-static int offload_mount_host(void)
+/* Mounts bpffs on /sys/fs/bpf in host's mount namespace, as systemd does on most hosts. */
+static int offload_mount_host(pid_t host)
 {
-	char step[32] = "";
-	int pipefd[2], status, e;
+	char step[32] = "open ns/mnt";
+	int pipefd[2], status, e, ns;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
+	ns = offload_mntns_open(host);
+	if (ns < 0)
+		return ns;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		e = errno;
+		close(ns);
+		return -e;
+	}
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[0]);
-		offload_mount_child(pipefd[1]);
+		offload_mount_child(ns, pipefd[1]);
 	}
 	e = errno;
+	close(ns);
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);
@@ -120,27 +171,32 @@ static int offload_mount_host(void)
 			return -errno;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	e = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
 	snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
-		 "no bpffs at /sys/fs/bpf in the host's mount namespace, and mounting one failed (%s: %s)",
-		 step[0] ? step : "child", strerror(e));
-	return -e;
+		 "no bpffs at /sys/fs/bpf in the host's mount namespace (pid %d's), and mounting one failed (%s: %s)",
+		 (int)host, step[0] ? step : "child", strerror(WIFEXITED(status) ? WEXITSTATUS(status) : EINTR));
+	return -(WIFEXITED(status) ? WEXITSTATUS(status) : EINTR);
 }
 
 /* The host's bpffs, mounted if need be; else why not in offload_bpffs_error(). */
 int offload_mount_bpffs(void)
 {
+	pid_t host;
 	int ret;
 
 	if (offload_pin_root())
 		return 0;
-	ret = offload_mount_host();
+	host = offload_host_pid();
+	ret = offload_mount_host(host);
+	if (ret && !offload_bpffs_why[0])
+		snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
+			 "no bpffs at /sys/fs/bpf in the host's mount namespace (pid %d's), which we cannot enter: %s",
+			 (int)host, strerror(-ret));
 	if (ret)
 		return ret;
 	if (offload_pin_root())
 		return 0;
 	snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
-		 "bpffs mounted in the host's mount namespace, but %s is not one", OFFLOAD_HOST_BPFFS);
+		 "bpffs mounted in the host's mount namespace (pid %d's), but it is not there", (int)host);
 	return -ENOTSUP;
 }
 
