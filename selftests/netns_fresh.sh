@@ -14,7 +14,9 @@
 # which still runs the restart (adoption of the pins) and the dead-agent cases (`kill -9`, `xwg down`
 # finds the pins and removes programs, filters, pins and tunnel).  Its lines pass through; afterwards
 # /sys/fs/bpf here must be a bpffs (the one xwg mounted in the "host" namespace) with no xwg directory
-# left.  The summary adds both.  Killing the outer process kills the namespace and all it holds.
+# left.  Then, with /sys/fs hidden so no bpffs can be mounted, `xwg up --mode xdp` must fail with the reason
+# and auto must run in tun with `xwg show` saying why.  The summary adds it all.  Killing the outer process
+# kills the namespace and all it holds.
 
 set -u
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
@@ -77,4 +79,41 @@ if [ -e /sys/fs/bpf/xwg ]; then
 else
 	ok "no pins left under /sys/fs/bpf/xwg"
 fi
+
+# No bpffs, and none can be mounted (/sys/fs hidden by a read-only tmpfs): BPF modes are refused with
+# the reason, `xwg show` prints it, auto runs in tun, and `xwg down` removes the tunnel.
+refusal_check() {
+	local tag="no bpffs and none mountable" id=xwgf$RANDOM ns dir conf out
+	ns=$id-n dir=$(mktemp -d /tmp/xwg-fresh.XXXXXX) conf=$dir/$id.conf
+	for _ in 1 2 3 4 5 6 7 8; do is_bpffs /sys/fs/bpf || break; umount /sys/fs/bpf || break; done
+	mount -t tmpfs -o ro,mode=0755 xwg-nofs /sys/fs || { nok "$tag: hide /sys/fs"; return; }
+	ip netns add "$ns" && ip -n "$ns" link add "${id}v" type veth peer name "${id}w" &&
+		ip -n "$ns" addr add 192.0.2.1/24 dev "${id}v" && ip -n "$ns" link set "${id}v" up &&
+		ip -n "$ns" link set "${id}w" up || nok "$tag: namespace with a veth"
+	printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n' "$(wg genkey)" >"$conf"
+	out=$(ip netns exec "$ns" "$XWG" up "$conf" --mode xdp 2>&1)
+	if [ $? != 0 ] && [[ $out == *"cannot use mode xdp"*"no bpffs at /sys/fs/bpf"* ]]; then
+		ok "$tag: xwg up --mode xdp fails with the reason"
+	else
+		nok "$tag: xwg up --mode xdp fails with the reason (got: $out)"
+	fi
+	out=$(ip netns exec "$ns" "$XWG" up "$conf" 2>&1)
+	[ $? = 0 ] || nok "$tag: xwg up (auto) (got: $out)"
+	out=$(ip netns exec "$ns" "$XWG" show "$id" 2>&1)
+	if [[ $out == *"data path: tun"* ]] && [[ $out == *"refused: xdp: no bpffs at /sys/fs/bpf"*"mount bpf /sys/fs/bpf: No such file or directory"* ]]; then
+		ok "$tag: auto runs in tun and xwg show prints why xdp was refused"
+	else
+		nok "$tag: auto runs in tun and xwg show prints why xdp was refused (got: $out)"
+	fi
+	if ip netns exec "$ns" "$XWG" down "$id" >/dev/null 2>&1 && ! ip -n "$ns" link show "$id" >/dev/null 2>&1; then
+		ok "$tag: xwg down removes the tunnel"
+	else
+		nok "$tag: xwg down removes the tunnel"
+	fi
+	ip netns del "$ns"
+	umount /sys/fs
+	rm -rf "$dir"
+}
+XWG=${XWG:-${OUTPUT:-$(dirname "$(dirname "$SELF")")/.output}/xwg}
+refusal_check
 summary
