@@ -91,6 +91,7 @@ refusal_check() {
 		ip -n "$ns" addr add 192.0.2.1/24 dev "${id}v" && ip -n "$ns" link set "${id}v" up &&
 		ip -n "$ns" link set "${id}w" up || nok "$tag: namespace with a veth"
 	printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n' "$(wg genkey)" >"$conf"
+	chmod 600 "$conf"
 	out=$(ip netns exec "$ns" "$XWG" up "$conf" --mode xdp 2>&1)
 	if [ $? != 0 ] && [[ $out == *"cannot use mode xdp"*"no bpffs at /sys/fs/bpf"* ]]; then
 		ok "$tag: xwg up --mode xdp fails with the reason"
