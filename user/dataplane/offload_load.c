@@ -30,11 +30,14 @@ static int offload_libbpf_print(enum libbpf_print_level level, const char *fmt, 
  * private mount namespace with a fresh sysfs over /sys: a bpffs found or mounted there would die
  * with the agent, and with it the pins `xwg down` needs after a `kill -9`. The host's is PID 1's
  * (as our PID namespace sees it) or, where we may not look at PID 1 (a sandbox), that of our
- * outermost ancestor we may look at. Reach it through /proc/PID/root and hold the directory open:
- * /proc/self/fd/N stays valid in the agent the CLI forks. The agent, the next agent and `xwg down`
- * all resolve the same place; none looks at the /sys it happens to see.
+ * outermost ancestor we may look at. The CLI resolves it before it forks the agent (offload_prepare)
+ * and holds its root and mount namespace open, so the agent can still reach and mount there once
+ * those processes are gone; the pin root is then /proc/self/fd/N/xwg. The agent, the next agent and
+ * `xwg down` all resolve the same place; none looks at the /sys it happens to see.
  */
 static char offload_bpffs_why[160];
+static int offload_host_root = -1, offload_host_ns = -1;
+static pid_t offload_host;
 
 /* A mount namespace fd of pid's, or -errno (we may not look at it, or it is gone). */
 static int offload_mntns_open(pid_t pid)
@@ -83,17 +86,34 @@ static pid_t offload_host_pid(void)
 	return host;
 }
 
+/* Opens the host's root directory and mount namespace, once; false when we may not. */
+static bool offload_host_open(void)
+{
+	char path[40];
+
+	if (offload_host_root >= 0 && offload_host_ns >= 0)
+		return true;
+	offload_host = offload_host_pid();
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)offload_host);
+	if (offload_host_root < 0)
+		offload_host_root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (offload_host_ns < 0)
+		offload_host_ns = offload_mntns_open(offload_host);
+	return offload_host_root >= 0 && offload_host_ns >= 0;
+}
+
 static const char *offload_pin_root(void)
 {
 	static char root[64];
-	char path[48];
 	struct statfs st;
 	int fd;
 
 	if (root[0])
 		return root;
-	snprintf(path, sizeof(path), "/proc/%d/root/sys/fs/bpf", (int)offload_host_pid());
-	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (!offload_host_open())
+		return NULL;
+	/* Walked from the host's root, so the host's mounts apply, not ours. */
+	fd = openat(offload_host_root, "sys/fs/bpf", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	if (fstatfs(fd, &st) < 0 || st.f_type != BPF_FS_MAGIC) {
@@ -135,29 +155,22 @@ static _Noreturn void offload_mount_child(int ns, int err)
 	_exit(0);
 }
 
-/* Mounts bpffs on /sys/fs/bpf in host's mount namespace, as systemd does on most hosts. */
-static int offload_mount_host(pid_t host)
+/* Mounts bpffs on /sys/fs/bpf in the host's mount namespace, as systemd does on most hosts. */
+static int offload_mount_host(void)
 {
-	char step[32] = "open ns/mnt";
-	int pipefd[2], status, e, ns;
+	char step[32];
+	int pipefd[2], status, e;
 	ssize_t n;
 	pid_t pid;
 
-	ns = offload_mntns_open(host);
-	if (ns < 0)
-		return ns;
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		e = errno;
-		close(ns);
-		return -e;
-	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[0]);
-		offload_mount_child(ns, pipefd[1]);
+		offload_mount_child(offload_host_ns, pipefd[1]);
 	}
 	e = errno;
-	close(ns);
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);
@@ -173,30 +186,33 @@ static int offload_mount_host(pid_t host)
 		return 0;
 	snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
 		 "no bpffs at /sys/fs/bpf in the host's mount namespace (pid %d's), and mounting one failed (%s: %s)",
-		 (int)host, step[0] ? step : "child", strerror(WIFEXITED(status) ? WEXITSTATUS(status) : EINTR));
+		 (int)offload_host, step[0] ? step : "child", strerror(WIFEXITED(status) ? WEXITSTATUS(status) : EINTR));
 	return -(WIFEXITED(status) ? WEXITSTATUS(status) : EINTR);
 }
 
 /* The host's bpffs, mounted if need be; else why not in offload_bpffs_error(). */
 int offload_mount_bpffs(void)
 {
-	pid_t host;
 	int ret;
 
 	if (offload_pin_root())
 		return 0;
-	host = offload_host_pid();
-	ret = offload_mount_host(host);
+	if (!offload_host_open()) {
+		snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
+			 "cannot open the host's mount namespace (pid %d's): %s", (int)offload_host, strerror(errno));
+		return -EACCES;
+	}
+	ret = offload_mount_host();
 	if (ret && !offload_bpffs_why[0])
 		snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
-			 "no bpffs at /sys/fs/bpf in the host's mount namespace (pid %d's), which we cannot enter: %s",
-			 (int)host, strerror(-ret));
+			 "no bpffs at /sys/fs/bpf in the host's mount namespace (pid %d's), and mounting one failed: %s",
+			 (int)offload_host, strerror(-ret));
 	if (ret)
 		return ret;
 	if (offload_pin_root())
 		return 0;
 	snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
-		 "bpffs mounted in the host's mount namespace (pid %d's), but it is not there", (int)host);
+		 "bpffs mounted in the host's mount namespace (pid %d's), but it is not there", (int)offload_host);
 	return -ENOTSUP;
 }
 
