@@ -42,6 +42,8 @@ USER_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 LIB_OBJS   := $(filter-out $(OUTPUT)/user/control/main.o,$(USER_OBJS))
 TEST_SRCS  := $(wildcard selftests/test_*.c)
 TEST_BINS  := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
+# What the kernel supports, for the runner (selftests/probe_modes.sh); not a test itself.
+TEST_BINS  += $(OUTPUT)/selftests/probe_modes
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/%,$(BENCH_SRCS))
 DEPS_STAMP := $(OUTPUT)/.deps-ok

@@ -194,6 +194,7 @@ lib_init() {
 	trap lib_cleanup EXIT
 	trap 'exit 130' INT TERM
 	need_cmd ip wg
+	lib_modes
 	local tries=0
 	while :; do
 		P=$(printf 'x%04x' $(( (RANDOM ^ ($$ << 3)) & 0xffff )))
@@ -332,6 +333,7 @@ inst_up() {
 		fi
 		wait_for 15 sock_ready "$ifn" || { say "xwg $ifn did not come up"; show_file "$T_TMP/$ifn.log"; return 1; }
 		wait_for 5 ip -n "$ns" link show "$ifn" up || { say "xwg $ifn: link not up"; return 1; }
+		inst_check_mode "$ifn" "$ns"
 		;;
 	*)
 		say "unknown implementation '$impl'"; return 1 ;;
@@ -405,6 +407,49 @@ declare -A PAIR_A_PUB=() PAIR_B_PUB=()
 pair_down() {
 	inst_stop "$(ifname_of "$1" a)"
 	inst_stop "$(ifname_of "$1" b)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Data path modes this machine supports (probe_modes.sh; run.sh probes once and exports the result).
+# A supported mode that xwg refuses, or `auto` ending below the best supported mode, is a failure;
+# only a mode the machine lacks is skipped, with the probe's reason.
+
+lib_modes() {
+	[ -n "${XWG_TEST_MODES+x}" ] && return
+	eval "$(OUTPUT=$OUTPUT "$LIB_DIR/probe_modes.sh")"
+	export XWG_TEST_MODES XWG_TEST_MODES_WHY
+}
+
+# mode_supported MODE: auto always is (it must end in mode_auto_expect).
+mode_supported() {
+	lib_modes
+	[ "$1" = auto ] && return 0
+	case " $XWG_TEST_MODES " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
+mode_missing_why() {
+	lib_modes
+	printf '%s\n' "$XWG_TEST_MODES_WHY" | tr '|' '\n' | sed -n "s/^$1: //p" | head -n 1
+}
+
+# What auto must choose here: xdp, else tc, else tun (auto leaves xdp-generic out).
+mode_auto_expect() {
+	local m
+	for m in xdp tc; do mode_supported $m && { echo $m; return; }; done
+	echo tun
+}
+
+# inst_check_mode IFNAME NS: the data path xwg runs is the one asked for (--mode, else the file's
+# Mode =, else auto: the best this machine supports).
+inst_check_mode() {
+	local want=${XWG_MODE:-} got
+	[ -n "$want" ] || want=$(conf_values "$(conf_path "$1")" Mode | tail -n 1)
+	[ -n "$want" ] || want=auto
+	[ "$want" = auto ] && want=$(mode_auto_expect)
+	got=$(nsx "$2" "$XWG" show "$1" 2>&1 | sed -n 's/^ *data path: \([^ ]*\).*/\1/p')
+	check_eq "xwg $1 runs the data path asked for (${XWG_MODE:-auto}, here $want)" "$want" "$got"
+	[ "$got" = "$want" ] || say "xwg show $1: $(nsx "$2" "$XWG" show "$1" 2>&1 | grep -iE 'data path|refused' | head -n 4)"
 }
 
 # ---------------------------------------------------------------------------------------------

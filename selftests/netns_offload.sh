@@ -14,7 +14,8 @@
 # (on failure the numbers and the "reasons" counters are printed).  Then `xwg down` must leave no pins
 # under /sys/fs/bpf/xwg/IF, no XDP program on the veth, no tc filter on it, and none of the instance's
 # BPF programs loaded.
-# A mode xwg refuses ("cannot use mode", "not implemented") makes its pairing SKIPPED, never passed.
+# A mode this machine lacks (the runner's probe, lib.sh mode_supported) makes its pairing SKIPPED with the
+# probe's reason; a supported mode xwg refuses fails it.
 #
 # With xdp on both sides, also:
 #   - roaming: a changes its underlay address under iperf3, b's `wg show IF endpoints` follows;
@@ -50,7 +51,6 @@ stream_server "$NS_A" 5301
 stream_server "$NS_B" 5301
 nsx "$NS_A" sysctl -qw "net.ipv4.conf.$VETH_A.promote_secondaries=1"
 
-declare -A UNAVAILABLE=()	# mode -> why xwg refused it
 
 ns_of() { [ "$1" = a ] && echo "$NS_A" || echo "$NS_B"; }
 veth_of() { [ "$1" = a ] && echo "$VETH_A" || echo "$VETH_B"; }
@@ -61,12 +61,13 @@ unavailable_reason() {
 		"$T_TMP/$(ifname_of "$1" a).log" "$T_TMP/$(ifname_of "$1" b).log" 2>/dev/null | head -n 1
 }
 
-# up_or_skip TAG N MODE_A MODE_B IMPL_B: pair_up; a refused mode is a skip.  0 when both sides run.
+# up_or_skip TAG N MODE_A MODE_B IMPL_B: pair_up; a mode the machine lacks is a skip, a refusal a failure.
+# 0 when both sides run.
 up_or_skip() {
 	local tag=$1 n=$2 ma=$3 mb=$4 ib=$5 why m
 	for m in "$ma" "$mb" "${PAIR_CONF_MODE_A:-}"; do
-		if [ -n "$m" ] && [ -n "${UNAVAILABLE[$m]:-}" ]; then
-			skip "$tag" "mode $m unavailable: ${UNAVAILABLE[$m]}"
+		if [ -n "$m" ] && ! mode_supported "$m"; then
+			skip "$tag" "this machine lacks mode $m: $(mode_missing_why "$m")"
 			return 1
 		fi
 	done
@@ -75,11 +76,7 @@ up_or_skip() {
 	fi
 	why=$(unavailable_reason "$n")
 	if [ -n "$why" ]; then
-		# Remember which mode it was, so later cases needing it skip at once.
-		for m in "$ma" "$mb" "${PAIR_CONF_MODE_A:-}"; do
-			[ -n "$m" ] && printf '%s' "$why" | grep -Eq -- "(^|[^a-z-])$m([^a-z-]|\$)" && UNAVAILABLE[$m]=$why
-		done
-		skip "$tag" "mode unavailable: $why"
+		nok "$tag: xwg refused a mode this machine supports: $why"
 	else
 		nok "$tag: instances come up"
 	fi

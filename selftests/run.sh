@@ -8,7 +8,8 @@
 # last line is no summary, or that crashed or timed out, counts as one failure; exit status 77 means
 # skipped.  Tests needing root (netns_*, names containing "bpf", or an "xwg-needs: root" marker in the
 # test or its source) are skipped when not root.  "xwg-timeout: N" in a test sets its timeout (default
-# TEST_TIMEOUT, 300 s).  Logs: $OUTPUT/selftests/logs/NAME.{out,err}; VERBOSE=1 shows every test's output.
+# TEST_TIMEOUT, 300 s).  As root it first probes which data path modes this machine supports
+# (probe_modes.sh) and exports XWG_TEST_MODES / XWG_TEST_MODES_WHY for the tests.  Logs: $OUTPUT/selftests/logs/NAME.{out,err}; VERBOSE=1 shows every test's output.
 
 set -u
 SELF_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -128,6 +129,13 @@ run_one() {
 		fi
 	fi
 }
+
+# Which modes this machine supports, once for every test: a refusal of one of them is a failure.
+if [ -z "${XWG_TEST_MODES+x}" ] && [ "$(id -u)" = 0 ]; then
+	eval "$(OUTPUT=$OUTPUT "$SELF_DIR/probe_modes.sh")"
+	export XWG_TEST_MODES XWG_TEST_MODES_WHY
+	echo "modes this machine supports: ${XWG_TEST_MODES:-none}${XWG_TEST_MODES_WHY:+ (lacks ${XWG_TEST_MODES_WHY//|/; })}"
+fi
 
 tests=$(list_tests)
 if [ -z "$tests" ]; then

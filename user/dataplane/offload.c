@@ -96,7 +96,11 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 	if (ret) {
 		/* No BPF here at all: every mode is refused for the same reason. */
 		for (int m = OFFLOAD_TC; m < OFFLOAD_MODES; m++)
-			snprintf(o->refused[m], sizeof(o->refused[m]), "cannot load BPF programs: %s", strerror(-ret));
+			if (offload_bpffs_error()[0])
+				snprintf(o->refused[m], sizeof(o->refused[m]), "%s", offload_bpffs_error());
+			else
+				snprintf(o->refused[m], sizeof(o->refused[m]), "cannot load BPF programs: %s",
+					 strerror(-ret));
 		offload_fall_back(dev, o);
 		return 0;
 	}

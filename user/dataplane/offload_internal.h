@@ -78,7 +78,9 @@ static inline struct offload *offload_live(const struct xwg_device *dev)
 }
 
 /* offload_load.c: bpffs, programs, pins. */
+/* Finds or mounts the host's bpffs (PID 1's mount namespace); on failure, why in offload_bpffs_error(). */
 int offload_mount_bpffs(void);
+const char *offload_bpffs_error(void);
 /* Loads all three objects on one set of maps, counts CPUs; *adopted when a dead agent's pins were reused. */
 int offload_load(struct offload *o, const char *ifname, bool *adopted);
 int offload_pin(struct offload *o, const char *ifname);

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "offload_internal.h"
@@ -23,46 +25,103 @@ static int offload_libbpf_print(enum libbpf_print_level level, const char *fmt, 
 	return vfprintf(stderr, fmt, ap);
 }
 
-static bool offload_is_bpffs(const char *path)
-{
-	struct statfs st;
+/*
+ * Where pins live: /sys/fs/bpf/xwg in the host's mount namespace. `ip netns exec` runs us in a
+ * private mount namespace with a fresh sysfs over /sys: a bpffs found or mounted there would die
+ * with the agent, and with it the pins `xwg down` needs after a `kill -9`. The host's is PID 1's
+ * (as our PID namespace sees it) or, where we may not look at PID 1 (a sandbox), that of our
+ * outermost ancestor we may look at. The CLI resolves it before it forks the agent (offload_prepare)
+ * and holds its root and mount namespace open, so the agent can still reach and mount there once
+ * those processes are gone; the pin root is then /proc/self/fd/N/xwg. The agent, the next agent and
+ * `xwg down` all resolve the same place; none looks at the /sys it happens to see.
+ */
+static char offload_bpffs_why[160];
+static int offload_host_root = -1, offload_host_ns = -1;
+static pid_t offload_host;
 
-	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+/* A mount namespace fd of pid's, or -errno (we may not look at it, or it is gone). */
+static int offload_mntns_open(pid_t pid)
+{
+	char path[40];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
-/*
- * Where pins live: /sys/fs/bpf/xwg. `ip netns exec` mounts a fresh sysfs over /sys, hiding the
- * host's bpffs, and pins made in a private bpffs would die with the agent. So look for the host's
- * through init's root, or the root of whoever started us (the shell outside `ip netns exec`), and
- * hold that directory open: /proc/self/fd/N stays valid after the starter exits. Resolved once,
- * by the CLI before it forks the agent (offload_prepare).
- */
+static pid_t offload_parent_of(pid_t pid)
+{
+	char path[40];
+	FILE *f;
+	int ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1)
+		ppid = 0;
+	fclose(f);
+	return ppid;
+}
+
+/* PID 1, else the outermost ancestor whose mount namespace we may open. */
+static pid_t offload_host_pid(void)
+{
+	pid_t pid = getpid(), host = pid, up;
+	int fd = offload_mntns_open(1);
+
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	for (int depth = 0; depth < 64 && (up = offload_parent_of(pid)) > 1; depth++, pid = up) {
+		fd = offload_mntns_open(up);
+		if (fd < 0)
+			break;
+		close(fd);
+		host = up;
+	}
+	return host;
+}
+
+/* Opens the host's root directory and mount namespace, once; false when we may not. */
+static bool offload_host_open(void)
+{
+	char path[40];
+
+	if (offload_host_root >= 0 && offload_host_ns >= 0)
+		return true;
+	offload_host = offload_host_pid();
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)offload_host);
+	if (offload_host_root < 0)
+		offload_host_root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (offload_host_ns < 0)
+		offload_host_ns = offload_mntns_open(offload_host);
+	return offload_host_root >= 0 && offload_host_ns >= 0;
+}
+
 static const char *offload_pin_root(void)
 {
 	static char root[64];
-	char cand[3][48];
+	struct statfs st;
+	int fd;
 
 	if (root[0])
 		return root;
-	snprintf(cand[0], sizeof(cand[0]), "/sys/fs/bpf");
-	snprintf(cand[1], sizeof(cand[1]), "/proc/1/root/sys/fs/bpf");
-	snprintf(cand[2], sizeof(cand[2]), "/proc/%d/root/sys/fs/bpf", (int)getppid());
-	for (int i = 0; i < 3; i++) {
-		int fd;
-
-		if (!offload_is_bpffs(cand[i]))
-			continue;
-		if (i == 0) {
-			snprintf(root, sizeof(root), "/sys/fs/bpf/xwg");
-			return root;
-		}
-		fd = open(cand[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		snprintf(root, sizeof(root), "/proc/self/fd/%d/xwg", fd);
-		return root;
+	if (!offload_host_open())
+		return NULL;
+	/* Walked from the host's root, so the host's mounts apply, not ours. */
+	fd = openat(offload_host_root, "sys/fs/bpf", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstatfs(fd, &st) < 0 || st.f_type != BPF_FS_MAGIC) {
+		close(fd);
+		return NULL;
 	}
-	return NULL;
+	snprintf(root, sizeof(root), "/proc/self/fd/%d/xwg", fd);
+	return root;
 }
 
 void offload_prepare(void)
@@ -70,14 +129,91 @@ void offload_prepare(void)
 	offload_pin_root();
 }
 
+const char *offload_bpffs_error(void)
+{
+	return offload_bpffs_why;
+}
+
+/* In the mount child: the failed step to the parent, errno as the exit status. */
+static _Noreturn void offload_mount_fail(int err, const char *step)
+{
+	int e = errno;
+
+	if (write(err, step, strlen(step)) < 0)
+		e = e ? e : EIO;	/* the status alone still says why */
+	_exit(e ? e : EIO);
+}
+
+/* Runs in a forked child, since setns would move the caller: only plain syscalls here. */
+static _Noreturn void offload_mount_child(int ns, int err)
+{
+	if (setns(ns, CLONE_NEWNS) < 0)
+		offload_mount_fail(err, "setns");
+	/* Mode 0700: the pins hold session keys. */
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
+		offload_mount_fail(err, "mount bpf /sys/fs/bpf");
+	_exit(0);
+}
+
+/* Mounts bpffs on /sys/fs/bpf in the host's mount namespace, as systemd does on most hosts. */
+static int offload_mount_host(void)
+{
+	char step[32];
+	int pipefd[2], status, e;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		offload_mount_child(offload_host_ns, pipefd[1]);
+	}
+	e = errno;
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		return -e;
+	}
+	n = read(pipefd[0], step, sizeof(step) - 1);
+	step[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
+		 "no bpffs at /sys/fs/bpf in the host's mount namespace (pid %d's), and mounting one failed (%s: %s)",
+		 (int)offload_host, step[0] ? step : "child", strerror(WIFEXITED(status) ? WEXITSTATUS(status) : EINTR));
+	return -(WIFEXITED(status) ? WEXITSTATUS(status) : EINTR);
+}
+
+/* The host's bpffs, mounted if need be; else why not in offload_bpffs_error(). */
 int offload_mount_bpffs(void)
 {
+	int ret;
+
 	if (offload_pin_root())
 		return 0;
-	mkdir("/sys/fs/bpf", 0700);
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
-		return -errno;
-	return offload_pin_root() ? 0 : -ENOTSUP;
+	if (!offload_host_open()) {
+		snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
+			 "cannot open the host's mount namespace (pid %d's): %s", (int)offload_host, strerror(errno));
+		return -EACCES;
+	}
+	ret = offload_mount_host();
+	if (ret && !offload_bpffs_why[0])
+		snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
+			 "no bpffs at /sys/fs/bpf in the host's mount namespace (pid %d's), and mounting one failed: %s",
+			 (int)offload_host, strerror(-ret));
+	if (ret)
+		return ret;
+	if (offload_pin_root())
+		return 0;
+	snprintf(offload_bpffs_why, sizeof(offload_bpffs_why),
+		 "bpffs mounted in the host's mount namespace (pid %d's), but it is not there", (int)offload_host);
+	return -ENOTSUP;
 }
 
 /* Only the xwg_ maps are shared and pinned; libbpf's own (.rodata, ...) stay per object. */
