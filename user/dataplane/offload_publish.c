@@ -281,6 +281,14 @@ static void publish_removed(struct xwg_device *dev, struct offload *o, int id)
 	publish_slot_reset(slot);
 }
 
+/*
+ * Some peer's endpoint changed this turn (entries are already written). The one place for work
+ * that follows endpoints, e.g. recomputing which underlays carry them (offload_attach.c).
+ */
+static void publish_endpoints_changed(struct xwg_device *dev, struct offload *o)
+{
+}
+
 static void publish_peer(struct offload *o, struct peer *peer, unsigned int what)
 {
 	struct offload_slot *slot = &o->slots[peer->offload_id];
@@ -294,7 +302,7 @@ static void publish_peer(struct offload *o, struct peer *peer, unsigned int what
 void offload_publish(struct xwg_device *dev)
 {
 	struct offload *o = offload_live(dev);
-	bool retry;
+	bool retry, endpoints_changed = false;
 	uint64_t now = now_ns();
 	struct peer *p;
 
@@ -346,6 +354,7 @@ void offload_publish(struct xwg_device *dev)
 	for (p = dev->peers; p; p = p->next_peer) {
 		const struct offload_slot *slot;
 
+		endpoints_changed |= (p->publish & PUBLISH_ENDPOINT) != 0;
 		if (!p->publish || p->offload_id < 0)
 			continue;
 		slot = &o->slots[p->offload_id];
@@ -353,6 +362,8 @@ void offload_publish(struct xwg_device *dev)
 		    !(slot->val.flags & XWG_PEER_F_AGENT) != !publish_agent(slot))
 			publish_entry(o, p);
 	}
+	if (endpoints_changed)
+		publish_endpoints_changed(dev, o);
 	/* 3. Deletes, after every add: a prefix that moved is already the new owner's. */
 	for (int id = 0; id < XWG_MAX_PEERS; id++) {
 		if (o->slots[id].removed)
