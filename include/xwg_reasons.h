@@ -11,8 +11,9 @@
  *            peer (TX)
  *   AGENT    left untouched (XDP_PASS / TC_ACT_OK): the kernel stack and the agent's UDP socket
  *            decide. Everything the agent could still handle goes this way.
- *   DROP     proved bad by the AEAD or the replay window, or consumed (keepalive); TX drops
- *            only packets it already modified (ERROR)
+ *   DROP     proved bad by the AEAD or the replay window, or consumed (keepalive), or a
+ *            congestion mark the inner packet cannot carry (RFC 6040); TX drops only packets
+ *            it already modified (ERROR)
  * The order is ABI (the xwg_reasons per-CPU array is indexed by it): append only.
  */
 #define XWG_REASONS(X)								\
@@ -42,7 +43,8 @@
 	X(TX_EXPIRED_KEY, AGENT,  "current keypair expired or not sending")	\
 	X(TX_EXHAUSTED,  AGENT,   "send counter exhausted to agent")		\
 	X(TX_GSO,        AGENT,   "GSO super-packet to agent")			\
-	X(TX_TOO_BIG,    AGENT,   "larger than the MTU to agent")
+	X(TX_TOO_BIG,    AGENT,   "larger than the MTU to agent")		\
+	X(ECN_NOT_ECT,   DROP,    "outer CE over a not-ECT inner packet")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {
