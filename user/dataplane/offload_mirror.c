@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "offload_internal.h"
+#include "hoplimit.h"
 
 static void offload_write_config(struct xwg_device *dev, struct offload *o)
 {
@@ -89,6 +90,7 @@ void offload_peer_sync(struct peer *peer)
 		return;
 	offload_endpoint_to_map(&peer->endpoint, &val.endpoint);
 	val.keepalive_interval = peer->persistent_keepalive_interval;
+	val.hop_limit = hoplimit_for_endpoint(&peer->endpoint, peer->dev->fwmark);
 	/* BPF sends only with a keypair the agent still considers good for sending. */
 	if (kp && kp->offloaded && kp->sending_valid) {
 		val.flags |= XWG_PEER_F_HAS_CURRENT;
