@@ -123,6 +123,8 @@ struct index_entry *index_table_lookup(struct index_table *t, uint32_t index, ui
 
 /* UDP: send a whole WireGuard message to the peer's endpoint; 0 or -errno. */
 int socket_send_to_peer(struct peer *peer, const void *buf, size_t len);
+/* The same with the outer TOS / traffic class (ECN bits of a data message, xwg_ecn_encap). */
+int socket_send_to_peer_tos(struct peer *peer, const void *buf, size_t len, uint8_t tos);
 int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, const struct sockaddr *dst);
 void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockaddr *src,
 					  const void *local_addr, int local_ifindex);
@@ -134,7 +136,8 @@ void send_handshake_initiation(struct peer *peer, bool is_retry);
 void send_handshake_response(struct peer *peer);
 void send_keepalive(struct peer *peer);
 void send_staged_packets(struct peer *peer);
+/* outer_tos: the received datagram's TOS / traffic class, for ECN decapsulation (xwg_ecn.h). */
 void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src,
-		    const void *local_addr, int local_ifindex);
+		    const void *local_addr, int local_ifindex, uint8_t outer_tos);
 
 #endif

@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "offload.h"
 #include "timers.h"
+#include "xwg_ecn.h"
 
 static uint32_t receive_u32(const uint8_t *p)
 {
@@ -126,7 +127,7 @@ static size_t receive_inner_len(const uint8_t *p, size_t len, int *family, const
 }
 
 static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
-			 const struct sockaddr *src, const void *local, int ifindex)
+			 const struct sockaddr *src, const void *local, int ifindex, uint8_t outer_tos)
 {
 	struct message_data *hdr = (struct message_data *)msg;
 	struct index_entry *entry = index_table_lookup(&dev->index_table, receive_u32(msg + 4), INDEX_KEYPAIR);
@@ -172,12 +173,15 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 	/* Cryptokey routing, inbound: the inner source must belong to the peer that holds the key. */
 	if (allowedips_lookup(&dev->allowedips, family, inner_src) != peer)
 		return;
+	/* RFC 6040, as the kernel's INET_ECN_decapsulate: the outer congestion mark moves inward. */
+	if (xwg_ecn_decap_header(hdr->encrypted_data, outer_tos) == XWG_ECN_DROP)
+		return;
 	if (write(dev->tun_fd, hdr->encrypted_data, inner_len) < 0)
 		return;
 }
 
 void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src,
-		    const void *local_addr, int local_ifindex)
+		    const void *local_addr, int local_ifindex, uint8_t outer_tos)
 {
 	uint32_t type;
 
@@ -200,7 +204,7 @@ void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const stru
 		break;
 	case MESSAGE_DATA:
 		if (len >= MESSAGE_MINIMUM_LENGTH)
-			receive_data(dev, buf, len, src, local_addr, local_ifindex);
+			receive_data(dev, buf, len, src, local_addr, local_ifindex, outer_tos);
 		break;
 	}
 }
