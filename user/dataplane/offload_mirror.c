@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include "offload_internal.h"
 #include "hoplimit.h"
+#include "crypto.h"
 
 static void offload_write_config(struct xwg_device *dev, struct offload *o)
 {
@@ -141,7 +142,7 @@ void offload_keypair_add(struct noise_keypair *kp)
 	replay_counter_init(&val.replay);
 	if (bpf_map_update_elem(bpf_map__fd(o->rx->maps.xwg_keypairs), &kp->local_index, &val, BPF_ANY) == 0)
 		kp->offloaded = true;
-	memset(&val, 0, sizeof(val));
+	crypto_zero(&val, sizeof(val));
 }
 
 void offload_keypair_remove(struct noise_keypair *kp)
@@ -348,6 +349,7 @@ static void offload_adopt_keypair(struct xwg_device *dev, struct offload *o, uin
 	kp->offloaded = true;
 	replay_counter_init(&kp->replay);
 	if (index_table_insert_at(&dev->index_table, index, INDEX_KEYPAIR, peer, kp)) {
+		crypto_zero(kp, sizeof(*kp));
 		free(kp);
 		return;
 	}
@@ -361,7 +363,7 @@ static void offload_adopt_keypair(struct xwg_device *dev, struct offload *o, uin
 	else if (!kps->previous_keypair)
 		kps->previous_keypair = kp;
 	else
-		index_table_remove(&dev->index_table, index), free(kp);
+		index_table_remove(&dev->index_table, index), crypto_zero(kp, sizeof(*kp)), free(kp);
 }
 
 void offload_adopt(struct xwg_device *dev, struct offload *o)
@@ -377,7 +379,7 @@ void offload_adopt(struct xwg_device *dev, struct offload *o)
 		if (!bpf_map_lookup_elem(fd, &index, &val))
 			offload_adopt_keypair(dev, o, index, &val);
 	}
-	memset(&val, 0, sizeof(val));
+	crypto_zero(&val, sizeof(val));
 	/* Keypairs of peers that are gone, and the peers themselves, leave the maps now. */
 	key = NULL;
 	while (bpf_map_get_next_key(fd, key, &next) == 0) {

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* No copy of a configuration file's keys in freed heap: free() and realloc() interposed, every freed block scanned. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "test.h"
+#include "config.h"
+#include "encoding.h"
+
+/*
+ * glibc lets a program replace free() and realloc(), for its own calls too (stdio's buffers
+ * included). While scanning is on, every block is searched for the keys before it goes back
+ * to glibc's allocator (__libc_free / __libc_malloc: usable before any constructor ran).
+ */
+extern void __libc_free(void *p);
+extern void *__libc_malloc(size_t n);
+/* volatile: the compiler takes free() for a builtin that reads no globals, and would drop the stores. */
+static volatile bool scanning;
+static volatile size_t leaks;
+static const void *needles[4];
+static size_t needle_len[4], n_needles;
+
+static void secrets_scan(const void *p, size_t len)
+{
+	for (size_t i = 0; i < n_needles; i++)
+		if (memmem(p, len, needles[i], needle_len[i]))
+			leaks++;
+}
+
+void free(void *p)
+{
+	if (p && scanning)
+		secrets_scan(p, malloc_usable_size(p));
+	__libc_free(p);
+}
+
+/* Always moves, so every old block passes through free() above. */
+void *realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return __libc_malloc(n);
+	if (!n) {
+		free(p);
+		return NULL;
+	}
+	q = __libc_malloc(n);
+	if (!q)
+		return NULL;
+	old = malloc_usable_size(p);
+	memcpy(q, p, old < n ? old : n);
+	free(p);
+	return q;
+}
+
+static uint8_t priv[32], psk[32];
+static char priv_b64[KEY_B64_LEN + 1], psk_b64[KEY_B64_LEN + 1];
+
+static void keys_setup(void)
+{
+	for (int i = 0; i < 32; i++) {
+		priv[i] = (uint8_t)(0x31 + i * 7);
+		psk[i] = (uint8_t)(0x92 + i * 3);
+	}
+	key_to_base64(priv_b64, priv);
+	key_to_base64(psk_b64, psk);
+	needles[0] = priv_b64, needle_len[0] = strlen(priv_b64);
+	needles[1] = psk_b64, needle_len[1] = strlen(psk_b64);
+	needles[2] = priv, needle_len[2] = sizeof(priv);
+	needles[3] = psk, needle_len[3] = sizeof(psk);
+	n_needles = 4;
+}
+
+/* A config file with both keys; pad comment bytes push it past the reader's first buffer. */
+static void write_config(const char *path, size_t pad, const char *tail)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		abort();
+	fprintf(f, "[Interface]\nPrivateKey = %s\nListenPort = 51820\n", priv_b64);
+	for (size_t i = 0; i < pad; i += 64)
+		fprintf(f, "# %061zu\n", i);
+	fprintf(f, "\n[Peer]\nPublicKey = HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=\n"
+		   "PresharedKey = %s\nAllowedIPs = 10.0.0.2/32\n%s", psk_b64, tail);
+	fclose(f);
+}
+
+static size_t parse_and_free(const char *path, int want)
+{
+	struct xwg_config cfg;
+	char err[256];
+	int ret;
+
+	leaks = 0;
+	scanning = true;
+	ret = config_parse_file(&cfg, path, err, sizeof(err));
+	if (!ret) {
+		ASSERT_TRUE(cfg.has_private_key);
+		ASSERT_MEMEQ(cfg.private_key, priv, 32);
+	}
+	config_free(&cfg);
+	scanning = false;
+	if (ret != want)
+		printf("# %s\n", err);
+	ASSERT_EQ(ret, want);
+	return leaks;
+}
+
+static char dir[64], path[96];
+
+/* Small and large (grown buffer) files, parsed and freed: no freed block held a key. */
+static void test_config_parse(void)
+{
+	write_config(path, 0, "");
+	ASSERT_EQ(parse_and_free(path, 0), 0);
+	write_config(path, 20000, "");
+	ASSERT_EQ(parse_and_free(path, 0), 0);
+}
+
+/* A file that fails to parse after the keys takes the error path: wiped there too. */
+static void test_config_error(void)
+{
+	write_config(path, 9000, "Bogus = 1\n");
+	ASSERT_EQ(parse_and_free(path, -EINVAL), 0);
+}
+
+/* The scanner itself: a key freed as is must be found, or the tests above prove nothing. */
+static void test_scanner(void)
+{
+	char *volatile copy = strdup(priv_b64);
+
+	leaks = 0;
+	scanning = true;
+	free(copy);
+	scanning = false;
+	ASSERT_EQ(leaks, 1);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/xwg-secrets-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof(path), "%s/xwgs0.conf", dir);
+	keys_setup();
+	RUN_TEST(test_scanner);
+	RUN_TEST(test_config_parse);
+	RUN_TEST(test_config_error);
+	unlink(path);
+	rmdir(dir);
+	return TEST_SUMMARY();
+}
