@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <unistd.h>
 #include "test.h"
+#include <sys/socket.h>
+#include <sys/un.h>
 #include "config.h"
+#include "device.h"
 #include "encoding.h"
+#include "uapi.h"
 
 /*
  * glibc lets a program replace free() and realloc(), for its own calls too (stdio's buffers
@@ -18,8 +22,8 @@ extern void *__libc_malloc(size_t n);
 /* volatile: the compiler takes free() for a builtin that reads no globals, and would drop the stores. */
 static volatile bool scanning;
 static volatile size_t leaks;
-static const void *needles[4];
-static size_t needle_len[4], n_needles;
+static const void *needles[5];
+static size_t needle_len[5], n_needles;
 
 static void secrets_scan(const void *p, size_t len)
 {
@@ -57,7 +61,7 @@ void *realloc(void *p, size_t n)
 }
 
 static uint8_t priv[32], psk[32];
-static char priv_b64[KEY_B64_LEN + 1], psk_b64[KEY_B64_LEN + 1];
+static char priv_b64[KEY_B64_LEN + 1], psk_b64[KEY_B64_LEN + 1], priv_hex[KEY_HEX_LEN + 1];
 
 static void keys_setup(void)
 {
@@ -65,13 +69,17 @@ static void keys_setup(void)
 		priv[i] = (uint8_t)(0x31 + i * 7);
 		psk[i] = (uint8_t)(0x92 + i * 3);
 	}
+	priv[0] &= 248;		/* clamped, so the agent's get returns it unchanged */
+	priv[31] = (uint8_t)((priv[31] & 127) | 64);
 	key_to_base64(priv_b64, priv);
 	key_to_base64(psk_b64, psk);
 	needles[0] = priv_b64, needle_len[0] = strlen(priv_b64);
 	needles[1] = psk_b64, needle_len[1] = strlen(psk_b64);
 	needles[2] = priv, needle_len[2] = sizeof(priv);
 	needles[3] = psk, needle_len[3] = sizeof(psk);
-	n_needles = 4;
+	key_to_hex(priv_hex, priv);
+	needles[4] = priv_hex, needle_len[4] = strlen(priv_hex);
+	n_needles = 5;
 }
 
 /* A config file with both keys; pad comment bytes push it past the reader's first buffer. */
@@ -128,6 +136,47 @@ static void test_config_error(void)
 	ASSERT_EQ(parse_and_free(path, -EINVAL), 0);
 }
 
+/*
+ * The UAPI socket, as wg uses it: a set with the private key and a get that returns it. The
+ * agent's stdio buffers saw the key both ways; nothing freed may still hold it.
+ */
+static void test_uapi_socket(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct xwg_device dev;
+	char req[256], reply[4096];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	memset(&dev, 0, sizeof(dev));
+	dev.tun_fd = dev.sock4 = dev.sock6 = dev.epoll_fd = dev.uapi_fd = dev.signal_fd = -1;
+	allowedips_init(&dev.allowedips);
+	ASSERT_EQ(index_table_init(&dev.index_table), 0);
+	snprintf(dev.ifname, sizeof(dev.ifname), "xsec%d", (int)getpid() % 100000);
+	ASSERT_EQ(uapi_listen(&dev), 0);
+	if (dev.uapi_fd < 0)
+		return;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", dev.uapi_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_EQ(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	snprintf(req, sizeof(req), "set=1\nprivate_key=%s\n\nget=1\n\n", priv_hex);
+	ASSERT_EQ(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	shutdown(fd, SHUT_WR);
+	leaks = 0;
+	scanning = true;
+	uapi_accept(&dev);
+	scanning = false;
+	while (len < sizeof(reply) - 1 && (n = read(fd, reply + len, sizeof(reply) - 1 - len)) > 0)
+		len += (size_t)n;
+	reply[len] = '\0';
+	close(fd);
+	/* The get answered with the key, so it went through the agent's output buffer. */
+	ASSERT_TRUE(strstr(reply, priv_hex) != NULL);
+	ASSERT_EQ(leaks, 0);
+	device_uninit(&dev);
+}
+
 /* The scanner itself: a key freed as is must be found, or the tests above prove nothing. */
 static void test_scanner(void)
 {
@@ -150,6 +199,7 @@ int main(void)
 	RUN_TEST(test_scanner);
 	RUN_TEST(test_config_parse);
 	RUN_TEST(test_config_error);
+	RUN_TEST(test_uapi_socket);
 	unlink(path);
 	rmdir(dir);
 	return TEST_SUMMARY();
