@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Tests hoplimit_for_endpoint() (user/dataplane/hoplimit.c) against routes and sysctls in a private netns. */
+/* xwg-needs: root (a private network namespace) */
 #include <errno.h>
 #include <sched.h>
 #include <string.h>

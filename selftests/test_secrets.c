@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* No copy of a configuration file's keys in freed heap: free() and realloc() interposed, every freed block scanned. */
+/* xwg-needs: root (the UAPI socket under /run/wireguard) */
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
