@@ -7,6 +7,7 @@
 #include "chacha20poly1305.h"
 #include "messages.h"
 #include "xwg_maps.h"
+#include "xwg_ecn.h"
 
 /*
  * xwg_rx (XDP, underlay): UDP to the listen port carrying a data message (type 4) under a known,
@@ -81,6 +82,7 @@ struct rx_pkt {
 	__u32 inner_len;
 	__u32 tun_ifindex;
 	__u16 inner_proto;	/* network order */
+	__u8 outer_ecn;		/* ECN bits of the outer IP header, for RFC 6040 decapsulation */
 };
 
 static __always_inline void rx_count(__u32 reason)
@@ -162,6 +164,7 @@ static __always_inline int rx_parse_udp(void *data, void *end, __u64 frame_len,
 		udp = (void *)ip + ihl;
 		l3_end = ETH_HLEN + (__u64)bpf_ntohs(ip->tot_len);
 		p->src.ep.family = XWG_AF_INET;
+		p->outer_ecn = xwg_ecn_get((const __u8 *)ip);
 		__builtin_memcpy(p->src.ep.addr, &ip->saddr, 4);
 		__builtin_memcpy(p->src.ep.local, &ip->daddr, 4);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
@@ -172,6 +175,7 @@ static __always_inline int rx_parse_udp(void *data, void *end, __u64 frame_len,
 		udp = (void *)(ip6 + 1);
 		l3_end = ETH_HLEN + sizeof(*ip6) + (__u64)bpf_ntohs(ip6->payload_len);
 		p->src.ep.family = XWG_AF_INET6;
+		p->outer_ecn = xwg_ecn_get((const __u8 *)ip6);
 		__builtin_memcpy(p->src.ep.addr, &ip6->saddr, 16);
 		__builtin_memcpy(p->src.ep.local, &ip6->daddr, 16);
 	} else {
@@ -538,6 +542,26 @@ static __always_inline int rx_check_inner(void *ctx, bool skb, struct rx_scratch
 }
 
 /*
+ * RFC 6040 decapsulation, as the kernel's INET_ECN_decapsulate: the congestion mark the outer
+ * header collected on the way moves into the inner header rx_check_inner left in s->blk.
+ */
+static __always_inline int rx_ecn_decap(void *ctx, bool skb, struct rx_scratch *s, const struct rx_pkt *p)
+{
+	__u32 off = p->wg_off + WG_HDR_LEN;
+	int ret = xwg_ecn_decap_header(s->blk.b, p->outer_ecn);
+
+	if (ret == XWG_ECN_DROP)
+		return -XWG_R_ECN_NOT_ECT;
+	if (!ret)
+		return 0;
+	/* IPv4: TOS and the checksum (bytes 1 and 10..11); IPv6: the traffic class (bytes 0..1). */
+	if (p->inner_proto == bpf_htons(ETH_P_IP) ? rx_store(ctx, skb, off, s->blk.q, 12) :
+						    rx_store(ctx, skb, off, s->blk.q, 2))
+		return -XWG_R_ERROR;
+	return 0;
+}
+
+/*
  * Outer headers off, Ethernet type rewritten, TC mark on. Padding and tag stay for TC to trim
  * (struct xwg_rx_meta says why).
  */
@@ -645,6 +669,8 @@ static __always_inline int rx_process(void *ctx, bool skb, struct rx_pkt *p)
 	}
 
 	ret = rx_check_inner(ctx, skb, s, p);
+	if (!ret)
+		ret = rx_ecn_decap(ctx, skb, s, p);
 	if (!ret)
 		ret = skb ? rx_decap_skb(ctx, p) : rx_decap_xdp(ctx, p);
 	if (ret)

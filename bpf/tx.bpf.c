@@ -8,6 +8,7 @@
 #include "chacha20poly1305.h"
 #include "messages.h"
 #include "xwg_maps.h"
+#include "xwg_ecn.h"
 
 /*
  * xwg_tx (TC egress, tunnel): an IPv4/IPv6 packet whose destination belongs to a peer with an
@@ -36,10 +37,7 @@
 #define TC_ACT_SHOT	2
 #define WG_HDR_LEN	16
 #define WG_TAG_LEN	CC20P1305_TAG_SIZE
-#define OUTER_TTL	64
-#define ECN_MASK	3
-#define ECN_CE		3
-#define ECN_ECT0	2
+#define OUTER_TTL	64	/* when the agent did not know the route's (xwg_peer.hop_limit 0) */
 #define IPPROTO_ICMPV6	58	/* not in vmlinux.h: it is a #define in the kernel */
 /* Whatever xwg_tx sends, the peer's xwg_rx can take. */
 #define TX_MAX_INNER	(XWG_RX_MAX_MESSAGE - MESSAGE_MINIMUM_LENGTH)
@@ -74,6 +72,7 @@ struct tx_pkt {
 	__u8 family;		/* inner: 4 or 6 */
 	__u8 proto;		/* inner L4 protocol */
 	__u8 ecn;		/* outer ECN bits (RFC 6040 / INET_ECN_encapsulate) */
+	__u8 hop_limit;		/* outer TTL / hop limit */
 	__u8 partial;		/* skb is CHECKSUM_PARTIAL */
 };
 
@@ -219,7 +218,7 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct xwg_dev_
 		p->l4_off = (b[0] & 15) * 4;
 		p->inner_len = (__u32)b[2] << 8 | b[3];
 		p->proto = b[9];
-		p->ecn = b[1] & ECN_MASK;
+		p->ecn = b[1] & XWG_ECN_MASK;
 		fragment = (b[6] << 8 | b[7]) & IP_MF_OFFSET;
 		if (p->l4_off < sizeof(struct iphdr))
 			return -XWG_R_TX_NOT_IP;
@@ -231,7 +230,7 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct xwg_dev_
 		p->l4_off = sizeof(struct ipv6hdr);
 		p->inner_len = sizeof(struct ipv6hdr) + ((__u32)b[4] << 8 | b[5]);
 		p->proto = b[6];
-		p->ecn = (b[1] >> 4) & ECN_MASK;
+		p->ecn = (b[1] >> 4) & XWG_ECN_MASK;
 		/* Extension headers hide the L4 header: the agent's path copes. */
 		if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP && p->proto != IPPROTO_ICMPV6)
 			return -XWG_R_TX_NOT_IP;
@@ -244,8 +243,7 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct xwg_dev_
 		return -XWG_R_TX_GSO;
 	if (p->inner_len > mtu || p->inner_len > TX_MAX_INNER)
 		return -XWG_R_TX_TOO_BIG;
-	if (p->ecn == ECN_CE)
-		p->ecn = ECN_ECT0;
+	p->ecn = xwg_ecn_encap(p->ecn);
 	tx_pick_csum(p, fragment);
 	if (p->csum_off && p->inner_len - p->l4_off < p->csum_off + 2)
 		return -XWG_R_TX_NOT_IP;
@@ -300,6 +298,7 @@ static __always_inline int tx_lookup(struct tx_scratch *s, struct tx_pkt *p, str
 		return -XWG_R_TX_PEER_AGENT;
 	p->ep = peer->endpoint;
 	p->index = peer->current_index;
+	p->hop_limit = peer->hop_limit ?: OUTER_TTL;
 	if (!tx_endpoint_usable(&p->ep))
 		return -XWG_R_TX_NO_ENDPOINT;
 	if (!(peer->flags & XWG_PEER_F_HAS_CURRENT))
@@ -559,7 +558,7 @@ static __always_inline int tx_write_headers(struct __sk_buff *skb, struct tx_scr
 		h->tos = p->ecn;
 		h->tot_len = bpf_htons(ip_len + udp_len);
 		h->id = (__u16)bpf_get_prandom_u32();	/* DF off: fragments need an ID */
-		h->ttl = OUTER_TTL;
+		h->ttl = p->hop_limit;
 		h->protocol = IPPROTO_UDP;
 		__builtin_memcpy(&h->saddr, p->ep.local, 4);
 		__builtin_memcpy(&h->daddr, p->ep.addr, 4);
@@ -572,7 +571,7 @@ static __always_inline int tx_write_headers(struct __sk_buff *skb, struct tx_scr
 		*(__u32 *)h = bpf_htonl(6u << 28 | (__u32)p->ecn << 20);
 		h->payload_len = bpf_htons(udp_len);
 		h->nexthdr = IPPROTO_UDP;
-		h->hop_limit = OUTER_TTL;
+		h->hop_limit = p->hop_limit;
 		__builtin_memcpy(&h->saddr, p->ep.local, 16);
 		__builtin_memcpy(&h->daddr, p->ep.addr, 16);
 		pseudo = tx_sum16(0, (__u16 *)&h->saddr, 16);

@@ -79,7 +79,9 @@ struct xwg_peer {
 	__u32 flags;		/* XWG_PEER_F_* */
 	__u32 current_index;	/* TX: local index of the current keypair in xwg_keypairs */
 	__u16 keepalive_interval;	/* persistent keepalive, seconds, 0 = off */
-	__u16 pad0;
+	/* TX: outer TTL / hop limit, from the route to the endpoint as the kernel picks it; 0 = 64 */
+	__u8 hop_limit;
+	__u8 pad0;
 	__u32 pad1;
 	/* Agent-only: what a restarted agent needs to adopt this entry (BPF never reads them). */
 	__u8 public_key[32];

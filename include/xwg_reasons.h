@@ -11,8 +11,9 @@
  *            peer (TX)
  *   AGENT    left untouched (XDP_PASS / TC_ACT_OK): the kernel stack and the agent's UDP socket
  *            decide. Everything the agent could still handle goes this way.
- *   DROP     proved bad by the AEAD or the replay window, or consumed (keepalive); TX drops
- *            only packets it already modified (ERROR)
+ *   DROP     proved bad by the AEAD or the replay window, or consumed (keepalive), or a
+ *            congestion mark the inner packet cannot carry (RFC 6040); TX drops only packets
+ *            it already modified (ERROR)
  * The order is ABI (the xwg_reasons per-CPU array is indexed by it): append only.
  * AGENT_* are counted by the agent, not BPF, and shown with the rest: AGENT_NO_COUNTER keeps the
  * packet staged (the keypair is retired and a handshake started), AGENT_NO_REPLAY_CHECK drops it.
@@ -48,7 +49,8 @@
 	X(PEER_AGENT,    AGENT,   "peer not (fully) in BPF, to agent")	\
 	X(TX_PEER_AGENT, AGENT,   "peer not (fully) in BPF, to agent")	\
 	X(AGENT_NO_COUNTER, DROP, "agent: no send counter, keypair retired")	\
-	X(AGENT_NO_REPLAY_CHECK, DROP, "agent: replay window unreachable")
+	X(AGENT_NO_REPLAY_CHECK, DROP, "agent: replay window unreachable")	\
+	X(ECN_NOT_ECT,   DROP,    "outer CE over a not-ECT inner packet")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {

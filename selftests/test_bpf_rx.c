@@ -64,6 +64,7 @@ static const struct fixture fixtures[] = {
 	{ "garbage after Ethernet", 4, IN_V4, NULL, 10, KP_A, 10016, MUT_GARBAGE, XDP_PASS, XWG_R_NOT_WG, OUT_SAME },
 	{ "runt frame", 4, IN_V4, NULL, 10, KP_A, 10017, MUT_RUNT, XDP_PASS, XWG_R_NOT_WG, OUT_SAME },
 	{ "still in sync after all that", 6, IN_V6, NULL, 1000, KP_A, 10018, MUT_NONE, XDP_PASS, XWG_R_OK, OUT_INNER },
+	ECN_FIXTURES(XDP_PASS, XDP_DROP),
 };
 
 /* ---------------------------------------------------------------- BPF plumbing */

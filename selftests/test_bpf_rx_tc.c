@@ -70,6 +70,7 @@ static const struct fixture fixtures[] = {
 	{ "garbage after Ethernet", 4, IN_V4, NULL, 10, KP_A, 10017, MUT_GARBAGE, PASS, XWG_R_NOT_WG, OUT_SAME },
 	{ "runt frame", 4, IN_V4, NULL, 10, KP_A, 10018, MUT_RUNT, PASS, XWG_R_NOT_WG, OUT_SAME },
 	{ "still in sync after all that", 6, IN_V6, NULL, 1000, KP_A, 10019, MUT_NONE, REDIR, XWG_R_OK, OUT_INNER },
+	ECN_FIXTURES(REDIR, SHOT),
 };
 
 /* ---------------------------------------------------------------- BPF plumbing */

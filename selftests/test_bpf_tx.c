@@ -83,6 +83,10 @@ static const struct fixture fixtures[] = {
 	{ "UDP, empty payload", K_UDP4, PEER_A, 0, CS_PARTIAL, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "ECT(1) copied", K_UDP4, PEER_A, 64, CS_GOOD, 0xb9, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "CE becomes ECT(0)", K_TCP4, PEER_A, 64, CS_GOOD, 0x03, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
+	{ "DSCP without ECN: not-ECT outside", K_UDP4, PEER_A, 20, CS_GOOD, 0xb8, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
+	{ "ECT(0) in v4 over v6", K_UDP4, PEER_B, 20, CS_GOOD, 0x02, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
+	{ "CE in v6 over v6 becomes ECT(0)", K_UDP6, PEER_B, 20, CS_GOOD, 0x23, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
+	{ "ECT(1) in v6 over v4", K_TCP6, PEER_A, 20, CS_GOOD, 0x01, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "IPv4 fragment left alone", K_FRAG4, PEER_A, 200, CS_GARBAGE, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "TCP in v6 (6-in-4)", K_TCP6, PEER_A, 200, CS_PARTIAL, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "TCP in v6 over v6", K_TCP6, PEER_B, 1000, CS_GARBAGE, 0x21, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
@@ -111,6 +115,14 @@ static const struct fixture fixtures[] = {
 	{ "transmit offload off", K_UDP4, PEER_A, 10, CS_GOOD, 0, M_DISABLED, TC_ACT_OK, XWG_R_TX_DISABLED },
 	{ "still in sync after all that", K_TCP4, PEER_A, 1, CS_PARTIAL, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 };
+
+/* The outer TTL / hop limit each peer's map entry carries (0: unknown) and what must go out. */
+static uint8_t hop_limits[NPEERS] = { [PEER_A] = 33, [PEER_B] = 77 };
+
+static uint8_t hop_limit_want(int peer)
+{
+	return hop_limits[peer] ? hop_limits[peer] : 64;
+}
 
 static struct tx_bpf *skel;
 static struct rx_bpf *rx;		/* the peer's receive path, for the cross-check */
@@ -346,6 +358,7 @@ static int set_peer(int p, int family, int with_source, int has_kp, uint32_t ifi
 			pton(family, family == 4 ? "192.0.2.1" : "2001:db8::1", ep->local);
 	}
 	peer.flags = has_kp ? XWG_PEER_F_HAS_CURRENT : 0;
+	peer.hop_limit = hop_limits[p];
 	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_peers), &p, &peer, BPF_ANY);
 }
 
@@ -489,7 +502,7 @@ static size_t check_wire(const struct fixture *f, const struct run *r, const uin
 		ASSERT_EQ(ip[2] | ip[3], 0);
 		ASSERT_EQ(get16(ip + 4), 8 + wg_len);
 		ASSERT_EQ(ip[6], 17);
-		ASSERT_EQ(ip[7], 64);
+		ASSERT_EQ(ip[7], hop_limit_want(f->peer));
 		ASSERT_MEMEQ(ip + 8, src, 16);
 		ASSERT_MEMEQ(ip + 24, dst, 16);
 	} else {
@@ -497,7 +510,7 @@ static size_t check_wire(const struct fixture *f, const struct run *r, const uin
 		ASSERT_EQ(ip[1], ecn);
 		ASSERT_EQ(get16(ip + 2), 20 + 8 + wg_len);
 		ASSERT_EQ(get16(ip + 6), 0);	/* DF off, no fragment */
-		ASSERT_EQ(ip[8], 64);
+		ASSERT_EQ(ip[8], hop_limit_want(f->peer));
 		ASSERT_EQ(ip[9], 17);
 		ASSERT_EQ(csum_fold(csum_add(0, ip, 20)), 0);
 		ASSERT_MEMEQ(ip + 12, src, 4);
@@ -616,6 +629,30 @@ static void run_fixture(const struct fixture *f)
 static void test_fixtures(void)
 {
 	RUN_FIXTURES(fixtures, run_fixture);
+}
+
+/* A peer entry whose route hop limit the agent did not know (0) sends with 64, v4 and v6. */
+static void test_hop_limit_default(void)
+{
+	static const struct fixture v4 = { "default TTL", K_UDP4, PEER_A, 20, CS_GOOD, 0, M_NONE,
+					   TC_ACT_REDIRECT, XWG_R_TX_OK };
+	static const struct fixture v6 = { "default hop limit", K_UDP6, PEER_B, 20, CS_GOOD, 0, M_NONE,
+					   TC_ACT_REDIRECT, XWG_R_TX_OK };
+	uint8_t saved[NPEERS];
+
+	memcpy(saved, hop_limits, sizeof(saved));
+	hop_limits[PEER_A] = hop_limits[PEER_B] = 0;
+	ASSERT_EQ(set_peer(PEER_A, 4, 1, 1, LO_IFINDEX), 0);
+	ASSERT_EQ(set_peer(PEER_B, 6, 1, 1, LO_IFINDEX), 0);
+	run_fixture(&v4);
+	run_fixture(&v6);
+	/* and 255, the largest a route can ask for */
+	hop_limits[PEER_A] = 255;
+	ASSERT_EQ(set_peer(PEER_A, 4, 1, 1, LO_IFINDEX), 0);
+	run_fixture(&v4);
+	memcpy(hop_limits, saved, sizeof(saved));
+	ASSERT_EQ(set_peer(PEER_A, 4, 1, 1, LO_IFINDEX), 0);
+	ASSERT_EQ(set_peer(PEER_B, 6, 1, 1, LO_IFINDEX), 0);
 }
 
 /* Per-peer transmit statistics hold exactly the message bytes the fixtures sent. */
@@ -1071,6 +1108,7 @@ int main(void)
 		return status;
 	bpf_test_verifier_stats(tx_bpf__elf_bytes, progs, 1);
 	RUN_TEST(test_fixtures);
+	RUN_TEST(test_hop_limit_default);
 	RUN_TEST(test_checksum_lengths);
 	RUN_TEST(test_odd_mtu);
 	RUN_TEST(test_rekey_events);

@@ -304,7 +304,7 @@ static int receive_batch(struct fx *f, const struct noise_keypair *const *kps, c
 	for (int i = 0; i < n && i < RECEIVE_BATCH; i++) {
 		size_t len = peer_message(kps[i], counters[i], bufs[i]);
 
-		receive_packet(&f->dev, bufs[i], len, (struct sockaddr *)&src, NULL, 0);
+		receive_packet(&f->dev, bufs[i], len, (struct sockaddr *)&src, NULL, 0, 0);
 	}
 	receive_flush(&f->dev);
 	return tun_drain(f);

@@ -65,6 +65,21 @@ static size_t ip_udp(uint8_t *p, int family, const char *src, const char *dst, u
 	return l3 + ulen;
 }
 
+/*
+ * ECN bits into an IPv4 (TOS, header checksum recomputed from scratch) or IPv6 (traffic class)
+ * header: the tests' own way, independent of the incremental update in xwg_ecn.h.
+ */
+static inline void ip_set_ecn(uint8_t *p, uint8_t ecn)
+{
+	if (p[0] >> 4 == 6) {
+		p[1] = (uint8_t)((p[1] & ~0x30) | (ecn & 3) << 4);
+		return;
+	}
+	p[1] = (uint8_t)((p[1] & ~3) | (ecn & 3));
+	put16(p + 10, 0);
+	put16(p + 10, csum_fold(csum_add(0, p, (p[0] & 15) * 4u)));
+}
+
 static size_t inner_packet(uint8_t *p, int kind, const char *src, size_t payload)
 {
 	int family = kind == IN_V6 ? 6 : 4;
@@ -289,6 +304,9 @@ typedef int (*rx_run_fn)(const uint8_t *pkt, size_t len, struct run *r);
 
 /* ---------------------------------------------------------------- fixtures of the receive programs */
 
+/* Fixture tables leave the trailing (ECN) fields out where they are zero. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 struct fixture {
 	const char *name;
 	int outer;		/* 4 or 6 */
@@ -301,7 +319,40 @@ struct fixture {
 	int verdict;		/* the program's verdict */
 	int reason;		/* the one xwg_reasons counter that must move */
 	int out;		/* OUT_INNER: Ethernet + inner packet (XDP: + mark); OUT_SAME: untouched */
+	uint8_t outer_ecn;	/* ECN bits of the outer header ... */
+	uint8_t inner_ecn;	/* ... and of the inner packet sent; */
+	uint8_t want_ecn;	/* the inner packet's after decapsulation (if either of them is set) */
 };
+
+/*
+ * RFC 6040 decapsulation (the kernel's INET_ECN_decapsulate), both inner families, in both
+ * outer families: outer, inner -> delivered inner. Counters from 11000 on; deliver and drop are
+ * the program's verdicts.
+ */
+#define N_ECT	0
+#define ECT1	1
+#define ECT0	2
+#define CE	3
+#define ECN_FIXTURE(name, outer, inner, counter, o, i, w, deliver) \
+	{ "ecn " name, outer, inner, NULL, 20, KP_A, counter, MUT_NONE, deliver, XWG_R_OK, OUT_INNER, o, i, w }
+#define ECN_FIXTURES_ONE(outer, inner, base, deliver, drop)					\
+	ECN_FIXTURE("CE over ECT(0)", outer, inner, base + 0, CE, ECT0, CE, deliver),		\
+	ECN_FIXTURE("CE over ECT(1)", outer, inner, base + 1, CE, ECT1, CE, deliver),		\
+	ECN_FIXTURE("CE over CE", outer, inner, base + 2, CE, CE, CE, deliver),		\
+	ECN_FIXTURE("ECT(0) over not-ECT", outer, inner, base + 3, ECT0, N_ECT, N_ECT, deliver),\
+	ECN_FIXTURE("ECT(1) over not-ECT", outer, inner, base + 4, ECT1, N_ECT, N_ECT, deliver),\
+	ECN_FIXTURE("ECT(1) over ECT(0)", outer, inner, base + 5, ECT1, ECT0, ECT1, deliver),	\
+	ECN_FIXTURE("ECT(0) over ECT(1)", outer, inner, base + 6, ECT0, ECT1, ECT1, deliver),	\
+	ECN_FIXTURE("ECT(0) over CE", outer, inner, base + 7, ECT0, CE, CE, deliver),		\
+	ECN_FIXTURE("not-ECT over CE", outer, inner, base + 8, N_ECT, CE, CE, deliver),	\
+	ECN_FIXTURE("not-ECT over ECT(0)", outer, inner, base + 9, N_ECT, ECT0, ECT0, deliver),\
+	{ "ecn CE over not-ECT: dropped", outer, inner, NULL, 20, KP_A, base + 10, MUT_NONE, drop,	\
+	  XWG_R_ECN_NOT_ECT, OUT_ANY, CE, N_ECT, 0 }
+#define ECN_FIXTURES(deliver, drop)					\
+	ECN_FIXTURES_ONE(4, IN_V4, 11000, deliver, drop),		\
+	ECN_FIXTURES_ONE(6, IN_V6, 11020, deliver, drop),		\
+	ECN_FIXTURES_ONE(4, IN_V6, 11040, deliver, drop),		\
+	ECN_FIXTURES_ONE(6, IN_V4, 11060, deliver, drop)
 
 /* What the fixtures should have counted for peer A. */
 static uint64_t peer_a_bytes, peer_a_packets;
@@ -312,12 +363,20 @@ static inline size_t build_wg(const struct fixture *f, struct frame *fr, uint8_t
 	int m = f->mutate;
 
 	memset(fr, 0, sizeof(*fr));
+	size_t n;
+
 	fr->inner_len = inner_packet(fr->inner, f->inner, f->src, f->payload);
 	fr->inner_proto = f->inner == IN_V6 ? 0x86dd : 0x0800;
 	if (m == MUT_TYPE1 || m == MUT_TYPE2 || m == MUT_TYPE3)
 		return wg_other(wg, m - MUT_TYPE1 + 1, m == MUT_TYPE1 ? 148 : m == MUT_TYPE2 ? 92 : 64);
-	return wg_data(wg, f->index, f->counter, fr->inner, fr->inner_len,
-		       f->index == KP_VECTOR ? key_vector : key_a);
+	if (f->inner_ecn)
+		ip_set_ecn(fr->inner, f->inner_ecn);
+	n = wg_data(wg, f->index, f->counter, fr->inner, fr->inner_len,
+		    f->index == KP_VECTOR ? key_vector : key_a);
+	/* From here on fr->inner is what must come out of the tunnel. */
+	if (f->outer_ecn || f->inner_ecn)
+		ip_set_ecn(fr->inner, f->want_ecn);
+	return n;
 }
 
 /* The fixture's frame: outer headers around build_wg(), then its mutation. */
@@ -330,6 +389,8 @@ static inline void build(const struct fixture *f, struct frame *fr)
 	if (m == MUT_TRUNC)
 		wg_len = 31;
 	outer_frame(fr, f->outer, m == MUT_IPOPT ? 1 : 0, m == MUT_PORT ? PORT + 1 : PORT, wg, wg_len);
+	if (f->outer_ecn)
+		ip_set_ecn(fr->b + 14, f->outer_ecn);
 
 	switch (m) {
 	case MUT_FLIP_CT:

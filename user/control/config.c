@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "config.h"
+#include "crypto.h"
 
 /* A config bigger than this is a mistake (or not a config); it still allows tens of thousands of peers. */
 #define CONFIG_MAX_BYTES (64u << 20)
@@ -285,7 +286,7 @@ static int config_line(struct config_parser *p, char *line)
 /* The text held the private key. */
 static void config_wipe_free(char *s, size_t len)
 {
-	explicit_bzero(s, len);
+	crypto_zero(s, len);
 	free(s);
 }
 
@@ -372,6 +373,8 @@ static int config_read_file(const char *path, char **out)
 		ret = -errno;
 		goto err_free;
 	}
+	/* Unbuffered: stdio would keep the key in a buffer of its own and free it unwiped. */
+	setvbuf(f, NULL, _IONBF, 0);
 	while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
 		len += got;
 		if (len + 1 < cap)
@@ -380,11 +383,14 @@ static int config_read_file(const char *path, char **out)
 			ret = -EFBIG;
 			goto err_close;
 		}
-		grown = realloc(buf, cap * 2);
+		/* Not realloc(): it would free the old copy without wiping it. */
+		grown = malloc(cap * 2);
 		if (!grown) {
 			ret = -ENOMEM;
 			goto err_close;
 		}
+		memcpy(grown, buf, len);
+		config_wipe_free(buf, len);
 		buf = grown;
 		cap *= 2;
 	}
@@ -405,7 +411,7 @@ static int config_read_file(const char *path, char **out)
 err_close:
 	fclose(f);
 err_free:
-	free(buf);
+	config_wipe_free(buf, len);
 	return ret;
 }
 
@@ -435,10 +441,10 @@ void config_free(struct xwg_config *cfg)
 	for (peer = cfg->peers; peer; peer = next) {
 		next = peer->next;
 		free(peer->allowed_ips);
-		explicit_bzero(peer, sizeof(*peer));
+		crypto_zero(peer, sizeof(*peer));
 		free(peer);
 	}
 	free(cfg->addresses);
 	/* Keys were in here: do not leave them behind in freed-but-readable memory. */
-	memset(cfg, 0, sizeof(*cfg));
+	crypto_zero(cfg, sizeof(*cfg));
 }

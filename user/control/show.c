@@ -345,6 +345,7 @@ static void show_connect_error(const char *ifname, int err)
 static int show_fetch(const char *ifname, struct show_device *d, bool report)
 {
 	static const char req[] = "get=1\n\n";
+	char inbuf[BUFSIZ];	/* the reply carries the private key: a stdio buffer we can wipe */
 	FILE *in;
 	int fd, ret;
 
@@ -365,8 +366,10 @@ static int show_fetch(const char *ifname, struct show_device *d, bool report)
 		close(fd);
 		goto err;
 	}
+	setvbuf(in, inbuf, _IOFBF, sizeof(inbuf));
 	ret = show_read_reply(d, in);
 	fclose(in);
+	crypto_zero(inbuf, sizeof(inbuf));
 	if (!ret && d->server_errno) {
 		if (report)
 			fprintf(stderr, "xwg: %s: the agent refused: %s\n", ifname, strerror(-d->server_errno));

@@ -133,6 +133,8 @@ void uapi_accept(struct xwg_device *dev)
 	struct timeval tv = { .tv_sec = UAPI_IO_TIMEOUT_MS / 1000,
 			      .tv_usec = (UAPI_IO_TIMEOUT_MS % 1000) * 1000 };
 	cookie_io_functions_t io = { .write = uapi_cookie_write };
+	/* stdio buffers of our own: they see private keys both ways and are wiped, not just freed. */
+	char inbuf[BUFSIZ], outbuf[BUFSIZ];
 	FILE *in, *out;
 	int fd;
 
@@ -146,14 +148,19 @@ void uapi_accept(struct xwg_device *dev)
 	in = fdopen(fd, "r");
 	if (!in)
 		goto err_close;
+	setvbuf(in, inbuf, _IOFBF, sizeof(inbuf));
 	out = fopencookie(&fd, "w", io);
 	if (!out) {
 		fclose(in);
+		crypto_zero(inbuf, sizeof(inbuf));
 		return;
 	}
+	setvbuf(out, outbuf, _IOFBF, sizeof(outbuf));
 	uapi_serve(dev, in, out);
 	fclose(out);
 	fclose(in);
+	crypto_zero(inbuf, sizeof(inbuf));
+	crypto_zero(outbuf, sizeof(outbuf));
 	return;
 
 err_close:

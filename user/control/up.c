@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "crypto.h"
 #include "device.h"
 #include "encoding.h"
 #include "netlink.h"
@@ -341,6 +342,13 @@ static void agent_close_inherited(int keep_fd)
 	closedir(d);
 }
 
+/* The device held the private key and cookie secrets: wiped, whatever path freed it. */
+static void agent_free(struct xwg_device *dev)
+{
+	crypto_zero(dev, sizeof(*dev));
+	free(dev);
+}
+
 /*
  * The child side of a detached start: report "0<mode>" (ready) or "1<message>" through the pipe, so
  * the parent only returns once the interface is usable, exactly like wireguard-go does.
@@ -363,7 +371,7 @@ static void agent_child(struct xwg_device *dev, const struct agent_opts *o, int 
 	dprintf(status_fd, "0%s", msg);
 	close(status_fd);
 	ret = agent_serve(dev);
-	free(dev);
+	agent_free(dev);
 	exit(ret ? 1 : 0);
 }
 
@@ -461,7 +469,7 @@ int agent_start(const struct agent_opts *o, char *err, size_t errlen)
 			if (ret)
 				agent_fail(err, errlen, ret, o->ifname, "agent stopped");
 		}
-		free(dev);
+		agent_free(dev);
 		return ret;
 	}
 
@@ -488,6 +496,6 @@ int agent_start(const struct agent_opts *o, char *err, size_t errlen)
 	if (!ret)
 		agent_announce(o, mode);
 out:
-	free(dev);
+	agent_free(dev);
 	return ret;
 }

@@ -141,8 +141,9 @@ void send_staged_packets(struct peer *peer);
  * ones; call it after every batch. At most RECEIVE_BATCH are queued (more flush on their own).
  */
 #define RECEIVE_BATCH 64
+/* outer_tos: the received datagram's TOS / traffic class, for ECN decapsulation (xwg_ecn.h). */
 void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src,
-		    const void *local_addr, int local_ifindex);
+		    const void *local_addr, int local_ifindex, uint8_t outer_tos);
 void receive_flush(struct xwg_device *dev);
 
 #endif

@@ -63,6 +63,8 @@ int offload_replay_commit(struct noise_keypair *kp, const uint64_t *counters, un
 
 /* UDP (socket.c): send a whole WireGuard message to the peer's endpoint; 0 or -errno. */
 int socket_send_to_peer(struct peer *peer, const void *buf, size_t len);
+/* The same with the outer TOS / traffic class (ECN bits of a data message, xwg_ecn_encap). */
+int socket_send_to_peer_tos(struct peer *peer, const void *buf, size_t len, uint8_t tos);
 int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, const struct sockaddr *dst);
 /* Records where an authenticated packet came from (and reports PUBLISH_ENDPOINT if it moved). */
 void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockaddr *src,

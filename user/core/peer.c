@@ -137,6 +137,13 @@ void peer_clear_allowed_ips(struct peer *peer)
 	hooks_peer_changed(peer, PUBLISH_ALLOWEDIPS);
 }
 
+/* Staged plaintext is the user's traffic: wiped like the send path wipes what it sent. */
+static void peer_staged_free(struct staged_packet *sp)
+{
+	crypto_zero(sp, sizeof(*sp) + sp->len);
+	free(sp);
+}
+
 void peer_stage_packet(struct peer *peer, const uint8_t *pkt, size_t len)
 {
 	struct staged_packet *sp = malloc(sizeof(*sp) + len);
@@ -149,7 +156,7 @@ void peer_stage_packet(struct peer *peer, const uint8_t *pkt, size_t len)
 		memcpy(sp->data, pkt, len);
 	if (peer->staged_count == MAX_STAGED_PACKETS) {
 		/* Full: the oldest packet is the least useful one to deliver late. */
-		free(peer->staged[peer->staged_head]);
+		peer_staged_free(peer->staged[peer->staged_head]);
 		peer->staged_head = (peer->staged_head + 1) % MAX_STAGED_PACKETS;
 		peer->staged_count--;
 	}
@@ -161,7 +168,7 @@ void peer_stage_packet(struct peer *peer, const uint8_t *pkt, size_t len)
 void peer_purge_staged(struct peer *peer)
 {
 	while (peer->staged_count) {
-		free(peer->staged[peer->staged_head]);
+		peer_staged_free(peer->staged[peer->staged_head]);
 		peer->staged[peer->staged_head] = NULL;
 		peer->staged_head = (peer->staged_head + 1) % MAX_STAGED_PACKETS;
 		peer->staged_count--;

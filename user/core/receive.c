@@ -9,6 +9,7 @@
 #include "device.h"
 #include "crypto.h"
 #include "timers.h"
+#include "xwg_ecn.h"
 
 static uint32_t receive_u32(const uint8_t *p)
 {
@@ -141,6 +142,7 @@ struct receive_pending {
 	uint8_t local[16];
 	bool has_local, done, fresh;
 	int ifindex;
+	uint8_t outer_tos;		/* the datagram's TOS / traffic class, for ECN */
 };
 
 /* The agent is one thread serving one device: one queue, empty between socket wakeups. */
@@ -150,7 +152,7 @@ static unsigned int receive_queued;
 /* Everything after the replay window accepted the packet: endpoint, timers, then the TUN. */
 static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, struct noise_keypair *kp,
 				 uint8_t *msg, size_t len, const struct sockaddr *src, const void *local,
-				 int ifindex)
+				 int ifindex, uint8_t outer_tos)
 {
 	struct message_data *hdr = (struct message_data *)msg;
 	size_t plain_len = len - message_data_len(0), inner_len;
@@ -177,6 +179,9 @@ static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, stru
 		return;
 	/* Cryptokey routing, inbound: the inner source must belong to the peer that holds the key. */
 	if (allowedips_lookup(&dev->allowedips, family, inner_src) != peer)
+		return;
+	/* RFC 6040, as the kernel's INET_ECN_decapsulate: the outer congestion mark moves inward. */
+	if (xwg_ecn_decap_header(hdr->encrypted_data, outer_tos) == XWG_ECN_DROP)
 		return;
 	tun_write(dev, hdr->encrypted_data, inner_len);
 }
@@ -235,12 +240,12 @@ void receive_flush(struct xwg_device *dev)
 		if (entry)
 			receive_data_deliver(dev, entry->peer, entry->keypair, e->msg, e->len,
 					     (const struct sockaddr *)&e->src, e->has_local ? e->local : NULL,
-					     e->ifindex);
+					     e->ifindex, e->outer_tos);
 	}
 }
 
 static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
-			 const struct sockaddr *src, const void *local, int ifindex)
+			 const struct sockaddr *src, const void *local, int ifindex, uint8_t outer_tos)
 {
 	struct message_data *hdr = (struct message_data *)msg;
 	uint32_t index = receive_u32(msg + 4);
@@ -269,10 +274,11 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 		e->has_local = true;
 	}
 	e->ifindex = ifindex;
+	e->outer_tos = outer_tos;
 }
 
 void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src,
-		    const void *local_addr, int local_ifindex)
+		    const void *local_addr, int local_ifindex, uint8_t outer_tos)
 {
 	uint32_t type;
 
@@ -298,7 +304,7 @@ void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const stru
 		break;
 	case MESSAGE_DATA:
 		if (len >= MESSAGE_MINIMUM_LENGTH)
-			receive_data(dev, buf, len, src, local_addr, local_ifindex);
+			receive_data(dev, buf, len, src, local_addr, local_ifindex, outer_tos);
 		break;
 	}
 }

@@ -9,6 +9,7 @@
 #include "device.h"
 #include "crypto.h"
 #include "timers.h"
+#include "xwg_ecn.h"
 
 void send_handshake_initiation(struct peer *peer, bool is_retry)
 {
@@ -151,7 +152,8 @@ static int send_data(struct peer *peer, struct noise_keypair *kp, uint64_t count
 	if (len)
 		timers_data_sent(peer);
 	peer->agent_tx_packets++;
-	return socket_send_to_peer(peer, send_buf, message_data_len(padded));
+	return socket_send_to_peer_tos(peer, send_buf, message_data_len(padded),
+				       len ? xwg_ecn_encap(xwg_ecn_get(pkt)) : 0);
 }
 
 void send_staged_packets(struct peer *peer)

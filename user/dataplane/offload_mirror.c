@@ -140,7 +140,7 @@ void offload_adopt(struct xwg_device *dev, struct offload *o)
 		if (!bpf_map_lookup_elem(fd, &index, &val))
 			offload_adopt_keypair(dev, o, index, &val);
 	}
-	memset(&val, 0, sizeof(val));
+	crypto_zero(&val, sizeof(val));
 	/* Keypairs of peers that are gone, and the peers themselves, leave the maps now. */
 	key = NULL;
 	while (bpf_map_get_next_key(fd, key, &next) == 0) {

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include "crypto.h"
 #include "offload_internal.h"
+#include "hoplimit.h"
 
 /* A peer out of BPF after a failed write is tried again this often (the map may have room now). */
 #define PUBLISH_RETRY_NS NSEC_PER_SEC
@@ -157,6 +158,7 @@ static void publish_entry(struct offload *o, struct peer *peer)
 
 	offload_endpoint_to_map(&peer->endpoint, &val.endpoint);
 	val.keepalive_interval = peer->persistent_keepalive_interval;
+	val.hop_limit = hoplimit_for_endpoint(&peer->endpoint, peer->dev->fwmark);
 	/* BPF sends only with a keypair the agent still considers good for sending. */
 	if (kp && kp->offloaded && kp->sending_valid) {
 		val.flags |= XWG_PEER_F_HAS_CURRENT;

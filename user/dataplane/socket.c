@@ -7,8 +7,15 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "device.h"
+#include "socket_cmsg.h"
 
 #define SOCKET_BUFFER_SIZE (4 << 20)
+
+/* Room for a packet-info and a TOS / traffic-class control message, either family, either way. */
+union socket_control {
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
 
 static int socket_open(struct xwg_device *dev, int family, uint16_t port)
 {
@@ -33,14 +40,16 @@ static int socket_open(struct xwg_device *dev, int family, uint16_t port)
 		addr.in4.sin_family = AF_INET;
 		addr.in4.sin_port = htons(port);
 		len = sizeof(addr.in4);
-		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)) < 0)
 			goto err;
 	} else {
 		addr.in6.sin6_family = AF_INET6;
 		addr.in6.sin6_port = htons(port);
 		len = sizeof(addr.in6);
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
-		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0)
 			goto err;
 	}
 	if (bind(fd, (struct sockaddr *)&addr, len) < 0)
@@ -145,14 +154,49 @@ int device_set_fwmark(struct xwg_device *dev, uint32_t fwmark)
 	return 0;
 }
 
-/* Sends from the cached local address when we have one, so replies leave from where the peer reached us. */
-static int socket_sendmsg(int fd, const void *buf, size_t len, struct endpoint *ep)
+/*
+ * Control messages for one send: the cached local address, so replies leave from where the peer
+ * reached us, and the outer TOS / traffic class (ECN bits; 0: none, the socket's default).
+ */
+static void socket_tx_cmsg(struct msghdr *msg, union socket_control *control, const struct endpoint *ep,
+			   bool with_src, uint8_t tos)
 {
-	union {
-		char buf4[CMSG_SPACE(sizeof(struct in_pktinfo))];
-		char buf6[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-		struct cmsghdr align;
-	} control = { 0 };
+	bool v4 = ep->addr.sa.sa_family == AF_INET;
+	struct cmsghdr *cmsg;
+	size_t len = 0;
+	int val = tos;
+
+	memset(control, 0, sizeof(*control));
+	msg->msg_control = control;
+	msg->msg_controllen = sizeof(*control);
+	cmsg = CMSG_FIRSTHDR(msg);
+	if (with_src) {
+		struct in_pktinfo pi4 = { .ipi_spec_dst = ep->src4 };
+		struct in6_pktinfo pi6 = { .ipi6_addr = ep->src6 };
+		size_t n = v4 ? sizeof(pi4) : sizeof(pi6);
+
+		cmsg->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+		cmsg->cmsg_type = v4 ? IP_PKTINFO : IPV6_PKTINFO;
+		cmsg->cmsg_len = CMSG_LEN(n);
+		memcpy(CMSG_DATA(cmsg), v4 ? (const void *)&pi4 : (const void *)&pi6, n);
+		len += CMSG_SPACE(n);
+		cmsg = (struct cmsghdr *)(control->buf + len);
+	}
+	if (tos) {
+		cmsg->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+		cmsg->cmsg_type = v4 ? IP_TOS : IPV6_TCLASS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(val));
+		memcpy(CMSG_DATA(cmsg), &val, sizeof(val));
+		len += CMSG_SPACE(sizeof(val));
+	}
+	msg->msg_controllen = len;
+	if (!len)
+		msg->msg_control = NULL;
+}
+
+static int socket_sendmsg(int fd, const void *buf, size_t len, struct endpoint *ep, uint8_t tos)
+{
+	union socket_control control;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = {
 		.msg_name = &ep->addr,
@@ -160,36 +204,14 @@ static int socket_sendmsg(int fd, const void *buf, size_t len, struct endpoint *
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
 	};
-	struct cmsghdr *cmsg;
 
-	if (ep->src_valid) {
-		msg.msg_control = &control;
-		cmsg = (struct cmsghdr *)&control;
-		if (ep->addr.sa.sa_family == AF_INET) {
-			struct in_pktinfo pi = { .ipi_spec_dst = ep->src4 };
-
-			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-			cmsg->cmsg_level = IPPROTO_IP;
-			cmsg->cmsg_type = IP_PKTINFO;
-			cmsg->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cmsg), &pi, sizeof(pi));
-		} else {
-			struct in6_pktinfo pi = { .ipi6_addr = ep->src6 };
-
-			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-			cmsg->cmsg_level = IPPROTO_IPV6;
-			cmsg->cmsg_type = IPV6_PKTINFO;
-			cmsg->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cmsg), &pi, sizeof(pi));
-		}
-	}
+	socket_tx_cmsg(&msg, &control, ep, ep->src_valid, tos);
 	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
 		return 0;
 	/* The cached source address went away (roaming, address removed): let routing choose. */
 	if (ep->src_valid && (errno == EINVAL || errno == EADDRNOTAVAIL || errno == ENETUNREACH)) {
 		ep->src_valid = false;
-		msg.msg_control = NULL;
-		msg.msg_controllen = 0;
+		socket_tx_cmsg(&msg, &control, ep, false, tos);
 		if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
 			return 0;
 	}
@@ -197,6 +219,11 @@ static int socket_sendmsg(int fd, const void *buf, size_t len, struct endpoint *
 }
 
 int socket_send_to_peer(struct peer *peer, const void *buf, size_t len)
+{
+	return socket_send_to_peer_tos(peer, buf, len, 0);
+}
+
+int socket_send_to_peer_tos(struct peer *peer, const void *buf, size_t len, uint8_t tos)
 {
 	struct xwg_device *dev = peer->dev;
 	int family = peer->endpoint.addr.sa.sa_family, fd, ret;
@@ -206,7 +233,7 @@ int socket_send_to_peer(struct peer *peer, const void *buf, size_t len)
 	fd = family == AF_INET ? dev->sock4 : dev->sock6;
 	if (fd < 0)
 		return -ENETUNREACH;
-	ret = socket_sendmsg(fd, buf, len, &peer->endpoint);
+	ret = socket_sendmsg(fd, buf, len, &peer->endpoint, tos);
 	if (!ret)
 		peer->tx_bytes += len;
 	return ret;
@@ -226,7 +253,7 @@ int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, con
 	} else {
 		return -EAFNOSUPPORT;
 	}
-	return fd < 0 ? -ENETUNREACH : socket_sendmsg(fd, buf, len, &ep);
+	return fd < 0 ? -ENETUNREACH : socket_sendmsg(fd, buf, len, &ep, 0);
 }
 
 /* Records where an authenticated packet came from and which local address it reached. */
@@ -251,36 +278,38 @@ void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockad
 		hooks_peer_changed(peer, PUBLISH_ENDPOINT);
 }
 
-/* One receive batch: a buffer per datagram, since receive_packet keeps data messages until the flush. */
-static uint8_t socket_rx_bufs[RECEIVE_BATCH][65536] __attribute__((aligned(64)));
-
-union socket_rx_control {
-	char buf4[CMSG_SPACE(sizeof(struct in_pktinfo))];
-	char buf6[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-	struct cmsghdr align;
-};
-
-/* The local address and interface a datagram reached (IP_PKTINFO / IPV6_PKTINFO), or NULL. */
-static const void *socket_rx_local(struct msghdr *msg, int *ifindex)
+/* What the kernel says about a received datagram: the local address and interface, the outer TOS. */
+void socket_rx_cmsg(struct msghdr *msg, struct socket_rx_info *info)
 {
-	const void *local = NULL;
-
-	*ifindex = 0;
+	info->local = NULL;
+	info->ifindex = 0;
+	info->tos = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
 
-			local = &pi->ipi_addr;
-			*ifindex = pi->ipi_ifindex;
+			info->local = &pi->ipi_addr;
+			info->ifindex = pi->ipi_ifindex;
 		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo *pi = (struct in6_pktinfo *)CMSG_DATA(c);
 
-			local = &pi->ipi6_addr;
-			*ifindex = pi->ipi6_ifindex;
+			info->local = &pi->ipi6_addr;
+			info->ifindex = pi->ipi6_ifindex;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS &&
+			   c->cmsg_len >= CMSG_LEN(1)) {
+			info->tos = *CMSG_DATA(c);	/* one byte on receive */
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int tclass;
+
+			memcpy(&tclass, CMSG_DATA(c), sizeof(tclass));
+			info->tos = (uint8_t)tclass;
 		}
 	}
-	return local;
 }
+
+/* One receive batch: a buffer per datagram, since receive_packet keeps data messages until the flush. */
+static uint8_t socket_rx_bufs[RECEIVE_BATCH][65536] __attribute__((aligned(64)));
 
 /*
  * Drains up to 4 batches from one socket, then yields to the other event sources. Each batch is
@@ -288,7 +317,7 @@ static const void *socket_rx_local(struct msghdr *msg, int *ifindex)
  */
 void socket_receive(struct xwg_device *dev, int fd)
 {
-	static union socket_rx_control control[RECEIVE_BATCH];
+	static union socket_control control[RECEIVE_BATCH];
 	static struct sockaddr_storage src[RECEIVE_BATCH];
 	static struct iovec iov[RECEIVE_BATCH];
 	static struct mmsghdr msgs[RECEIVE_BATCH];
@@ -308,11 +337,11 @@ void socket_receive(struct xwg_device *dev, int fd)
 		if (n <= 0)
 			return;
 		for (int i = 0; i < n; i++) {
-			int ifindex;
-			const void *local = socket_rx_local(&msgs[i].msg_hdr, &ifindex);
+			struct socket_rx_info info;
 
-			receive_packet(dev, socket_rx_bufs[i], msgs[i].msg_len,
-				       (struct sockaddr *)&src[i], local, ifindex);
+			socket_rx_cmsg(&msgs[i].msg_hdr, &info);
+			receive_packet(dev, socket_rx_bufs[i], msgs[i].msg_len, (struct sockaddr *)&src[i],
+				       info.local, info.ifindex, info.tos);
 		}
 		receive_flush(dev);
 		if (n < RECEIVE_BATCH)
