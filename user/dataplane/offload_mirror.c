@@ -98,6 +98,7 @@ void offload_peer_sync(struct peer *peer)
 	val.last_handshake_sec = (uint64_t)peer->last_handshake.tv_sec;
 	val.last_handshake_nsec = (uint64_t)peer->last_handshake.tv_nsec;
 	bpf_map_update_elem(bpf_map__fd(o->rx->maps.xwg_peers), &id, &val, BPF_ANY);
+	offload_underlay_follow(peer->dev, &peer->endpoint);
 }
 
 void offload_peer_remove(struct peer *peer)
