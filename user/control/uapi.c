@@ -257,6 +257,11 @@ static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 	n = offload_underlay(dev, names, OFFLOAD_REPORT_UNDERLAY);
 	for (int i = 0; i < n; i++)
 		fprintf(out, "xwg_underlay=%s\n", names[i]);
+	if (offload_underlay_skipped(dev)[0]) {
+		fprintf(out, "xwg_skipped=");
+		uapi_print_text(out, offload_underlay_skipped(dev));
+		fputc('\n', out);
+	}
 	if (offload_reason_counts(dev, counts))
 		return;
 	for (unsigned int r = 0; r < XWG_R_MAX; r++)
