@@ -111,14 +111,16 @@ static bool config_key_unsupported(const char *key)
 static int config_parse_underlay(struct config_parser *p, char *value)
 {
 	struct xwg_config *cfg = p->cfg;
-	char *save = NULL, *name;
+	char *name;
 
-	for (name = strtok_r(value, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+	while ((name = strsep(&value, ","))) {
 		size_t off = strlen(cfg->underlay);
 
 		name += strspn(name, " \t");
 		name[strcspn(name, " \t")] = '\0';
-		if (!*name || strlen(name) >= 16 || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		if (!*name)
+			return config_error(p, "empty element in Underlay");
+		if (strlen(name) >= 16 || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
 			return config_error(p, "invalid Underlay interface name '%s'", name);
 		if (off + strlen(name) + 2 > sizeof(cfg->underlay))
 			return config_error(p, "too many Underlay interfaces");
