@@ -167,6 +167,23 @@ _Static_assert(sizeof(struct xwg_event) == 64, "xwg_event layout");
 #define XWG_RX_META_MAGIC	0x31677778u	/* "xwg1" in memory */
 
 /*
+ * ---- bpf/dispatch.bpf.c: one XDP program per underlay for every xwg interface of a namespace
+ *
+ * XDP takes one program per device, so xwg attaches a dispatcher (pinned under
+ * /sys/fs/bpf/xwg/netns:INODE/) that looks up (ingress ifindex, UDP destination port) and
+ * tail-calls the owning interface's xwg_rx; other traffic passes.
+ */
+#define XWG_DISP_SLOTS		64
+#define XWG_DISP_MAX_PORTS	1024
+
+struct xwg_disp_key {
+	__u32 ifindex;		/* the underlay */
+	__u16 port;		/* UDP destination port, network order */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct xwg_disp_key) == 8, "xwg_disp_key layout");
+
+/*
  * Several xwg interfaces can share an underlay (one TCX program each on its ingress): tun_ifindex
  * says whose frame it is, so every xwg_rx_tc takes only its own tunnel's and passes the rest on.
  */

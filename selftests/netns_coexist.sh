@@ -13,10 +13,10 @@
 #     plus `xwg down`; the veth's TX checksumming (which xwg turns off) is back on after both,
 #     and no pin, link or program of xwg remains.
 # (b) Two xwg interfaces in namespace a (different listen ports) on the same veth, each with a
-#     wireguard-go peer in namespace b: the first in xdp, the second in auto (tc: XDP allows one
-#     program per interface, and xwg never replaces one it did not attach). Both carry traffic
-#     in BPF at the same time; then one goes down and the other still carries traffic in BPF;
-#     then the other's agent is killed -9 and cleaned up while the first, up again, carries on.
+#     wireguard-go peer in namespace b, both in xdp (through the namespace's XDP dispatcher,
+#     pinned under $BPFFS_DIR/netns:INODE). Both carry traffic in BPF at the same time; then one
+#     goes down and the other still carries traffic in BPF; then the other's agent is killed -9
+#     and cleaned up while the first, up again, carries on; the dispatcher's pins go with the last.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -30,6 +30,8 @@ need_cmd iperf3 jq ping tc bpftool ethtool
 need_impl xwg wireguard-go
 [ -f "$FOREIGN_OBJ" ] || skip_all "$FOREIGN_OBJ not built"
 topo_create || { nok "topology"; lib_done; }
+# The namespace's dispatcher directory: removed by the EXIT trap too, should the test stop early.
+T_IFS+=("netns:$(nsx "$NS_A" stat -L -c %i /proc/self/ns/net)")
 iperf_server "$NS_B" 5201
 
 # ---------------------------------------------------------------------------------------------
@@ -181,9 +183,10 @@ pair_down 1
 tag="(b) two xwg interfaces on $VETH_A"
 IF1=$(ifname_of 2 a) IF2=$(ifname_of 3 a)
 XWG_MODE_A=xdp pair_up 2 xwg wireguard-go 4 a || nok "$tag: $IF1 up in xdp"
-XWG_MODE_A=auto pair_up 3 xwg wireguard-go 4 a || nok "$tag: $IF2 up in auto"
+XWG_MODE_A=xdp pair_up 3 xwg wireguard-go 4 a || nok "$tag: $IF2 up in xdp (a refusal is a failure)"
 mode_is "$tag" "$IF1" xdp
-mode_is "$tag" "$IF2" tc
+mode_is "$tag" "$IF2" xdp
+check "$tag: one dispatcher link on $VETH_A" sh -c "ls -d $BPFFS_DIR/netns:*/link-xdp-$(ip -n "$NS_A" -o link show "$VETH_A" | cut -d: -f1)"
 iperf_server "$NS_B" 5202
 iperf_start "$NS_A" "$(ovl4 2 b)" 5201 4
 J1=$IPERF_JSON P1=$IPERF_PID D1=$IPERF_DESC
@@ -198,6 +201,7 @@ bpf_share "$tag: both at once" "$IF2"
 
 check "$tag: xwg down $IF1" nsx "$NS_A" "$XWG" down "$IF1"
 check "$tag: $IF1 is gone" wait_for 5 sh -c "! ip -n '$NS_A' link show '$IF1' 2>/dev/null"
+check_eq "$tag: $VETH_A's TX checksumming stays off while $IF2 uses it" off "$(txcsum "$VETH_A")"
 traffic "$tag: $IF2 after $IF1 went down" 3
 bpf_share "$tag: $IF2 after $IF1 went down" "$IF2"
 
@@ -216,6 +220,8 @@ fi
 pair_down 2
 pair_down 3
 foreign_intact "(b) at the end"
+check "(b): the dispatcher's pins went with the last interface" sh -c "! ls -d $BPFFS_DIR/netns:* 2>/dev/null"
+check "(b): no XDP left on $VETH_A" sh -c "! ip -n '$NS_A' -d link show '$VETH_A' | grep -q xdp"
 check_eq "(b): $VETH_A's TX checksumming restored at the end" "$CSUM0" "$(txcsum "$VETH_A")"
 
 lib_done

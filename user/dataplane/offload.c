@@ -90,6 +90,7 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested, const cha
 	if (!o)
 		return -ENOMEM;
 	o->rec_fd = -1;
+	o->disp_slot = o->disp_ports = o->disp_progs = o->disp_prog = -1;
 	snprintf(o->config_underlays, sizeof(o->config_underlays), "%s", underlays ? underlays : "");
 	ret = offload_mount_bpffs();
 	if (!ret)

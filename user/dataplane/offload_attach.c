@@ -38,7 +38,7 @@ static uint32_t offload_foreign_xdp(struct offload *o, int ifindex)
 	uint32_t id = 0;
 	int fd;
 
-	if (bpf_xdp_query_id(ifindex, 0, &id) || !id)
+	if (bpf_xdp_query_id(ifindex, 0, &id) || !id || offload_disp_owns(ifindex))
 		return 0;
 	snprintf(path, sizeof(path), "%s/link-xdp-%d", o->pin_dir, ifindex);
 	fd = bpf_obj_get(path);
@@ -75,8 +75,12 @@ static int offload_attach_one(struct offload *o, int ifindex, enum offload_mode 
 		snprintf(why, len, "tc ingress: %s", strerror(-ret));
 		return ret;
 	}
-	ret = offload_hook_attach(o, OFFLOAD_HOOK_XDP, ifindex, bpf_program__fd(o->rx->progs.xwg_rx),
-				  offload_xdp_flags(mode));
+	/* With links, through the namespace's dispatcher: other xwg interfaces share the device. */
+	if (o->links)
+		ret = offload_disp_attach(o, ifindex, o->listen_port, offload_xdp_flags(mode));
+	else
+		ret = offload_hook_attach(o, OFFLOAD_HOOK_XDP, ifindex, bpf_program__fd(o->rx->progs.xwg_rx),
+					  offload_xdp_flags(mode));
 	if (ret) {
 		snprintf(why, len, "xdp: %s", strerror(-ret));
 		offload_hook_detach(o, OFFLOAD_HOOK_TC_IN, ifindex);
@@ -87,6 +91,7 @@ static int offload_attach_one(struct offload *o, int ifindex, enum offload_mode 
 /* XDP off first, then TC, then the settings this interface got back. */
 static void offload_detach_one(struct offload *o, int ifindex)
 {
+	offload_disp_detach(o, ifindex);
 	offload_hook_detach(o, OFFLOAD_HOOK_XDP, ifindex);
 	offload_hook_detach(o, OFFLOAD_HOOK_TC_IN, ifindex);
 	offload_rec_restore(o->rec_fd, ifindex);
@@ -291,6 +296,11 @@ static bool offload_hook_current(void *ctx, enum offload_hook hook, int ifindex)
 	return offload_find_underlay(o, ifindex) >= 0;
 }
 
+static bool offload_is_underlay(void *ctx, int ifindex)
+{
+	return offload_find_underlay(ctx, ifindex) >= 0;
+}
+
 static uint32_t offload_read_gso_max_segs(const char *ifname)
 {
 	char path[96], buf[24] = "";
@@ -315,7 +325,8 @@ static int offload_rec_ready(struct xwg_device *dev, struct offload *o)
 	o->tun_ifindex = dev->ifindex;
 	snprintf(o->ifname, sizeof(o->ifname), "%s", dev->ifname);
 	offload_pin_dir(o->pin_dir, sizeof(o->pin_dir), dev->ifname);
-	o->links = !getenv("XWG_NO_LINKS");	/* the fallback can be tested on a kernel with links */
+	o->links = !getenv("XWG_NO_LINKS");
+	o->listen_port = dev->listen_port;	/* the fallback can be tested on a kernel with links */
 	o->rec_fd = offload_rec_open(o->pin_dir, true);
 	return o->rec_fd < 0 ? o->rec_fd : 0;
 }
@@ -334,6 +345,10 @@ int offload_attach_mode(struct xwg_device *dev, struct offload *o, enum offload_
 		return ret;
 	/* A dead agent's attachments this one did not take over (mode or underlays changed). */
 	offload_hook_sweep(o->pin_dir, o->rec_fd, offload_hook_current, o);
+	if (mode == OFFLOAD_TC)
+		offload_disp_leave(o);
+	else
+		offload_disp_prune(o, offload_is_underlay, o);
 	/* TCP would hand TC super-packets BPF cannot segment: ask it for single ones. */
 	if (offload_rec_get(o->rec_fd, OFFLOAD_REC_GSO, dev->ifindex, NULL, NULL)) {
 		old = offload_read_gso_max_segs(dev->ifname);
@@ -350,6 +365,8 @@ void offload_detach_all(struct xwg_device *dev, struct offload *o)
 {
 	o->attached = false;
 	offload_detach_underlays(o);
+	if (o->rec_fd >= 0)
+		offload_disp_leave(o);
 	if (o->pin_dir[0])
 		offload_hook_detach(o, OFFLOAD_HOOK_TC_OUT, dev->ifindex);
 	if (o->rec_fd >= 0) {
@@ -450,6 +467,7 @@ void offload_detach_stale(const char *ifname)
 
 	offload_pin_dir(dir, sizeof(dir), ifname);
 	rec = offload_rec_open(dir, false);
+	offload_disp_leave_stale(rec);	/* XDP first */
 	offload_hook_sweep(dir, rec, NULL, NULL);
 	if (rec >= 0) {
 		offload_rec_restore(rec, 0);

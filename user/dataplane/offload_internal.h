@@ -44,6 +44,7 @@ enum offload_rec {
 	OFFLOAD_REC_XDP_PROG,	/* fallback: our netlink XDP program (prog_id), value: flags */
 	OFFLOAD_REC_TC_IN,	/* fallback: our cls_bpf filter's program on ingress */
 	OFFLOAD_REC_TC_OUT,	/* ... on egress (order as enum offload_hook) */
+	OFFLOAD_REC_DISP_SLOT,	/* value: our slot in the namespace's XDP dispatcher */
 };
 
 struct offload {
@@ -63,6 +64,9 @@ struct offload {
 	int tun_ifindex;
 	char ifname[IF_NAMESIZE];
 	char pin_dir[160];		/* ROOT/IFNAME */
+	uint16_t listen_port;		/* the port registered with the dispatcher */
+	int disp_slot;			/* -1 until this interface joined the dispatcher */
+	int disp_ports, disp_progs, disp_prog;	/* its pinned maps and program, -1 when closed */
 	struct sockaddr_in6 followed;	/* the last endpoint offload_underlay_follow looked up */
 	bool pinned;			/* the maps are pinned under the interface's directory */
 	struct peer *by_id[XWG_MAX_PEERS];
@@ -106,6 +110,14 @@ int offload_hook_attach(struct offload *o, enum offload_hook hook, int ifindex, 
 void offload_hook_detach(struct offload *o, enum offload_hook hook, int ifindex);
 /* Detaches every attachment under dir (links by pin, fallbacks by record) that keep() (if any) does not keep. */
 void offload_hook_sweep(const char *dir, int rec_fd, bool (*keep)(void *, enum offload_hook, int), void *ctx);
+
+/* offload_dispatch.c: the namespace's XDP dispatcher (with links). */
+int offload_disp_attach(struct offload *o, int ifindex, uint16_t port, uint32_t xdp_flags);
+void offload_disp_detach(struct offload *o, int ifindex);
+bool offload_disp_owns(int ifindex);
+void offload_disp_leave(struct offload *o);
+void offload_disp_leave_stale(int rec_fd);
+void offload_disp_prune(struct offload *o, bool (*keep)(void *, int), void *ctx);
 
 /* offload_record.c: the pinned record of host changes. */
 int offload_rec_open(const char *dir, bool create);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The record of what xwg changed on the host (settings, qdiscs, fallback attachments), pinned so it outlives a kill -9. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -113,6 +114,41 @@ int offload_ethtool(int ifindex, void *data)
 	return ret;
 }
 
+/*
+ * A setting of a device another xwg interface of this namespace still receives on (its TCX link
+ * is pinned there) is not put back but handed to that interface's record: the last one restores it.
+ */
+static bool offload_rec_handoff(const struct offload_rec_key *k, const struct offload_rec_val *v)
+{
+	char root[160], path[192 + 256];
+	struct dirent *e;
+	bool done = false;
+	DIR *d;
+
+	offload_pin_dir(root, sizeof(root), "");
+	d = opendir(root);
+	while (d && !done && (e = readdir(d))) {
+		int fd;
+
+		if (e->d_name[0] == '.' || !if_nametoindex(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s%s/link-tcx_ingress-%d", root, e->d_name, k->ifindex);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		close(fd);
+		snprintf(path, sizeof(path), "%s%s", root, e->d_name);
+		fd = offload_rec_open(path, false);
+		if (fd >= 0) {
+			done = !bpf_map_update_elem(fd, k, v, BPF_NOEXIST) || errno == EEXIST;
+			close(fd);
+		}
+	}
+	if (d)
+		closedir(d);
+	return done;
+}
+
 /* Puts one recorded setting back and forgets it. */
 static void offload_rec_undo(int fd, const struct offload_rec_key *k, const struct offload_rec_val *v)
 {
@@ -120,7 +156,8 @@ static void offload_rec_undo(int fd, const struct offload_rec_key *k, const stru
 	case OFFLOAD_REC_CSUM: {
 		struct ethtool_value val = { .cmd = ETHTOOL_STXCSUM, .data = v->value };
 
-		offload_ethtool(k->ifindex, &val);
+		if (!offload_rec_handoff(k, v))
+			offload_ethtool(k->ifindex, &val);
 		break;
 	}
 	case OFFLOAD_REC_GSO:
