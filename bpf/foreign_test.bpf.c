@@ -17,3 +17,10 @@ int foreign_tc(struct __sk_buff *skb)
 {
 	return -1;
 }
+
+/* What the dispatcher test plugs into a slot: frags like xwg_rx, and a verdict nothing else gives. */
+SEC("xdp.frags")
+int foreign_xdp_drop(struct xdp_md *ctx)
+{
+	return XDP_DROP;
+}
