@@ -33,6 +33,9 @@ topo_create || { nok "topology"; lib_done; }
 # The namespace's dispatcher directory: removed by the EXIT trap too, should the test stop early.
 T_IFS+=("netns:$(nsx "$NS_A" stat -L -c %i /proc/self/ns/net)")
 iperf_server "$NS_B" 5201
+# Strict reverse-path filtering: a frame delivered into the wrong xwg tunnel is dropped, not accepted
+# by the weak host model, so (b) fails if one interface's TC program takes the other's frames.
+nsx "$NS_A" sysctl -qw net.ipv4.conf.all.rp_filter=1
 
 # ---------------------------------------------------------------------------------------------
 # Probes
