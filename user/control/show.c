@@ -596,8 +596,12 @@ static void show_json_offload(FILE *out, const struct show_device *d)
 		fprintf(out, "%s", i ? "," : "");
 		show_json_string(out, d->underlay[i]);
 	}
-	fprintf(out, "],\"skipped\":");
-	show_json_string(out, d->skipped);
+	fprintf(out, "]");
+	/* Only when there is something: candidates xwg did not attach to, and why. */
+	if (d->skipped[0]) {
+		fprintf(out, ",\"skipped\":");
+		show_json_string(out, d->skipped);
+	}
 	fprintf(out, ",\"reasons\":{");
 	for (size_t i = 0; i < d->n_reasons; i++) {
 		fprintf(out, "%s", i ? "," : "");
