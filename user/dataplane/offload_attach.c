@@ -325,8 +325,8 @@ static int offload_rec_ready(struct xwg_device *dev, struct offload *o)
 	o->tun_ifindex = dev->ifindex;
 	snprintf(o->ifname, sizeof(o->ifname), "%s", dev->ifname);
 	offload_pin_dir(o->pin_dir, sizeof(o->pin_dir), dev->ifname);
-	o->links = !getenv("XWG_NO_LINKS");
-	o->listen_port = dev->listen_port;	/* the fallback can be tested on a kernel with links */
+	o->links = !getenv("XWG_NO_LINKS");	/* the fallback can be tested on a kernel with links */
+	o->listen_port = dev->listen_port;
 	o->rec_fd = offload_rec_open(o->pin_dir, true);
 	return o->rec_fd < 0 ? o->rec_fd : 0;
 }
@@ -420,7 +420,18 @@ void offload_underlay_follow(struct xwg_device *dev, const struct endpoint *ep)
 	struct offload_cands c = { 0 };
 	char why[128];
 
-	if (!o || !o->attached || !ep->addr.sa.sa_family)
+	if (!o || !o->attached)
+		return;
+	/* A new listen port (UAPI set): the dispatcher must hand that port to us now. */
+	if (o->listen_port != dev->listen_port && o->disp_slot >= 0) {
+		o->listen_port = dev->listen_port;
+		for (int i = 0; i < o->n_underlay; i++) {
+			offload_disp_detach(o, o->underlays[i].ifindex);
+			if (offload_disp_attach(o, o->underlays[i].ifindex, o->listen_port, offload_xdp_flags(o->mode)))
+				offload_skip(o, o->underlays[i].name, "cannot move the dispatcher to the new port");
+		}
+	}
+	if (!ep->addr.sa.sa_family)
 		return;
 	if (ep->src_valid && ep->src_ifindex > 0 && offload_find_underlay(o, ep->src_ifindex) >= 0)
 		return;

@@ -102,7 +102,7 @@ void offload_detach_all(struct xwg_device *dev, struct offload *o);
 /* After a dead agent: its pinned links and recorded attachments go, its host settings come back. */
 void offload_detach_stale(const char *ifname);
 struct endpoint;
-/* A peer's endpoint changed: make sure its interface is an underlay (the publish step calls it). */
+/* After a peer endpoint or the listen port changed: its interface an underlay, the dispatcher on the port (the publish step calls it). */
 void offload_underlay_follow(struct xwg_device *dev, const struct endpoint *ep);
 
 /* offload_hook.c: one program at one hook, only where the slot is xwg's. */
