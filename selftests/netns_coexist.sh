@@ -17,6 +17,9 @@
 #     pinned under $BPFFS_DIR/netns:INODE). Both carry traffic in BPF at the same time; then one
 #     goes down and the other still carries traffic in BPF; then the other's agent is killed -9
 #     and cleaned up while the first, up again, carries on; the dispatcher's pins go with the last.
+# (c) The same as (a)'s kill -9 case on the fallback for kernels without links (XWG_NO_LINKS=1):
+#     xwg's cls_bpf filter sits at its own priority beside the foreign one and goes, the foreign
+#     clsact stays.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -41,7 +44,8 @@ nsx "$NS_A" sysctl -qw net.ipv4.conf.all.rp_filter=1
 # Probes
 
 xdp_id() { ip -n "$NS_A" -d link show "$1" | grep -o 'prog/xdp[a-z]* id [0-9]*' | awk '{ print $3 }'; }
-tc_ids() { tc -n "$NS_A" filter show dev "$1" ingress 2>/dev/null | grep -o ' id [0-9]*' | awk '{ print $2 }' | sort | paste -sd, -; }
+# The foreign filters sit at pref 1 (xwg's fallback filter, at its own pref, is not one of them).
+tc_ids() { tc -n "$NS_A" filter show dev "$1" ingress pref 1 2>/dev/null | grep -o ' id [0-9]*' | awk '{ print $2 }' | sort | paste -sd, -; }
 txcsum() { nsx "$NS_A" ethtool -k "$1" | awk '/^tx-checksumming:/ { print $2 }'; }
 
 # foreign_intact TAG: the three foreign programs are where they were put, with the same ids.
@@ -225,6 +229,36 @@ pair_down 3
 foreign_intact "(b) at the end"
 check "(b): the dispatcher's pins went with the last interface" sh -c "! ls -d $BPFFS_DIR/netns:* 2>/dev/null"
 check "(b): no XDP left on $VETH_A" sh -c "! ip -n '$NS_A' -d link show '$VETH_A' | grep -q xdp"
+
+# ---------------------------------------------------------------------------------------------
+# (c) the fallback for kernels without links (forced): netlink XDP that never replaces, a cls_bpf
+#     filter at xwg's own priority beside the foreign one, and the foreign clsact left in place.
+
+tag="(c) without links (XWG_NO_LINKS=1)"
+export XWG_NO_LINKS=1
+if XWG_MODE_A=xdp pair_up 4 xwg wireguard-go 4 a; then
+	IF4=$(ifname_of 4 a)
+	mode_is "$tag" "$IF4" xdp
+	check_re "$tag: xwg's filter at its own priority beside the foreign one" "pref 30567 bpf" \
+		"$(tc -n "$NS_A" filter show dev "$VETH_A" ingress)"
+	foreign_intact "$tag: after up"
+	traffic "$tag" 4
+	bpf_share "$tag" "$IF4"
+	PROGS=$(inst_prog_ids "$IF4")
+	check "$tag: kill -9 of the agent" kill_agent "$IF4"
+	check_re "$tag: xwg down removes what the dead agent left" "removed what a dead agent left" \
+		"$(nsx "$NS_A" "$XWG" down "$IF4" 2>&1)"
+	xwg_gone "$tag" "$IF4" "$PROGS"
+	foreign_intact "$tag: after cleanup"
+	check_eq "$tag: no xwg filter left on $VETH_A" "" "$(tc -n "$NS_A" filter show dev "$VETH_A" ingress | grep 'pref 30567')"
+	check "$tag: the foreign clsact on $VETH_A stays" sh -c "tc -n '$NS_A' qdisc show dev '$VETH_A' | grep -q clsact"
+	check "$tag: no XDP left on $VETH_A" sh -c "! ip -n '$NS_A' -d link show '$VETH_A' | grep -q xdp"
+	check_eq "$tag: $VETH_A's TX checksumming restored" "$CSUM0" "$(txcsum "$VETH_A")"
+else
+	nok "$tag: xwg up --mode xdp"
+fi
+unset XWG_NO_LINKS
+pair_down 4
 check_eq "(b): $VETH_A's TX checksumming restored at the end" "$CSUM0" "$(txcsum "$VETH_A")"
 
 lib_done
