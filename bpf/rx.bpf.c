@@ -29,6 +29,8 @@
 #define ETH_P_IP	0x0800
 #define ETH_P_IPV6	0x86DD
 #define IP_MF_OFFSET	0x3fff
+/* Not ours (or the agent's): TCX runs the next program on the hook, cls_bpf the next filter. */
+#define TC_ACT_UNSPEC	(-1)
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 /* Ethernet + the longest IPv4 header + UDP + WireGuard header: all the parser reads directly. */
@@ -118,7 +120,7 @@ static __always_inline int rx_tc_verdict(struct __sk_buff *skb, __u32 reason, __
 	case XWG_ACT_DELIVER:
 		return rx_tc_deliver(skb, tun_ifindex);
 	case XWG_ACT_AGENT:
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	return TC_ACT_SHOT;
 }
@@ -591,7 +593,8 @@ static __always_inline int rx_decap_xdp(struct xdp_md *ctx, const struct rx_pkt 
 	if ((void *)(meta + 1) > (void *)(long)ctx->data)
 		return -XWG_R_ERROR;
 	meta->mark.magic = XWG_RX_META_MAGIC;
-	meta->mark.peer_id = p->peer_id;
+	meta->mark.tun_ifindex = p->tun_ifindex;
+	meta->mark.peer_id = (__u16)p->peer_id;
 	meta->mark.keep = (__u16)p->inner_len;
 	__builtin_memcpy(meta->mark_l3, &meta->mark, sizeof(meta->mark));
 	meta->mark.keep = (__u16)want;
@@ -726,8 +729,11 @@ int xwg_rx_tc(struct __sk_buff *skb)
 	__u32 zero = 0;
 
 	if ((void *)(meta + 1) > data || meta->magic != XWG_RX_META_MAGIC)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	cfg = bpf_map_lookup_elem(&xwg_config, &zero);
+	/* Another xwg interface's frame: its own xwg_rx_tc further along the hook takes it. */
+	if (cfg && meta->tun_ifindex != cfg->tun_ifindex)
+		return TC_ACT_UNSPEC;
 	/* Decrypted and stripped: it must not go up the underlay's stack. */
 	if (!cfg || !cfg->tun_ifindex || meta->keep > skb->len ||
 	    bpf_skb_change_tail(skb, meta->keep, 0)) {

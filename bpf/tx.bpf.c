@@ -18,7 +18,7 @@
  * sticky source the receive path records). bpf_redirect_neigh routes on that interface and
  * resolves the next hop itself: unlike bpf_fib_lookup it needs no forwarding sysctl and does not
  * fail after a neighbour flush. Everything else goes up the tunnel to the agent untouched
- * (TC_ACT_OK): GSO super-packets, oversize packets, packets without peer, endpoint (or its
+ * (TC_ACT_UNSPEC): GSO super-packets, oversize packets, packets without peer, endpoint (or its
  * source) or usable keypair. Every step returns 0 or -reason; tx_verdict() turns the reason into
  * the verdict and the per-CPU counter in one place.
  *
@@ -33,6 +33,7 @@
 #define ETH_P_IP	0x0800
 #define ETH_P_IPV6	0x86DD
 #define IP_MF_OFFSET	0x3fff
+#define TC_ACT_UNSPEC	(-1)	/* the agent's: TCX runs the next program, then the stack */
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 #define WG_HDR_LEN	16
@@ -125,7 +126,7 @@ static __always_inline int tx_verdict(__u32 reason, __u32 ifindex)
 	case XWG_ACT_DELIVER:
 		return bpf_redirect_neigh(ifindex, NULL, 0, 0);
 	case XWG_ACT_AGENT:
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	return TC_ACT_SHOT;
 }

@@ -173,13 +173,35 @@ _Static_assert(sizeof(struct xwg_event) == 64, "xwg_event layout");
 
 #define XWG_RX_META_MAGIC	0x31677778u	/* "xwg1" in memory */
 
+/*
+ * ---- bpf/dispatch.bpf.c: one XDP program per underlay for every xwg interface of a namespace
+ *
+ * XDP takes one program per device, so xwg attaches a dispatcher (pinned under
+ * /sys/fs/bpf/xwg/netns:INODE/) that looks up (ingress ifindex, UDP destination port) and
+ * tail-calls the owning interface's xwg_rx; other traffic passes.
+ */
+#define XWG_DISP_SLOTS		64
+#define XWG_DISP_MAX_PORTS	1024
+
+struct xwg_disp_key {
+	__u32 ifindex;		/* the underlay */
+	__u16 port;		/* UDP destination port, network order */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct xwg_disp_key) == 8, "xwg_disp_key layout");
+
+/*
+ * Several xwg interfaces can share an underlay (one TCX program each on its ingress): tun_ifindex
+ * says whose frame it is, so every xwg_rx_tc takes only its own tunnel's and passes the rest on.
+ */
 struct xwg_rx_mark {
 	__u32 magic;
-	__u32 peer_id;
+	__u32 tun_ifindex;	/* the tunnel the frame was decrypted for */
 	__u16 keep;		/* bytes from TC's data on that are the packet: the rest is padding + tag */
-	__u16 pad0;
+	__u16 peer_id;
 };
 _Static_assert(sizeof(struct xwg_rx_mark) == 12, "xwg_rx_mark layout");
+_Static_assert(XWG_MAX_PEERS <= 65536, "peer ids fit the mark's 16 bits");
 
 /*
  * XDP cannot trim the tail itself: generic XDP on 6.18 leaves the skb's tail pointer out of step

@@ -276,7 +276,7 @@ conf_peer() {
 
 # Drops the wg-quick-only keys, leaving what `wg setconf` accepts (like `wg-quick strip`).
 conf_strip() {
-	grep -Eiv '^[[:space:]]*(Address|MTU|DNS|Table|PreUp|PostUp|PreDown|PostDown|SaveConfig|Mode)[[:space:]]*=' "$1"
+	grep -Eiv '^[[:space:]]*(Address|MTU|DNS|Table|PreUp|PostUp|PreDown|PostDown|SaveConfig|Mode|Underlay)[[:space:]]*=' "$1"
 }
 
 # conf_values FILE KEY: every value of KEY, split on commas, one per line.

@@ -23,7 +23,7 @@
 #include "rx.skel.h"
 
 #define REDIR TC_ACT_REDIRECT
-#define PASS TC_ACT_OK
+#define PASS TC_ACT_UNSPEC
 #define SHOT TC_ACT_SHOT
 
 /* The XDP fixtures (test_bpf_rx.c) with the TC verdicts: delivered, to the agent, dropped. */
@@ -192,17 +192,17 @@ static void test_agent_cases(void)
 	build(&f, &fr);
 	ASSERT_EQ(set_config(LO_IFINDEX, 0), 0);
 	ASSERT_EQ(run_tc(fr.b, fr.len, &r), 0);
-	ASSERT_EQ(r.verdict, TC_ACT_OK);
+	ASSERT_EQ(r.verdict, TC_ACT_UNSPEC);
 	ASSERT_EQ(r.out_len, fr.len);
 	ASSERT_MEMEQ(r.out, fr.b, fr.len);
 	ASSERT_EQ(set_config(0, XWG_CFG_F_RX), 0);	/* no tunnel: also off */
 	ASSERT_EQ(run_tc(fr.b, fr.len, &r), 0);
-	ASSERT_EQ(r.verdict, TC_ACT_OK);
+	ASSERT_EQ(r.verdict, TC_ACT_UNSPEC);
 	ASSERT_EQ(reason_count(XWG_R_DISABLED), dis + 2);
 	ASSERT_EQ(set_config(LO_IFINDEX, XWG_CFG_F_RX), 0);
 
 	ASSERT_TRUE(run_tc_gso(fr.b, fr.len, 100, 1, &r) >= 0);
-	ASSERT_EQ(r.verdict, TC_ACT_OK);
+	ASSERT_EQ(r.verdict, TC_ACT_UNSPEC);
 	ASSERT_EQ(reason_count(XWG_R_NONLINEAR), nl + 1);
 	ASSERT_EQ(r.out_len, fr.len);
 	ASSERT_MEMEQ(r.out, fr.b, fr.len);

@@ -66,7 +66,7 @@ struct fixture {
 	int csum;		/* CS_*: the inner L4 checksum as it reaches TC */
 	uint8_t tos;		/* inner TOS / traffic class */
 	int mutate;		/* M_* */
-	int verdict;		/* TC_ACT_REDIRECT or TC_ACT_OK */
+	int verdict;		/* TC_ACT_REDIRECT or TC_ACT_UNSPEC */
 	int reason;		/* the one xwg_reasons counter that must move */
 };
 
@@ -96,23 +96,23 @@ static const struct fixture fixtures[] = {
 	{ "MTU-sized: padding capped", K_UDP4, PEER_A, MTU - 28, CS_PARTIAL, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "MTU-sized v6 over v6", K_TCP6, PEER_B, MTU - 60, CS_PARTIAL, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "one byte under a multiple of 16", K_UDP4, PEER_A, 35, CS_GOOD, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
-	{ "one byte over the MTU", K_UDP4, PEER_A, MTU - 27, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_TOO_BIG },
-	{ "GSO super-packet", K_TCP4, PEER_A, 1000, CS_PARTIAL, 0, M_GSO, TC_ACT_OK, XWG_R_TX_GSO },
-	{ "nobody's destination", K_UDP4, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_PEER },
-	{ "nobody's v6 destination", K_UDP6, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_PEER },
-	{ "allowed IP of a removed peer", K_UDP4, PEER_MISSING, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_PEER },
-	{ "peer the agent took out of BPF", K_UDP4, PEER_AGENT, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_PEER_AGENT },
-	{ "peer without endpoint", K_UDP4, PEER_NOEP, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_ENDPOINT },
-	{ "endpoint without source", K_UDP4, PEER_NOSRC, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_ENDPOINT },
-	{ "no current keypair", K_UDP4, PEER_NOKP, 10, CS_PARTIAL, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_KEYPAIR },
-	{ "current keypair deleted", K_TCP6, PEER_GONE, 10, CS_PARTIAL, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NO_KEYPAIR },
-	{ "expired keypair", K_TCP4, PEER_EXPIRED, 10, CS_PARTIAL, 0, M_NONE, TC_ACT_OK, XWG_R_TX_EXPIRED_KEY },
-	{ "keypair not for sending", K_UDP4, PEER_NOSEND, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_EXPIRED_KEY },
-	{ "counter exhausted", K_UDP4, PEER_EXHAUSTED, 10, CS_PARTIAL, 0, M_NONE, TC_ACT_OK, XWG_R_TX_EXHAUSTED },
-	{ "IPv6 extension header", K_V6EXT, PEER_A, 10, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NOT_IP },
-	{ "IP length beyond the packet", K_UDP4, PEER_A, 10, CS_GOOD, 0, M_TRUNC_LEN, TC_ACT_OK, XWG_R_TX_NOT_IP },
-	{ "ARP", K_ARP, PEER_A, 0, CS_GOOD, 0, M_NONE, TC_ACT_OK, XWG_R_TX_NOT_IP },
-	{ "transmit offload off", K_UDP4, PEER_A, 10, CS_GOOD, 0, M_DISABLED, TC_ACT_OK, XWG_R_TX_DISABLED },
+	{ "one byte over the MTU", K_UDP4, PEER_A, MTU - 27, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_TOO_BIG },
+	{ "GSO super-packet", K_TCP4, PEER_A, 1000, CS_PARTIAL, 0, M_GSO, TC_ACT_UNSPEC, XWG_R_TX_GSO },
+	{ "nobody's destination", K_UDP4, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_PEER },
+	{ "nobody's v6 destination", K_UDP6, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_PEER },
+	{ "allowed IP of a removed peer", K_UDP4, PEER_MISSING, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_PEER },
+	{ "peer the agent took out of BPF", K_UDP4, PEER_AGENT, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_PEER_AGENT },
+	{ "peer without endpoint", K_UDP4, PEER_NOEP, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_ENDPOINT },
+	{ "endpoint without source", K_UDP4, PEER_NOSRC, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_ENDPOINT },
+	{ "no current keypair", K_UDP4, PEER_NOKP, 10, CS_PARTIAL, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_KEYPAIR },
+	{ "current keypair deleted", K_TCP6, PEER_GONE, 10, CS_PARTIAL, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_KEYPAIR },
+	{ "expired keypair", K_TCP4, PEER_EXPIRED, 10, CS_PARTIAL, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_EXPIRED_KEY },
+	{ "keypair not for sending", K_UDP4, PEER_NOSEND, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_EXPIRED_KEY },
+	{ "counter exhausted", K_UDP4, PEER_EXHAUSTED, 10, CS_PARTIAL, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_EXHAUSTED },
+	{ "IPv6 extension header", K_V6EXT, PEER_A, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NOT_IP },
+	{ "IP length beyond the packet", K_UDP4, PEER_A, 10, CS_GOOD, 0, M_TRUNC_LEN, TC_ACT_UNSPEC, XWG_R_TX_NOT_IP },
+	{ "ARP", K_ARP, PEER_A, 0, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NOT_IP },
+	{ "transmit offload off", K_UDP4, PEER_A, 10, CS_GOOD, 0, M_DISABLED, TC_ACT_UNSPEC, XWG_R_TX_DISABLED },
 	{ "still in sync after all that", K_TCP4, PEER_A, 1, CS_PARTIAL, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 };
 
@@ -611,7 +611,7 @@ static void run_fixture(const struct fixture *f)
 			TEST_FAIL("%s: counter %s moved by %lld, want %lld", f->name, xwg_reason_key(i),
 				  (long long)(after[i] - before[i]), (long long)(exp - before[i]));
 	}
-	if (f->verdict == TC_ACT_OK) {
+	if (f->verdict == TC_ACT_UNSPEC) {
 		/* The agent gets exactly what came in, and no nonce was spent on it. */
 		ASSERT_EQ(r.out_len, flen);
 		if (r.out_len == flen)
@@ -751,7 +751,7 @@ static void test_fwmark(void)
 	} cases[] = {
 		{ PEER_A, 0, 7, TC_ACT_REDIRECT },
 		{ PEER_A, 0xca6c, 0xca6c, TC_ACT_REDIRECT },
-		{ PEER_NOEP, 0xca6c, 7, TC_ACT_OK },
+		{ PEER_NOEP, 0xca6c, 7, TC_ACT_UNSPEC },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

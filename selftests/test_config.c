@@ -193,7 +193,14 @@ static void test_minimal_and_defaults(void)
 	ASSERT_FALSE(cfg.has_listen_port);
 	ASSERT_EQ(cfg.mtu, 0);
 	ASSERT_STREQ(cfg.mode, "");
+	ASSERT_STREQ(cfg.underlay, "");
 	ASSERT_EQ(cfg.n_peers, 0);
+	config_free(&cfg);
+
+	/* Underlay: names in file order, repeated keys add up. */
+	ASSERT_EQ(config_parse_string(&cfg, "u", "[Interface]\nUnderlay = eth0 , veth-pod1\nunderlay=bond0\n", err,
+				      sizeof(err)), 0);
+	ASSERT_STREQ(cfg.underlay, "eth0,veth-pod1,bond0");
 	config_free(&cfg);
 
 	ASSERT_EQ(config_parse_string(&cfg, "a", "[Interface]\nFwMark = 4294967295\nMode = auto\n"
@@ -249,6 +256,9 @@ static const struct bad_case bad_cases[] = {
 	{ IF "FwMark = 0x-1\n", "wg0.conf:2: invalid FwMark '0x-1'" },
 	{ IF "FwMark = on\n", "wg0.conf:2: invalid FwMark 'on'" },
 	{ IF "Mode = fast\n", "wg0.conf:2: invalid Mode 'fast' (auto, xdp, xdp-generic, tc or tun)" },
+	{ IF "Underlay = eth0,,eth1\n", "wg0.conf:2: empty element in Underlay" },
+	{ IF "Underlay = averyveryverylongname\n", "wg0.conf:2: invalid Underlay interface name 'averyveryverylongname'" },
+	{ IF "Underlay = ../x\n", "wg0.conf:2: invalid Underlay interface name '../x'" },
 	{ IF "Address = 10.0.0.1/33\n", "wg0.conf:2: invalid Address '10.0.0.1/33'" },
 	{ IF "Address = 10.0.0.1/24, fd00::1/129\n", "wg0.conf:2: invalid Address 'fd00::1/129'" },
 	{ IF "Address = 10.0.0.1/24,,10.0.0.2\n", "wg0.conf:2: empty element in Address" },

@@ -105,7 +105,7 @@ static void test_get_empty(void)
 	/* Without offload: the mode and nothing else (no refusals, underlays or counters). */
 	EXPECT_REPLY(&dev, "get=1\n\n", "xwg_mode=tun\nerrno=0\n\n");
 	/* Asking for tun explicitly loads nothing and changes nothing. */
-	ASSERT_EQ(offload_start(&dev, OFFLOAD_TUN), 0);
+	ASSERT_EQ(offload_start(&dev, OFFLOAD_TUN, NULL), 0);
 	ASSERT_EQ(offload_active_mode(&dev), OFFLOAD_TUN);
 	EXPECT_REPLY(&dev, "get=1\n\n", "xwg_mode=tun\nerrno=0\n\n");
 	/* A probe connection sends nothing at all. */

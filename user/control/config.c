@@ -108,6 +108,28 @@ static bool config_key_unsupported(const char *key)
 	return false;
 }
 
+/* Underlay = IF, IF: interface names appended to cfg->underlay as "IF,IF"; a bad name is an error. */
+static int config_parse_underlay(struct config_parser *p, char *value)
+{
+	struct xwg_config *cfg = p->cfg;
+	char *name;
+
+	while ((name = strsep(&value, ","))) {
+		size_t off = strlen(cfg->underlay);
+
+		name += strspn(name, " \t");
+		name[strcspn(name, " \t")] = '\0';
+		if (!*name)
+			return config_error(p, "empty element in Underlay");
+		if (strlen(name) >= 16 || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+			return config_error(p, "invalid Underlay interface name '%s'", name);
+		if (off + strlen(name) + 2 > sizeof(cfg->underlay))
+			return config_error(p, "too many Underlay interfaces");
+		snprintf(cfg->underlay + off, sizeof(cfg->underlay) - off, "%s%s", off ? "," : "", name);
+	}
+	return 0;
+}
+
 static int config_interface_key(struct config_parser *p, const char *key, char *value)
 {
 	struct xwg_config *cfg = p->cfg;
@@ -142,6 +164,8 @@ static int config_interface_key(struct config_parser *p, const char *key, char *
 		if (i == sizeof(modes) / sizeof(modes[0]))
 			return config_error(p, "invalid Mode '%s' (auto, xdp, xdp-generic, tc or tun)", value);
 		snprintf(cfg->mode, sizeof(cfg->mode), "%s", modes[i]);
+	} else if (!strcasecmp(key, "Underlay")) {
+		return config_parse_underlay(p, value);
 	} else if (config_key_unsupported(key)) {
 		return config_error(p, "'%s' is not supported by xwg", key);
 	} else {

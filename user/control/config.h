@@ -29,6 +29,7 @@ struct xwg_config {
 	uint32_t fwmark;
 	int mtu;			/* 0 = default */
 	char mode[16];			/* "" = default ("auto"); xwg extension key Mode */
+	char underlay[256];		/* "" or "eth0,eth1": xwg extension key Underlay */
 	struct xwg_prefix *addresses;	/* kept with host bits */
 	size_t n_addresses;
 	struct xwg_config_peer *peers;	/* in file order */

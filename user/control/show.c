@@ -22,7 +22,7 @@
  * more modes or reasons than this client, and the reply is still good.
  */
 #define SHOW_MAX_REFUSED 8
-#define SHOW_MAX_UNDERLAY 16
+#define SHOW_MAX_UNDERLAY 64	/* as OFFLOAD_REPORT_UNDERLAY */
 #define SHOW_MAX_REASONS 64
 
 struct show_peer {
@@ -59,6 +59,7 @@ struct show_device {
 	size_t n_refused;
 	char underlay[SHOW_MAX_UNDERLAY][IFNAMSIZ];
 	size_t n_underlay;
+	char skipped[512];		/* candidate underlays not attached to, and why */
 	struct show_reason reasons[SHOW_MAX_REASONS];
 	size_t n_reasons;
 	int server_errno;		/* the reply's errno, as a negative value */
@@ -221,6 +222,10 @@ static int show_device_line(struct show_device *d, const char *key, const char *
 		return show_add_refused(d, value);
 	if (!strcmp(key, "xwg_underlay"))
 		return show_add_underlay(d, value);
+	if (!strcmp(key, "xwg_skipped")) {
+		snprintf(d->skipped, sizeof(d->skipped), "%s", value);
+		return 0;
+	}
 	if (!strcmp(key, "xwg_reason"))
 		return show_add_reason(d, value);
 	return 0;
@@ -509,6 +514,8 @@ static void show_human_offload(FILE *out, const struct show_device *d)
 	fprintf(out, "%s\n", d->n_underlay ? ")" : "");
 	for (size_t i = 0; i < d->n_refused; i++)
 		fprintf(out, "  refused: %s: %s\n", d->refused[i].mode, d->refused[i].reason);
+	if (d->skipped[0])
+		fprintf(out, "  not attached to: %s\n", d->skipped);
 	if (!d->n_reasons)
 		return;
 	fprintf(out, "  bpf counters:\n");
@@ -605,7 +612,13 @@ static void show_json_offload(FILE *out, const struct show_device *d)
 		fprintf(out, "%s", i ? "," : "");
 		show_json_string(out, d->underlay[i]);
 	}
-	fprintf(out, "],\"reasons\":{");
+	fprintf(out, "]");
+	/* Only when there is something: candidates xwg did not attach to, and why. */
+	if (d->skipped[0]) {
+		fprintf(out, ",\"skipped\":");
+		show_json_string(out, d->skipped);
+	}
+	fprintf(out, ",\"reasons\":{");
 	for (size_t i = 0; i < d->n_reasons; i++) {
 		fprintf(out, "%s", i ? "," : "");
 		show_json_string(out, d->reasons[i].key);

@@ -255,7 +255,7 @@ static void uapi_print_text(FILE *out, const char *s)
 static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 {
 	enum offload_mode active = offload_active_mode(dev);
-	const char *names[OFFLOAD_MAX_UNDERLAY];
+	const char *names[OFFLOAD_REPORT_UNDERLAY];
 	uint64_t counts[XWG_R_MAX];
 	int m, n;
 
@@ -270,9 +270,14 @@ static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 		uapi_print_text(out, why);
 		fputc('\n', out);
 	}
-	n = offload_underlay(dev, names);
-	for (int i = 0; i < n && i < OFFLOAD_MAX_UNDERLAY; i++)
+	n = offload_underlay(dev, names, OFFLOAD_REPORT_UNDERLAY);
+	for (int i = 0; i < n; i++)
 		fprintf(out, "xwg_underlay=%s\n", names[i]);
+	if (offload_underlay_skipped(dev)[0]) {
+		fprintf(out, "xwg_skipped=");
+		uapi_print_text(out, offload_underlay_skipped(dev));
+		fputc('\n', out);
+	}
 	if (offload_reason_counts(dev, counts))
 		memset(counts, 0, sizeof(counts));
 	/* The agent's own fail-closed drops, next to BPF's. */

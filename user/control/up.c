@@ -201,12 +201,13 @@ static int agent_setup_links(struct xwg_device *dev, const struct xwg_config *cf
  * Lays the BPF fast path over the configured device. auto takes whatever works (tun included);
  * an explicit mode that could not be had is an error, not a silent downgrade.
  */
-static int agent_offload(struct xwg_device *dev, enum offload_mode mode, char *err, size_t errlen)
+static int agent_offload(struct xwg_device *dev, enum offload_mode mode, const struct xwg_config *cfg, char *err,
+			 size_t errlen)
 {
 	const char *why;
 	int ret;
 
-	ret = offload_start(dev, mode);
+	ret = offload_start(dev, mode, cfg && cfg->underlay[0] ? cfg->underlay : NULL);
 	if (ret)
 		return agent_fail(err, errlen, ret, dev->ifname, "cannot start the %s data path",
 				  offload_mode_name(mode));
@@ -220,12 +221,12 @@ static int agent_offload(struct xwg_device *dev, enum offload_mode mode, char *e
 /* "xdp on eth0, veth1" or "tun": what the start-up line reports. */
 static void agent_describe_mode(const struct xwg_device *dev, char *buf, size_t len)
 {
-	const char *names[OFFLOAD_MAX_UNDERLAY];
-	int n = offload_underlay(dev, names);
+	const char *names[OFFLOAD_REPORT_UNDERLAY];
+	int n = offload_underlay(dev, names, OFFLOAD_REPORT_UNDERLAY);
 	size_t off;
 
 	off = (size_t)snprintf(buf, len, "%s", offload_mode_name(offload_active_mode(dev)));
-	for (int i = 0; i < n && i < OFFLOAD_MAX_UNDERLAY && off < len; i++)
+	for (int i = 0; i < n && off < len; i++)
 		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : " on ", names[i]);
 }
 
@@ -264,7 +265,7 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 			goto err_uninit;
 	}
 	/* Last: the programs mirror the finished configuration and find the underlays up. */
-	ret = agent_offload(dev, mode, err, errlen);
+	ret = agent_offload(dev, mode, cfg, err, errlen);
 	if (ret)
 		goto err_uninit;
 	return 0;

@@ -43,6 +43,7 @@ const char *offload_refused(const struct xwg_device *dev, enum offload_mode mode
 static void offload_free(struct offload *o)
 {
 	ring_buffer__free(o->events);
+	free(o->underlays);
 	ctl_bpf__destroy(o->ctl);
 	tx_bpf__destroy(o->tx);
 	rx_bpf__destroy(o->rx);
@@ -58,6 +59,8 @@ static void offload_fall_back(struct xwg_device *dev, struct offload *o)
 {
 	struct offload *keep = calloc(1, sizeof(*keep));
 
+	if (o->rx)
+		offload_detach_all(dev, o);	/* the host-settings record, if attaching began */
 	offload_unpin(o, dev->ifname);
 	if (keep) {
 		memcpy(keep->refused, o->refused, sizeof(keep->refused));
@@ -67,7 +70,7 @@ static void offload_fall_back(struct xwg_device *dev, struct offload *o)
 	dev->offload = keep;
 }
 
-int offload_start(struct xwg_device *dev, enum offload_mode requested)
+int offload_start(struct xwg_device *dev, enum offload_mode requested, const char *underlays)
 {
 	/*
 	 * xdp-generic is left out of auto: the kernel copies nearly every skb before generic XDP and
@@ -88,6 +91,9 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested)
 		free(o);
 		return -ENOMEM;
 	}
+	o->rec_fd = -1;
+	o->disp_slot = o->disp_ports = o->disp_progs = o->disp_prog = -1;
+	snprintf(o->config_underlays, sizeof(o->config_underlays), "%s", underlays ? underlays : "");
 	ret = offload_mount_bpffs();
 	if (!ret)
 		ret = offload_load(o, dev->ifname, &adopted);
@@ -138,7 +144,8 @@ void offload_stop(struct xwg_device *dev)
 
 /*
  * After an agent died (kill -9) its programs stay attached and its tunnel persists: `xwg down`
- * without an agent removes what carries our names. Returns 0 if anything was cleaned, else -ENOENT.
+ * without an agent removes exactly its pinned links and recorded attachments, puts back the host
+ * settings it recorded, deletes the tunnel and the pins. Returns 0 if anything was cleaned, else -ENOENT.
  */
 int offload_cleanup_stale(const char *ifname)
 {
@@ -146,7 +153,7 @@ int offload_cleanup_stale(const char *ifname)
 
 	if (!offload_has_pins(ifname))
 		return -ENOENT;
-	offload_detach_stale(tun);
+	offload_detach_stale(ifname);
 	if (tun)
 		nl_link_delete(tun);
 	offload_unpin_stale(ifname);

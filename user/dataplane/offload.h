@@ -20,7 +20,8 @@ enum offload_mode {
 	OFFLOAD_AUTO,		/* request only: best that works */
 };
 
-#define OFFLOAD_MAX_UNDERLAY 8
+/* How many underlay names a caller asks for at most (the list itself has no cap). */
+#define OFFLOAD_REPORT_UNDERLAY 64
 /* How often the event loop calls offload_poll while BPF is on (ms). */
 #define OFFLOAD_POLL_MS 100
 
@@ -35,12 +36,14 @@ int offload_mode_parse(const char *s, enum offload_mode *mode);
 const char *offload_mode_name(enum offload_mode mode);
 
 /*
- * Loads the programs, pins the maps under /sys/fs/bpf/xwg/IFNAME/ and attaches to every suitable
- * underlay interface (up, not loopback, not the tunnel) in the requested mode; auto tries xdp,
- * xdp-generic, tc, then tun. Never fails for lack of BPF: it falls back to tun and records why
- * (offload_refused). Returns 0, or -errno only for errors that leave nothing usable.
+ * Loads the programs, pins the maps under /sys/fs/bpf/xwg/IFNAME/ and attaches to the underlays
+ * (the configured ones, comma-separated in underlays or NULL, the interfaces of the routes to the
+ * peers' endpoints and of the default routes) in the requested mode, through pinned bpf_links;
+ * never over a program xwg did not attach. auto tries xdp, then tc, then tun. Never fails for
+ * lack of BPF: it falls back to tun and records why (offload_refused). Returns 0, or -errno only
+ * for errors that leave nothing usable.
  */
-int offload_start(struct xwg_device *dev, enum offload_mode requested);
+int offload_start(struct xwg_device *dev, enum offload_mode requested, const char *underlays);
 /* Finds the host's bpffs for pins; call early in the CLI, before forking the agent. */
 void offload_prepare(void);
 /* True when an agent for ifname left pinned state behind (it died): offload_start adopts it. */
@@ -52,8 +55,10 @@ void offload_stop(struct xwg_device *dev);
 enum offload_mode offload_active_mode(const struct xwg_device *dev);
 /* Why a better mode than the active one was refused ("" if it was not tried). */
 const char *offload_refused(const struct xwg_device *dev, enum offload_mode mode);
-/* Underlay interfaces with the receive program attached. Returns the count. */
-int offload_underlay(const struct xwg_device *dev, const char *names[OFFLOAD_MAX_UNDERLAY]);
+/* Underlay interfaces with the receive program attached, up to max. Returns the count. */
+int offload_underlay(const struct xwg_device *dev, const char **names, int max);
+/* Interfaces that were candidates but not attached to, with why ("" if none). */
+const char *offload_underlay_skipped(const struct xwg_device *dev);
 int offload_attach(struct xwg_device *dev, const char *ifname);
 int offload_detach(struct xwg_device *dev, const char *ifname);
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include "device.h"
 #include "offload.h"
 #include "xwg_maps.h"
@@ -42,6 +43,30 @@ struct offload_slot {
 	char why[128];			/* own_failure: the write that failed, for `xwg show` */
 };
 
+struct offload_underlay {
+	int ifindex;
+	char name[IF_NAMESIZE];
+};
+
+/* Where xwg attaches a program. */
+enum offload_hook {
+	OFFLOAD_HOOK_XDP,	/* underlay: xwg_rx */
+	OFFLOAD_HOOK_TC_IN,	/* underlay ingress: xwg_rx_tc (xdp modes) or xwg_rx_tc_full (tc) */
+	OFFLOAD_HOOK_TC_OUT,	/* tunnel egress: xwg_tx */
+};
+
+/* What the pinned record (offload_record.c) holds, per (kind, ifindex). */
+enum offload_rec {
+	OFFLOAD_REC_CSUM = 1,	/* we turned veth TX checksumming off; value: what to set back */
+	OFFLOAD_REC_GSO,	/* the tunnel's gso_max_segs before we set 1 */
+	OFFLOAD_REC_CLSACT,	/* fallback: we created the clsact qdisc */
+	OFFLOAD_REC_XDP_LINK,	/* value: the XDP flags (mode) of our pinned link */
+	OFFLOAD_REC_XDP_PROG,	/* fallback: our netlink XDP program (prog_id), value: flags */
+	OFFLOAD_REC_TC_IN,	/* fallback: our cls_bpf filter's program on ingress */
+	OFFLOAD_REC_TC_OUT,	/* ... on egress (order as enum offload_hook) */
+	OFFLOAD_REC_DISP_SLOT,	/* value: our slot in the namespace's XDP dispatcher */
+};
+
 struct offload {
 	enum offload_mode mode;
 	char refused[OFFLOAD_MODES][160];
@@ -49,10 +74,20 @@ struct offload {
 	struct tx_bpf *tx;
 	struct ctl_bpf *ctl;
 	struct ring_buffer *events;
-	int underlay[OFFLOAD_MAX_UNDERLAY];
-	bool underlay_csum_off[OFFLOAD_MAX_UNDERLAY];	/* we turned veth TX checksumming off */
-	char underlay_name[OFFLOAD_MAX_UNDERLAY][IF_NAMESIZE];
-	int n_underlay;
+	struct offload_underlay *underlays;	/* grows: no cap */
+	int n_underlay, cap_underlay;
+	char config_underlays[256];	/* Underlay = from the file, comma-separated names */
+	char skipped[512];		/* interfaces not attached to, and why */
+	bool attached;			/* programs are on the hooks */
+	bool links;			/* bpf_links (else netlink XDP + cls_bpf, recorded) */
+	int rec_fd;			/* the pinned host-settings record, -1 before attaching */
+	int tun_ifindex;
+	char ifname[IF_NAMESIZE];
+	char pin_dir[160];		/* ROOT/IFNAME */
+	uint16_t listen_port;		/* the port registered with the dispatcher */
+	int disp_slot;			/* -1 until this interface joined the dispatcher */
+	int disp_ports, disp_progs, disp_prog;	/* its pinned maps and program, -1 when closed */
+	struct sockaddr_in6 followed;	/* the last endpoint offload_underlay_follow looked up */
 	bool pinned;			/* the maps are pinned under the interface's directory */
 	struct peer *by_id[XWG_MAX_PEERS];
 	struct offload_slot *slots;	/* XWG_MAX_PEERS of them, by peer id */
@@ -88,12 +123,51 @@ void offload_unpin(struct offload *o, const char *ifname);
 /* Removes ifname's pins without loaded programs (cleanup after a dead agent). */
 void offload_unpin_stale(const char *ifname);
 
+/* ROOT/IFNAME, the directory of an interface's pins. */
+void offload_pin_dir(char *buf, size_t len, const char *ifname);
+
 /* offload_attach.c: programs on the underlays and the tunnel. */
-/* Attaches in one mode to every underlay and the tunnel; on failure leaves nothing and says why. */
+/* Attaches in one mode to the underlays and the tunnel; on failure leaves nothing and says why. */
 int offload_attach_mode(struct xwg_device *dev, struct offload *o, enum offload_mode mode);
 void offload_detach_all(struct xwg_device *dev, struct offload *o);
-/* Detaches programs carrying our names from every interface but the tunnel (after a dead agent). */
-void offload_detach_stale(int tun_ifindex);
+/* After a dead agent: its pinned links and recorded attachments go, its host settings come back. */
+void offload_detach_stale(const char *ifname);
+struct endpoint;
+/* After a peer endpoint or the listen port changed: its interface an underlay, the dispatcher on the port (the publish step calls it). */
+void offload_underlay_follow(struct xwg_device *dev, const struct endpoint *ep);
+/* The listen port changed: the dispatcher's entries move with it. */
+void offload_listen_port_follow(struct xwg_device *dev);
+
+/* offload_hook.c: one program at one hook, only where the slot is xwg's. */
+int offload_hook_attach(struct offload *o, enum offload_hook hook, int ifindex, int prog_fd, uint32_t xdp_flags);
+void offload_hook_detach(struct offload *o, enum offload_hook hook, int ifindex);
+/* Detaches every attachment under dir (links by pin, fallbacks by record) that keep() (if any) does not keep. */
+void offload_hook_sweep(const char *dir, int rec_fd, bool (*keep)(void *, enum offload_hook, int), void *ctx);
+
+/* offload_dispatch.c: the namespace's XDP dispatcher (with links). */
+int offload_disp_attach(struct offload *o, int ifindex, uint16_t port, uint32_t xdp_flags);
+void offload_disp_detach(struct offload *o, int ifindex);
+bool offload_disp_owns(int ifindex);
+void offload_disp_leave(struct offload *o);
+void offload_disp_leave_stale(int rec_fd);
+void offload_disp_prune(struct offload *o, bool (*keep)(void *, int), void *ctx);
+
+/* offload_record.c: the pinned record of host changes. */
+int offload_rec_open(const char *dir, bool create);
+void offload_rec_close(int fd, const char *dir, bool unpin);
+int offload_rec_add(int fd, enum offload_rec kind, int ifindex, uint32_t value, uint32_t prog_id);
+int offload_rec_get(int fd, enum offload_rec kind, int ifindex, uint32_t *value, uint32_t *prog_id);
+void offload_rec_del(int fd, enum offload_rec kind, int ifindex);
+/* Puts back the settings recorded for ifindex (0: all) and forgets them. */
+void offload_rec_restore(int fd, int ifindex);
+void offload_rec_sweep_legacy(int fd, bool (*keep)(void *, enum offload_hook, int), void *ctx,
+			      void (*detach)(int, enum offload_hook, int));
+int offload_ethtool(int ifindex, void *data);
+
+/* offload_route.c: interfaces routes go through, each handed to fn. */
+typedef void (*offload_oif_fn)(void *ctx, int ifindex);
+int offload_route_oifs_to(const struct sockaddr *dst, uint32_t fwmark, offload_oif_fn add, void *ctx);
+int offload_route_oifs_default(bool all, offload_oif_fn add, void *ctx);
 
 /* offload_mirror.c: agent state <-> maps. */
 void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoint *in);

@@ -384,3 +384,8 @@ bool offload_has_pins(const char *ifname)
 	snprintf(path, sizeof(path), "%s/%s/xwg_keypairs", offload_pin_root(), ifname);
 	return stat(path, &st) == 0;
 }
+
+void offload_pin_dir(char *buf, size_t len, const char *ifname)
+{
+	offload_pin_path(buf, len, ifname, NULL);
+}

@@ -256,6 +256,7 @@ static void publish_config(struct xwg_device *dev, struct offload *o)
 		snprintf(o->config_why, sizeof(o->config_why), "config map: %s", strerror(-err));
 	else
 		o->config_why[0] = '\0';
+	offload_listen_port_follow(dev);
 }
 
 /* A gone peer's slot: its prefixes (unless another peer took them), its entry, its stats. */
@@ -289,6 +290,9 @@ static void publish_removed(struct xwg_device *dev, struct offload *o, int id)
  */
 static void publish_endpoints_changed(struct xwg_device *dev, struct offload *o)
 {
+	for (struct peer *p = dev->peers; p; p = p->next_peer)
+		if (p->publish & PUBLISH_ENDPOINT)
+			offload_underlay_follow(dev, &p->endpoint);
 }
 
 static void publish_peer(struct offload *o, struct peer *peer, unsigned int what)

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# xwg on a crowded host: 12 extra interfaces with foreign XDP and TC programs, and two xwg interfaces in one namespace.
+# xwg-timeout: 300
+#
+# (a) Namespace a gets 12 extra interfaces (6 veth pairs) besides its veth; one carries a foreign
+#     generic-XDP program and the default route (a candidate xwg must skip, not refuse the mode
+#     for), one a foreign tc filter, and the veth itself a foreign tc filter (all from
+#     foreign_test.bpf.o). `xwg up --mode xdp`
+#     against wireguard-go must run in xdp (a refusal is a failure), with the veth as underlay,
+#     carry ping and iperf3 each way with >= 99% of the data packets in BPF, and leave the
+#     foreign programs attached (same ids) after up, after down, and after kill -9 of the agent
+#     plus `xwg down`; the veth's TX checksumming (which xwg turns off) is back on after both,
+#     and no pin, link or program of xwg remains.
+# (b) Two xwg interfaces in namespace a (different listen ports) on the same veth, each with a
+#     wireguard-go peer in namespace b, both in xdp (through the namespace's XDP dispatcher,
+#     pinned under $BPFFS_DIR/netns:INODE). Both carry traffic in BPF at the same time; then one
+#     goes down and the other still carries traffic in BPF; then the other's agent is killed -9
+#     and cleaned up while the first, up again, carries on; the dispatcher's pins go with the last.
+# (c) The same as (a)'s kill -9 case on the fallback for kernels without links (XWG_NO_LINKS=1):
+#     xwg's cls_bpf filter sits at its own priority beside the foreign one and goes, the foreign
+#     clsact stays.
+
+. "$(dirname "$0")/lib.sh"
+
+MIN_RATIO=0.99
+XWG_DAEMON=1
+FOREIGN_OBJ=$OUTPUT/foreign_test.bpf.o
+N_EXTRA=12
+
+lib_init
+need_cmd iperf3 jq ping tc bpftool ethtool
+need_impl xwg wireguard-go
+[ -f "$FOREIGN_OBJ" ] || skip_all "$FOREIGN_OBJ not built"
+topo_create || { nok "topology"; lib_done; }
+# The namespace's dispatcher directory: removed by the EXIT trap too, should the test stop early.
+T_IFS+=("netns:$(nsx "$NS_A" stat -L -c %i /proc/self/ns/net)")
+iperf_server "$NS_B" 5201
+# Strict reverse-path filtering: a frame delivered into the wrong xwg tunnel is dropped, not accepted
+# by the weak host model, so (b) fails if one interface's TC program takes the other's frames.
+nsx "$NS_A" sysctl -qw net.ipv4.conf.all.rp_filter=1
+
+# ---------------------------------------------------------------------------------------------
+# Probes
+
+xdp_id() { ip -n "$NS_A" -d link show "$1" | grep -o 'prog/xdp[a-z]* id [0-9]*' | awk '{ print $3 }'; }
+# The foreign filters sit at pref 1 (xwg's fallback filter, at its own pref, is not one of them).
+tc_ids() { tc -n "$NS_A" filter show dev "$1" ingress pref 1 2>/dev/null | grep -o ' id [0-9]*' | awk '{ print $2 }' | sort | paste -sd, -; }
+txcsum() { nsx "$NS_A" ethtool -k "$1" | awk '/^tx-checksumming:/ { print $2 }'; }
+
+# foreign_intact TAG: the three foreign programs are where they were put, with the same ids.
+foreign_intact() {
+	check_eq "$1: foreign XDP program on ${P}d1 still attached" "$F_XDP" "$(xdp_id "${P}d1")"
+	check_eq "$1: foreign tc filter on ${P}d2 still attached" "$F_TC" "$(tc_ids "${P}d2")"
+	check_eq "$1: foreign tc filter on $VETH_A still attached" "$F_TCV" "$(tc_ids "$VETH_A")"
+}
+
+# bpf_share TAG IFNAME: >= 99% of the first peer's data packets each way went through BPF.
+bpf_share() {
+	local tag=$1 ifn=$2 f dir b a res
+	f=$T_TMP/$ifn.json
+	nsx "$NS_A" "$XWG" show "$ifn" --json >"$f" 2>&1
+	for dir in rx tx; do
+		read -r b a < <(jq -r --arg d "$dir" '.peers[0] | "\(.["bpf_" + $d + "_packets"]) \(.["agent_" + $d + "_packets"])"' \
+			"$f" 2>/dev/null)
+		res=$(awk -v b="${b:-null}" -v a="${a:-null}" -v m="$MIN_RATIO" 'BEGIN {
+			if (b !~ /^[0-9]+$/ || a !~ /^[0-9]+$/) { print "missing"; exit }
+			if (b + a == 0) { print "none"; exit }
+			r = b / (b + a); printf "%s %.4f\n", (r >= m ? "ok" : "low"), r }')
+		case $res in
+		ok*) ok "$tag: $ifn $dir in BPF ${res#ok } (bpf $b, agent $a)" ;;
+		*)
+			nok "$tag: $ifn $dir in BPF >= $MIN_RATIO: $res (bpf $b, agent $a)"
+			say "reasons: $(jq -c '.reasons' "$f" 2>/dev/null || head -c 400 "$f")" ;;
+		esac
+	done
+}
+
+# mode_is TAG IFNAME MODE: the active data path, and the veth among the underlays.
+mode_is() {
+	local f=$T_TMP/$2.json
+	nsx "$NS_A" "$XWG" show "$2" --json >"$f" 2>&1
+	check_eq "$1: $2 runs in $3" "$3" "$(jq -r '.mode' "$f" 2>/dev/null)"
+	check_re "$1: $2's underlays include $VETH_A" "(^|,)$VETH_A(,|\$)" "$(jq -r '.underlay // [] | join(",")' "$f" 2>/dev/null)"
+	[ "$(jq -r '.mode' "$f" 2>/dev/null)" = "$3" ] || say "xwg show: $(head -c 600 "$f")"
+}
+
+# traffic TAG N: ping and a short iperf3 each way over pair N's IPv4 overlay.
+traffic() {
+	check "$1: ping" ping_ok "$NS_A" "$(ovl4 "$2" b)"
+	iperf_check "$1: iperf3 3s a -> b" "$NS_A" "$(ovl4 "$2" b)" 5201 3
+	iperf_check "$1: iperf3 3s b -> a (-R)" "$NS_A" "$(ovl4 "$2" b)" 5201 3 -R
+}
+
+# xwg_gone TAG IFNAME PROGS: no tunnel, pins or programs of that instance remain.
+xwg_gone() {
+	local id
+	check "$1: $2 is gone" wait_for 5 sh -c "! ip -n '$NS_A' link show '$2' 2>/dev/null"
+	check "$1: no pins left ($BPFFS_DIR/$2)" wait_for 3 test ! -e "$BPFFS_DIR/$2"
+	for id in $3; do
+		check "$1: $2's program $id unloaded" wait_for 3 sh -c "! bpftool prog show id $id >/dev/null 2>&1"
+	done
+}
+
+# inst_prog_ids IFNAME: programs using a map pinned under the instance's directory.
+inst_prog_ids() {
+	local mids f
+	mids=$(for f in "$BPFFS_DIR/$1"/xwg_*; do
+		[ -e "$f" ] && bpftool map show pinned "$f" -j 2>/dev/null | jq -r '.id // empty'
+	done | paste -sd, -)
+	[ -n "$mids" ] || return 0
+	bpftool prog show -j 2>/dev/null |
+		jq -r --argjson m "[$mids]" '.[] | select(([.map_ids[]?] - $m) != [.map_ids[]?]) | .id' | sort -u | tr '\n' ' '
+}
+
+kill_agent() {	# kill_agent IFNAME: kill -9 of the agent serving IFNAME
+	local pid
+	pid=$(nsx "$NS_A" "$XWG" show "$1" --json 2>/dev/null | jq -r '.pid // empty')
+	[ -n "$pid" ] || pid=$(for p in $(agent_pids "$NS_A"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" | grep -q "/$1.conf" && echo "$p"; done | head -n 1)
+	[ -n "$pid" ] || return 1
+	kill -KILL "$pid"
+	wait_for 3 sh -c "! kill -0 $pid"
+}
+
+# ---------------------------------------------------------------------------------------------
+# (a) 12 extra interfaces and foreign programs
+
+for i in $(seq 1 2 $N_EXTRA); do
+	ip -n "$NS_A" link add "${P}d$i" type veth peer name "${P}d$((i + 1))" &&
+		ip -n "$NS_A" link set "${P}d$i" up && ip -n "$NS_A" link set "${P}d$((i + 1))" up ||
+		{ nok "veth pair ${P}d$i/${P}d$((i + 1))"; lib_done; }
+done
+# The default route goes through the interface with the foreign XDP program: a candidate xwg must skip.
+ip -n "$NS_A" addr add 198.51.100.1/24 dev "${P}d1"
+ip -n "$NS_A" route add default via 198.51.100.254 dev "${P}d1"
+check "foreign XDP program on ${P}d1" ip -n "$NS_A" link set dev "${P}d1" xdpgeneric obj "$FOREIGN_OBJ" sec xdp
+check "foreign tc filter on ${P}d2" sh -c "tc -n '$NS_A' qdisc add dev '${P}d2' clsact &&
+	tc -n '$NS_A' filter add dev '${P}d2' ingress prio 1 bpf da obj '$FOREIGN_OBJ' sec tc"
+check "foreign tc filter on $VETH_A" sh -c "tc -n '$NS_A' qdisc add dev '$VETH_A' clsact &&
+	tc -n '$NS_A' filter add dev '$VETH_A' ingress prio 1 bpf da obj '$FOREIGN_OBJ' sec tc"
+F_XDP=$(xdp_id "${P}d1") F_TC=$(tc_ids "${P}d2") F_TCV=$(tc_ids "$VETH_A")
+[ -n "$F_XDP" ] && [ -n "$F_TC" ] && [ -n "$F_TCV" ] || { nok "foreign programs in place"; lib_done; }
+say "foreign programs: xdp $F_XDP on ${P}d1, tc $F_TC on ${P}d2, tc $F_TCV on $VETH_A"
+CSUM0=$(txcsum "$VETH_A")
+
+tag="(a) $N_EXTRA extra interfaces, foreign programs"
+if XWG_MODE_A=xdp pair_up 1 xwg wireguard-go 4 a; then
+	ok "$tag: xwg up --mode xdp"
+else
+	nok "$tag: xwg up --mode xdp (a refusal is a failure here)"
+	show_file "$T_TMP/$(ifname_of 1 a).log"
+fi
+IFA=$(ifname_of 1 a)
+mode_is "$tag" "$IFA" xdp
+check_re "$tag: ${P}d1 (default route, foreign XDP) was skipped, not the mode" "${P}d1: another XDP program" \
+	"$(nsx "$NS_A" "$XWG" show "$IFA" --json | jq -r '.skipped // empty')"
+foreign_intact "$tag: after up"
+check_eq "$tag: xwg turned $VETH_A's TX checksumming off" off "$(txcsum "$VETH_A")"
+traffic "$tag" 1
+bpf_share "$tag" "$IFA"
+foreign_intact "$tag: after traffic"
+PROGS=$(inst_prog_ids "$IFA")
+check "$tag: xwg down" nsx "$NS_A" "$XWG" down "$IFA"
+xwg_gone "$tag: after down" "$IFA" "$PROGS"
+foreign_intact "$tag: after down"
+check_eq "$tag: $VETH_A's TX checksumming restored after down" "$CSUM0" "$(txcsum "$VETH_A")"
+inst_stop "$(ifname_of 1 b)"
+
+tag="(a) kill -9 and cleanup"
+if XWG_MODE_A=xdp pair_up 1 xwg wireguard-go 4 a; then
+	ok "$tag: xwg up --mode xdp again"
+	check "$tag: ping" ping_ok "$NS_A" "$(ovl4 1 b)"
+	PROGS=$(inst_prog_ids "$IFA")
+	check "$tag: kill -9 of the agent" kill_agent "$IFA"
+	check "$tag: BPF carries traffic without the agent" ping_ok "$NS_A" "$(ovl4 1 b)" 2
+	check_re "$tag: xwg down removes what the dead agent left" "removed what a dead agent left" \
+		"$(nsx "$NS_A" "$XWG" down "$IFA" 2>&1)"
+	xwg_gone "$tag" "$IFA" "$PROGS"
+	foreign_intact "$tag: after cleanup"
+	check_eq "$tag: $VETH_A's TX checksumming restored after cleanup" "$CSUM0" "$(txcsum "$VETH_A")"
+else
+	nok "$tag: xwg up --mode xdp again"
+fi
+pair_down 1
+
+# ---------------------------------------------------------------------------------------------
+# (b) two xwg interfaces in one namespace on one underlay
+
+tag="(b) two xwg interfaces on $VETH_A"
+IF1=$(ifname_of 2 a) IF2=$(ifname_of 3 a)
+XWG_MODE_A=xdp pair_up 2 xwg wireguard-go 4 a || nok "$tag: $IF1 up in xdp"
+XWG_MODE_A=xdp pair_up 3 xwg wireguard-go 4 a || nok "$tag: $IF2 up in xdp (a refusal is a failure)"
+mode_is "$tag" "$IF1" xdp
+mode_is "$tag" "$IF2" xdp
+check "$tag: one dispatcher link on $VETH_A" sh -c "ls -d $BPFFS_DIR/netns:*/link-xdp-$(ip -n "$NS_A" -o link show "$VETH_A" | cut -d: -f1)"
+iperf_server "$NS_B" 5202
+iperf_start "$NS_A" "$(ovl4 2 b)" 5201 4
+J1=$IPERF_JSON P1=$IPERF_PID D1=$IPERF_DESC
+iperf_start "$NS_A" "$(ovl4 3 b)" 5202 4
+J2=$IPERF_JSON P2=$IPERF_PID D2=$IPERF_DESC
+IPERF_JSON=$J1 IPERF_PID=$P1 IPERF_DESC=$D1 iperf_finish "$tag: $IF1 iperf3 while $IF2 runs one"
+IPERF_JSON=$J2 IPERF_PID=$P2 IPERF_DESC=$D2 iperf_finish "$tag: $IF2 iperf3 while $IF1 runs one"
+check "$tag: ping over $IF1" ping_ok "$NS_A" "$(ovl4 2 b)"
+check "$tag: ping over $IF2" ping_ok "$NS_A" "$(ovl4 3 b)"
+bpf_share "$tag: both at once" "$IF1"
+bpf_share "$tag: both at once" "$IF2"
+
+check "$tag: xwg down $IF1" nsx "$NS_A" "$XWG" down "$IF1"
+check "$tag: $IF1 is gone" wait_for 5 sh -c "! ip -n '$NS_A' link show '$IF1' 2>/dev/null"
+check_eq "$tag: $VETH_A's TX checksumming stays off while $IF2 uses it" off "$(txcsum "$VETH_A")"
+traffic "$tag: $IF2 after $IF1 went down" 3
+bpf_share "$tag: $IF2 after $IF1 went down" "$IF2"
+
+if XWG_MODE=xdp inst_up xwg "$NS_A" "$IF1"; then
+	mode_is "$tag: $IF1 up again" "$IF1" xdp
+	PROGS=$(inst_prog_ids "$IF2")
+	check "$tag: kill -9 of $IF2's agent" kill_agent "$IF2"
+	check_re "$tag: xwg down $IF2 cleans up" "removed what a dead agent left" "$(nsx "$NS_A" "$XWG" down "$IF2" 2>&1)"
+	xwg_gone "$tag: $IF2 cleaned" "$IF2" "$PROGS"
+	traffic "$tag: $IF1 after $IF2's cleanup" 2
+	bpf_share "$tag: $IF1 after $IF2's cleanup" "$IF1"
+	check_eq "$tag: $VETH_A's TX checksumming still off for $IF1" off "$(txcsum "$VETH_A")"
+else
+	nok "$tag: $IF1 up again in xdp"
+fi
+pair_down 2
+pair_down 3
+foreign_intact "(b) at the end"
+check "(b): the dispatcher's pins went with the last interface" sh -c "! ls -d $BPFFS_DIR/netns:* 2>/dev/null"
+check "(b): no XDP left on $VETH_A" sh -c "! ip -n '$NS_A' -d link show '$VETH_A' | grep -q xdp"
+
+# ---------------------------------------------------------------------------------------------
+# (c) the fallback for kernels without links (forced): netlink XDP that never replaces, a cls_bpf
+#     filter at xwg's own priority beside the foreign one, and the foreign clsact left in place.
+
+tag="(c) without links (XWG_NO_LINKS=1)"
+export XWG_NO_LINKS=1
+if XWG_MODE_A=xdp pair_up 4 xwg wireguard-go 4 a; then
+	IF4=$(ifname_of 4 a)
+	mode_is "$tag" "$IF4" xdp
+	check_re "$tag: xwg's filter at its own priority beside the foreign one" "pref 30567 bpf" \
+		"$(tc -n "$NS_A" filter show dev "$VETH_A" ingress)"
+	foreign_intact "$tag: after up"
+	traffic "$tag" 4
+	bpf_share "$tag" "$IF4"
+	PROGS=$(inst_prog_ids "$IF4")
+	check "$tag: kill -9 of the agent" kill_agent "$IF4"
+	check_re "$tag: xwg down removes what the dead agent left" "removed what a dead agent left" \
+		"$(nsx "$NS_A" "$XWG" down "$IF4" 2>&1)"
+	xwg_gone "$tag" "$IF4" "$PROGS"
+	foreign_intact "$tag: after cleanup"
+	check_eq "$tag: no xwg filter left on $VETH_A" "" "$(tc -n "$NS_A" filter show dev "$VETH_A" ingress | grep 'pref 30567')"
+	check "$tag: the foreign clsact on $VETH_A stays" sh -c "tc -n '$NS_A' qdisc show dev '$VETH_A' | grep -q clsact"
+	check "$tag: no XDP left on $VETH_A" sh -c "! ip -n '$NS_A' -d link show '$VETH_A' | grep -q xdp"
+	check_eq "$tag: $VETH_A's TX checksumming restored" "$CSUM0" "$(txcsum "$VETH_A")"
+else
+	nok "$tag: xwg up --mode xdp"
+fi
+unset XWG_NO_LINKS
+pair_down 4
+check_eq "(b): $VETH_A's TX checksumming restored at the end" "$CSUM0" "$(txcsum "$VETH_A")"
+
+lib_done
