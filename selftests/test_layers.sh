@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The layering rule of user/core/hooks.h, checked on the sources: the core reaches outward only through it.
+# The layering rules, checked on the sources: the core reaches outward only through hooks.h, the data plane never
+# calls up into control (the event loop reaches it through struct device_control).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 PASS=0 FAIL=0
@@ -24,6 +25,18 @@ done
 [ -n "$defs" ] && [ "$n" -gt 0 ] || not_ok "found the core's outward calls" "none found: the check itself broke"
 [ -z "$outside" ] && ok "the core's $n outward calls are all declared in hooks.h" ||
 	not_ok "the core's outward calls are all declared in hooks.h" "not there:$outside"
+
+# The data plane never calls up into control: no control header, no function control defines.
+bad=$(grep -lE '#include *"(uapi|config|show|cli|encoding)\.h"' user/dataplane/*.c user/dataplane/*.h)
+[ -z "$bad" ] && ok "data plane includes no control header" || not_ok "data plane includes no control header" "$bad"
+cdefs=$(grep -hE '^[a-z].*[ *]([a-z_][a-z0-9_]*)\(' user/control/*.c | grep -v '^static' | grep -v ';$' |
+	sed -E 's/^.*[ *]([a-z_][a-z0-9_]*)\(.*/\1/' | sort -u)
+up=""
+for f in $cdefs; do
+	grep -qE "\\b$f\\(" user/dataplane/*.c user/core/*.c && up="$up $f"
+done
+[ -n "$cdefs" ] || not_ok "found control's functions" "none found: the check itself broke"
+[ -z "$up" ] && ok "data plane and core call no control function" || not_ok "data plane and core call no control function" "called:$up"
 
 # Nothing in the core writes to a file descriptor of the data plane itself.
 bad=$(grep -nE '\b(write|sendmsg|sendto|send)\(dev->' user/core/*.c)

@@ -6,15 +6,10 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include "prefix.h"
 
 #define KEY_B64_LEN 44
 #define KEY_HEX_LEN 64
-
-struct xwg_prefix {
-	int family;		/* AF_INET or AF_INET6 */
-	uint8_t addr[16];	/* network order; masked to cidr */
-	uint8_t cidr;
-};
 
 /* Decimal digits only (no sign, no spaces, not empty), at most max. 0 or -EINVAL. */
 int uint_parse(const char *s, uint64_t max, uint64_t *out);

@@ -49,6 +49,12 @@ static bool uapi_path_is_live(const struct sockaddr_un *sun)
 	return live;
 }
 
+/* The event loop's calls into control, for the UAPI socket this file owns. */
+static const struct device_control uapi_device_control = {
+	.uapi_ready = uapi_accept,
+	.closing = uapi_close,
+};
+
 int uapi_listen(struct xwg_device *dev)
 {
 	struct sockaddr_un sun;
@@ -88,6 +94,7 @@ int uapi_listen(struct xwg_device *dev)
 		goto err_unlink;
 	}
 	dev->uapi_fd = fd;
+	dev->control = &uapi_device_control;
 	snprintf(dev->uapi_path, sizeof(dev->uapi_path), "%s", path);
 	return 0;
 

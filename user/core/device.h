@@ -33,6 +33,16 @@ struct index_table {
 };
 
 struct ratelimiter;
+struct xwg_device;
+
+/*
+ * What control (user/control/) lends the event loop, named after the loop's events: the data
+ * plane calls these instead of linking to a layer above it.
+ */
+struct device_control {
+	void (*uapi_ready)(struct xwg_device *dev);	/* a client is connecting to the UAPI socket */
+	void (*closing)(struct xwg_device *dev);	/* the device goes away: close the UAPI socket */
+};
 
 struct xwg_device {
 	char ifname[IFNAMSIZ];
@@ -63,6 +73,7 @@ struct xwg_device {
 
 	int epoll_fd;
 	int uapi_fd;			/* listening socket, -1 when none */
+	const struct device_control *control;	/* set by control's uapi_listen; NULL without one */
 	char uapi_path[108];
 	int signal_fd;
 	bool running;

@@ -11,7 +11,6 @@
 #include "offload.h"
 #include "timers.h"
 #include "tun.h"
-#include "uapi.h"
 
 /*
  * The agent answers handshakes synchronously, so its "queue" is the rate: past this many
@@ -99,7 +98,8 @@ void device_uninit(struct xwg_device *dev)
 {
 	offload_stop(dev);
 	device_remove_all_peers(dev);
-	uapi_close(dev);
+	if (dev->control)
+		dev->control->closing(dev);
 	/* Closing the TUN fd deletes the interface, and with it its addresses and routes. */
 	device_close_fd(&dev->tun_fd);
 	device_close_fd(&dev->sock4);
@@ -234,7 +234,7 @@ int device_run(struct xwg_device *dev)
 			} else if (fd == dev->sock4 || fd == dev->sock6) {
 				socket_receive(dev, fd);
 			} else if (fd == dev->uapi_fd) {
-				uapi_accept(dev);
+				dev->control->uapi_ready(dev);
 			} else if (fd == dev->signal_fd) {
 				dev->running = false;
 			}

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "encoding.h"
+#include "prefix.h"
 
 /* All return 0 or -errno (with libnl errors mapped to errno). */
 int nl_link_set_mtu(int ifindex, int mtu);
