@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Sets the tunnel's MTU, state, addresses and routes through libnl-route-3, with errors as -errno. */
+/* The tunnel's MTU, state, addresses and routes, and route lookups, through libnl-route-3; errors as -errno. */
 #include <errno.h>
 #include <net/if.h>
 #include <string.h>
@@ -10,6 +10,8 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/route.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include "netlink.h"
 
 /* libnl folds kernel errnos into its own codes; unfold the ones a caller can act on. */
@@ -325,5 +327,161 @@ int nl_link_delete(int ifindex)
 	ret = nl_errno(rtnl_link_delete(sk, link));
 	rtnl_link_put(link);
 	nl_socket_free(sk);
+	return ret;
+}
+
+/* One RTM_GETROUTE exchange: each route the kernel answers with goes to visit(). */
+struct nl_route_ask {
+	void (*visit)(struct rtnl_route *route, void *arg);
+	void *arg;
+	int err;	/* the kernel's errno, or the first route that could not be parsed */
+};
+
+static int nl_route_ask_valid(struct nl_msg *msg, void *arg)
+{
+	struct nl_route_ask *ask = arg;
+	struct rtnl_route *route;
+	int ret;
+
+	if (nlmsg_hdr(msg)->nlmsg_type != RTM_NEWROUTE)
+		return NL_SKIP;
+	ret = rtnl_route_parse(nlmsg_hdr(msg), &route);
+	if (ret < 0) {
+		/* One odd route (another family's) must not hide the rest of a dump. */
+		if (!ask->err)
+			ask->err = nl_errno(ret);
+		return NL_SKIP;
+	}
+	ask->visit(route, ask->arg);
+	rtnl_route_put(route);
+	return NL_OK;
+}
+
+/* Keeps the kernel's own errno (libnl would fold ENETUNREACH and friends into one code). */
+static int nl_route_ask_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	struct nl_route_ask *ask = arg;
+
+	ask->err = e->error ? e->error : -EIO;
+	return NL_STOP;
+}
+
+/* Sends msg (a filled RTM_GETROUTE) and reads the answer to its end; 0 or -errno. */
+static int nl_route_exchange(struct nl_msg *msg, struct nl_route_ask *ask)
+{
+	struct nl_sock *sk;
+	int ret = nl_open(&sk);
+
+	if (ret)
+		return ret;
+	/* A get is answered by the route or an error, a dump ends with NLMSG_DONE: no ack to wait for. */
+	nl_socket_disable_auto_ack(sk);
+	ret = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, nl_route_ask_valid, ask);
+	if (!ret)
+		ret = nl_socket_modify_err_cb(sk, NL_CB_CUSTOM, nl_route_ask_error, ask);
+	if (!ret)
+		ret = nl_send_auto(sk, msg);
+	if (ret >= 0)
+		ret = nl_recvmsgs_default(sk);
+	nl_socket_free(sk);
+	if (ask->err)
+		return ask->err;
+	return nl_errno(ret < 0 ? ret : 0);
+}
+
+/* An RTM_GETROUTE with its rtmsg header; flags NLM_F_DUMP for every route. */
+static struct nl_msg *nl_route_request(int flags, const struct rtmsg *rtm)
+{
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETROUTE, flags);
+
+	if (msg && nlmsg_append(msg, (void *)rtm, sizeof(*rtm), NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return msg;
+}
+
+static void nl_route_info_fill(struct rtnl_route *route, void *arg)
+{
+	struct nl_route_info *info = arg;
+	int n = rtnl_route_get_nnexthops(route);
+
+	info->type = rtnl_route_get_type(route);
+	if (rtnl_route_get_metric(route, RTAX_HOPLIMIT, &info->hoplimit) < 0)
+		info->hoplimit = 0;
+	info->n_oifs = 0;
+	for (int i = 0; i < n && info->n_oifs < NL_ROUTE_OIFS; i++)
+		info->oifs[info->n_oifs++] = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, i));
+}
+
+int nl_route_get(const struct sockaddr *dst, const void *src, uint32_t mark, struct nl_route_info *out)
+{
+	struct nl_route_ask ask = { .visit = nl_route_info_fill, .arg = out };
+	struct rtmsg rtm = { .rtm_family = (unsigned char)dst->sa_family };
+	const void *addr;
+	struct nl_msg *msg;
+	int len, ret;
+
+	if (dst->sa_family == AF_INET) {
+		addr = &((const struct sockaddr_in *)dst)->sin_addr;
+		len = 4;
+	} else if (dst->sa_family == AF_INET6) {
+		addr = &((const struct sockaddr_in6 *)dst)->sin6_addr;
+		len = 16;
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	rtm.rtm_dst_len = (unsigned char)(len * 8);
+	if (src)
+		rtm.rtm_src_len = (unsigned char)(len * 8);
+	memset(out, 0, sizeof(*out));
+	msg = nl_route_request(0, &rtm);
+	if (!msg)
+		return -ENOMEM;
+	ret = nla_put(msg, RTA_DST, len, addr);
+	if (!ret && src)
+		ret = nla_put(msg, RTA_SRC, len, src);
+	if (!ret && mark)
+		ret = nla_put_u32(msg, RTA_MARK, mark);
+	ret = ret < 0 ? nl_errno(ret) : nl_route_exchange(msg, &ask);
+	nlmsg_free(msg);
+	/* Not a single route back (nothing parsed) is no answer either. */
+	if (!ret && !out->type)
+		ret = -EIO;
+	return ret;
+}
+
+struct nl_route_oifs_walk {
+	bool defaults_only;
+	nl_oif_fn fn;
+	void *ctx;
+};
+
+static void nl_route_oifs_visit(struct rtnl_route *route, void *arg)
+{
+	struct nl_route_oifs_walk *w = arg;
+	int n = rtnl_route_get_nnexthops(route);
+
+	if (rtnl_route_get_type(route) != RTN_UNICAST)
+		return;
+	if (w->defaults_only && (rtnl_route_get_table(route) != RT_TABLE_MAIN ||
+				 nl_addr_get_prefixlen(rtnl_route_get_dst(route)) != 0))
+		return;
+	for (int i = 0; i < n; i++)
+		w->fn(w->ctx, rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, i)));
+}
+
+int nl_route_oifs(bool defaults_only, nl_oif_fn fn, void *ctx)
+{
+	struct nl_route_oifs_walk w = { .defaults_only = defaults_only, .fn = fn, .ctx = ctx };
+	struct nl_route_ask ask = { .visit = nl_route_oifs_visit, .arg = &w };
+	struct rtmsg rtm = { .rtm_family = AF_UNSPEC };
+	struct nl_msg *msg = nl_route_request(NLM_F_DUMP, &rtm);
+	int ret;
+
+	if (!msg)
+		return -ENOMEM;
+	ret = nl_route_exchange(msg, &ask);
+	nlmsg_free(msg);
 	return ret;
 }

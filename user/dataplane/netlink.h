@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Link, address and route set-up through libnl-route-3. */
+/* Link, address and route set-up, and route lookups, through libnl-route-3. */
 #ifndef XWG_NETLINK_H
 #define XWG_NETLINK_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include "prefix.h"
+
+struct sockaddr;
 
 /* All return 0 or -errno (with libnl errors mapped to errno). */
 int nl_link_set_mtu(int ifindex, int mtu);
@@ -16,5 +18,24 @@ int nl_route_add(int ifindex, const struct xwg_prefix *dst, uint32_t table);
 int nl_route_del(int ifindex, const struct xwg_prefix *dst, uint32_t table);
 int nl_link_set_gso_max_segs(int ifindex, uint32_t segs);
 int nl_link_delete(int ifindex);
+
+/* What the kernel's route lookup says about one destination. */
+#define NL_ROUTE_OIFS 8
+struct nl_route_info {
+	uint8_t type;			/* RTN_UNICAST, RTN_LOCAL, ... */
+	uint32_t hoplimit;		/* the route's RTAX_HOPLIMIT metric; 0 when it sets none */
+	unsigned int n_oifs;
+	int oifs[NL_ROUTE_OIFS];	/* the output interface, or a multipath route's, in order */
+};
+
+/*
+ * The route a packet to dst would take (RTM_GETROUTE): from src (NULL: any; 4 or 16 bytes as dst's
+ * family) with fwmark mark (0: none). A netlink round trip: not for the packet path.
+ */
+int nl_route_get(const struct sockaddr *dst, const void *src, uint32_t mark, struct nl_route_info *out);
+
+/* Every unicast route's output interfaces (each multipath hop) to fn; defaults_only: main table's defaults. */
+typedef void (*nl_oif_fn)(void *ctx, int ifindex);
+int nl_route_oifs(bool defaults_only, nl_oif_fn fn, void *ctx);
 
 #endif

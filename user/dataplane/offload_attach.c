@@ -9,6 +9,7 @@
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -219,10 +220,15 @@ static void offload_cand_add(void *ctx, int ifindex)
 /* Where a peer's packets arrive: the interface it was heard on, else the route to its endpoint. */
 static void offload_cand_endpoint(struct xwg_device *dev, const struct endpoint *ep, struct offload_cands *c)
 {
-	if (ep->src_valid && ep->src_ifindex > 0)
+	struct nl_route_info route;
+
+	if (ep->src_valid && ep->src_ifindex > 0) {
 		offload_cand_add(c, ep->src_ifindex);
-	else if (ep->addr.sa.sa_family)
-		offload_route_oifs_to(&ep->addr.sa, dev->fwmark, offload_cand_add, c);
+	} else if (ep->addr.sa.sa_family && !nl_route_get(&ep->addr.sa, NULL, dev->fwmark, &route) &&
+		   route.type == RTN_UNICAST) {
+		for (unsigned int i = 0; i < route.n_oifs; i++)
+			offload_cand_add(c, route.oifs[i]);
+	}
 }
 
 /* The configured ones (Underlay =, by name), the peers' endpoints' and the default routes' interfaces. */
@@ -243,10 +249,10 @@ static void offload_candidates(struct xwg_device *dev, struct offload *o, struct
 	}
 	for (struct peer *p = dev->peers; p; p = p->next_peer)
 		offload_cand_endpoint(dev, &p->endpoint, c);
-	offload_route_oifs_default(false, offload_cand_add, c);
+	nl_route_oifs(true, offload_cand_add, c);
 	/* Nothing known yet (no endpoint, no default route): where the routes go, to start with. */
 	if (!c->n)
-		offload_route_oifs_default(true, offload_cand_add, c);
+		nl_route_oifs(false, offload_cand_add, c);
 }
 
 /* Tries one mode on the underlays; refused only when none could be attached. Leaves nothing on failure. */

@@ -164,11 +164,6 @@ void offload_rec_sweep_legacy(int fd, bool (*keep)(void *, enum offload_hook, in
 			      void (*detach)(int, enum offload_hook, int));
 int offload_ethtool(int ifindex, void *data);
 
-/* offload_route.c: interfaces routes go through, each handed to fn. */
-typedef void (*offload_oif_fn)(void *ctx, int ifindex);
-int offload_route_oifs_to(const struct sockaddr *dst, uint32_t fwmark, offload_oif_fn add, void *ctx);
-int offload_route_oifs_default(bool all, offload_oif_fn add, void *ctx);
-
 /* offload_mirror.c: agent state <-> maps. */
 void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoint *in);
 void offload_endpoint_to_map(const struct endpoint *ep, struct xwg_endpoint *out);
