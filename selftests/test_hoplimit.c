@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Tests hoplimit_for_endpoint() (user/dataplane/hoplimit.c) against routes and sysctls in a private netns. */
+/* Tests hoplimit_for_endpoint() (hoplimit.c) and the route lookups under it (netlink.c) in a private netns. */
 /* xwg-needs: root (a private network namespace) */
 #include <errno.h>
+#include <net/if.h>
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/rtnetlink.h>
 #include "test.h"
 #include "hoplimit.h"
+#include "netlink.h"
 
 static struct endpoint endpoint(const char *addr)
 {
@@ -97,6 +100,73 @@ static void test_no_endpoint(void)
 	ASSERT_EQ(hops("100.64.0.1"), 99);
 }
 
+/* The lookup itself: type, output device, metric and fwmark; an unreachable one keeps the kernel's errno. */
+static void test_route_get(void)
+{
+	struct endpoint ep = endpoint("192.0.2.7");
+	struct nl_route_info r;
+
+	ASSERT_EQ(nl_route_get(&ep.addr.sa, NULL, 0, &r), 0);
+	ASSERT_EQ(r.type, RTN_UNICAST);
+	ASSERT_EQ(r.n_oifs, 1);
+	ASSERT_EQ(r.oifs[0], if_nametoindex("xhl0"));
+	ASSERT_EQ(r.hoplimit, 33);
+	ASSERT_EQ(nl_route_get(&ep.addr.sa, NULL, 0x55, &r), 0);
+	ASSERT_EQ(r.hoplimit, 11);
+	ep = endpoint("2001:db8:8::7");
+	ASSERT_EQ(nl_route_get(&ep.addr.sa, NULL, 0, &r), 0);
+	ASSERT_EQ(r.oifs[0], if_nametoindex("xhl1"));
+	ASSERT_EQ(r.hoplimit, 0);
+	ep = endpoint("198.51.100.1");
+	ASSERT_EQ(nl_route_get(&ep.addr.sa, NULL, 0, &r), 0);
+	ASSERT_EQ(r.type, RTN_LOCAL);
+	ep = endpoint("100.64.0.1");
+	ASSERT_EQ(nl_route_get(&ep.addr.sa, NULL, 0, &r), -ENETUNREACH);
+}
+
+struct oifs_seen {
+	int n[4];	/* how often xhl0, xhl1, xhl2 and anything else came */
+};
+
+static void oifs_count(void *ctx, int ifindex)
+{
+	struct oifs_seen *seen = ctx;
+	char name[IF_NAMESIZE] = "";
+	int i;
+
+	if_indextoname((unsigned int)ifindex, name);
+	for (i = 0; i < 3; i++) {
+		char want[8];
+
+		snprintf(want, sizeof(want), "xhl%d", i);
+		if (!strcmp(name, want))
+			break;
+	}
+	seen->n[i]++;
+}
+
+/* Default routes of the main table only (every hop of a multipath one); without the filter, every unicast route. */
+static void test_route_oifs(void)
+{
+	struct oifs_seen seen = { 0 };
+
+	/* xhl2 without IPv6, so that its one route is table 100's default. */
+	ASSERT_EQ(system("ip link add xhl2 type veth peer name xhl2p && sysctl -qw net.ipv6.conf.xhl2.disable_ipv6=1 && "
+			 "ip link set xhl2p up && ip link set xhl2 up && "
+			 "ip route add default nexthop dev xhl0 nexthop dev xhl1 && "
+			 "ip -6 route add default dev xhl1 && ip route add default dev xhl2 table 100"), 0);
+	ASSERT_EQ(nl_route_oifs(true, oifs_count, &seen), 0);
+	ASSERT_EQ(seen.n[0], 1);
+	ASSERT_EQ(seen.n[1], 2);
+	ASSERT_EQ(seen.n[2], 0);
+	ASSERT_EQ(seen.n[3], 0);
+	memset(&seen, 0, sizeof(seen));
+	ASSERT_EQ(nl_route_oifs(false, oifs_count, &seen), 0);
+	ASSERT_TRUE(seen.n[0] > 1);
+	ASSERT_TRUE(seen.n[1] > 2);
+	ASSERT_EQ(seen.n[2], 1);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -116,5 +186,8 @@ int main(void)
 	RUN_TEST(test_fwmark);
 	RUN_TEST(test_stale_source);
 	RUN_TEST(test_no_endpoint);
+	RUN_TEST(test_route_get);
+	/* Last: it adds default routes, which would make test_no_endpoint's address reachable. */
+	RUN_TEST(test_route_oifs);
 	return TEST_SUMMARY();
 }
