@@ -145,7 +145,10 @@ static void oifs_count(void *ctx, int ifindex)
 	seen->n[i]++;
 }
 
-/* Default routes of the main table only (every hop of a multipath one); without the filter, every unicast route. */
+/*
+ * Default routes of the main table only (every hop of a multipath one); without the filter, every
+ * unicast route (xhl2's default in table 100, not its local route).
+ */
 static void test_route_oifs(void)
 {
 	struct oifs_seen seen = { 0 };
@@ -154,7 +157,8 @@ static void test_route_oifs(void)
 	ASSERT_EQ(system("ip link add xhl2 type veth peer name xhl2p && sysctl -qw net.ipv6.conf.xhl2.disable_ipv6=1 && "
 			 "ip link set xhl2p up && ip link set xhl2 up && "
 			 "ip route add default nexthop dev xhl0 nexthop dev xhl1 && "
-			 "ip -6 route add default dev xhl1 && ip route add default dev xhl2 table 100"), 0);
+			 "ip -6 route add default dev xhl1 && ip route add default dev xhl2 table 100 && "
+			 "ip route add local 10.77.0.1 dev xhl2 table 100"), 0);
 	ASSERT_EQ(nl_route_oifs(true, oifs_count, &seen), 0);
 	ASSERT_EQ(seen.n[0], 1);
 	ASSERT_EQ(seen.n[1], 2);
