@@ -44,6 +44,8 @@ TEST_SRCS  := $(wildcard selftests/test_*.c)
 TEST_BINS  := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
 # What the kernel supports, for the runner (selftests/probe_modes.sh); not a test itself.
 TEST_BINS  += $(OUTPUT)/selftests/probe_modes
+# A foreign TCX program for netns_coexist.sh (bpftool 7.1 cannot attach TCX); not a test itself.
+TEST_BINS  += $(OUTPUT)/selftests/tcx_attach
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/%,$(BENCH_SRCS))
 DEPS_STAMP := $(OUTPUT)/.deps-ok

@@ -18,6 +18,13 @@ int foreign_tc(struct __sk_buff *skb)
 	return -1;
 }
 
+/* TC_ACT_OK (TCX_PASS): a CNI's program that hands every packet to the stack, skipping what follows. */
+SEC("tc")
+int foreign_tc_pass(struct __sk_buff *skb)
+{
+	return 0;
+}
+
 /* What the dispatcher test plugs into a slot: frags like xwg_rx, and a verdict nothing else gives. */
 SEC("xdp.frags")
 int foreign_xdp_drop(struct xdp_md *ctx)

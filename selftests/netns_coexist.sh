@@ -5,13 +5,15 @@
 #
 # (a) Namespace a gets 12 extra interfaces (6 veth pairs) besides its veth; one carries a foreign
 #     generic-XDP program and the default route (a candidate xwg must skip, not refuse the mode
-#     for), one a foreign tc filter, and the veth itself a foreign tc filter (all from
-#     foreign_test.bpf.o). `xwg up --mode xdp`
+#     for), one a foreign tc filter, and the veth itself a foreign tc filter and, before xwg's, a
+#     foreign TCX ingress program that returns TC_ACT_OK (a CNI's that hands everything to the
+#     stack; all from foreign_test.bpf.o, the TCX one attached by tcx_attach). xwg's TCX program
+#     must go in front of it, or decrypted frames would reach the veth's stack. `xwg up --mode xdp`
 #     against wireguard-go must run in xdp (a refusal is a failure), with the veth as underlay,
 #     carry ping and iperf3 each way with >= 99% of the data packets in BPF, and leave the
 #     foreign programs attached (same ids) after up, after down, and after kill -9 of the agent
 #     plus `xwg down`; the veth's TX checksumming (which xwg turns off) is back on after both,
-#     and no pin, link or program of xwg remains.
+#     and no pin, link or program of xwg remains. The foreign TCX program is then removed (its pin).
 # (b) Two xwg interfaces in namespace a (different listen ports) on the same veth, each with a
 #     wireguard-go peer in namespace b, both in xdp (through the namespace's XDP dispatcher,
 #     pinned under $BPFFS_DIR/netns:INODE). Both carry traffic in BPF at the same time; then one
@@ -26,12 +28,14 @@
 MIN_RATIO=0.99
 XWG_DAEMON=1
 FOREIGN_OBJ=$OUTPUT/foreign_test.bpf.o
+TCX_ATTACH=$OUTPUT/selftests/tcx_attach
 N_EXTRA=12
 
 lib_init
-need_cmd iperf3 jq ping tc bpftool ethtool
+need_cmd iperf3 jq ping tc bpftool ethtool nsenter
 need_impl xwg wireguard-go
 [ -f "$FOREIGN_OBJ" ] || skip_all "$FOREIGN_OBJ not built"
+[ -x "$TCX_ATTACH" ] || skip_all "$TCX_ATTACH not built"
 topo_create || { nok "topology"; lib_done; }
 # The namespace's dispatcher directory: removed by the EXIT trap too, should the test stop early.
 T_IFS+=("netns:$(nsx "$NS_A" stat -L -c %i /proc/self/ns/net)")
@@ -46,6 +50,8 @@ nsx "$NS_A" sysctl -qw net.ipv4.conf.all.rp_filter=1
 xdp_id() { ip -n "$NS_A" -d link show "$1" | grep -o 'prog/xdp[a-z]* id [0-9]*' | awk '{ print $3 }'; }
 # The foreign filters sit at pref 1 (xwg's fallback filter, at its own pref, is not one of them).
 tc_ids() { tc -n "$NS_A" filter show dev "$1" ingress pref 1 2>/dev/null | grep -o ' id [0-9]*' | awk '{ print $2 }' | sort | paste -sd, -; }
+# The programs on the veth's TCX ingress, first to last.
+tcx_ids() { nsx "$NS_A" "$TCX_ATTACH" query "$VETH_A" 2>/dev/null; }
 txcsum() { nsx "$NS_A" ethtool -k "$1" | awk '/^tx-checksumming:/ { print $2 }'; }
 
 # foreign_intact TAG: the three foreign programs are where they were put, with the same ids.
@@ -53,6 +59,19 @@ foreign_intact() {
 	check_eq "$1: foreign XDP program on ${P}d1 still attached" "$F_XDP" "$(xdp_id "${P}d1")"
 	check_eq "$1: foreign tc filter on ${P}d2 still attached" "$F_TC" "$(tc_ids "${P}d2")"
 	check_eq "$1: foreign tc filter on $VETH_A still attached" "$F_TCV" "$(tc_ids "$VETH_A")"
+	[ -n "$F_TCX" ] || return 0
+	check "$1: foreign TCX link's pin still there" test -e "$F_TCX_PIN"
+	check "$1: foreign TCX program $F_TCX still loaded" bpftool prog show id "$F_TCX"
+	check_re "$1: foreign TCX program $F_TCX still on $VETH_A's ingress" "(^| )$F_TCX( |\$)" "$(tcx_ids)"
+}
+
+# tcx_first TAG IFNAME: IFNAME's program is first on the veth's TCX ingress, the foreign one after it.
+tcx_first() {
+	local ids first
+	ids=$(tcx_ids) first=${ids%% *}
+	first=${first:-none}
+	check_re "$1: $2's TCX program goes before the foreign one ($ids)" " $F_TCX\$" "$ids"
+	check_re "$1: the first TCX program ($first) is $2's" "(^| )$first( |\$)" "$(inst_prog_ids "$2")"
 }
 
 # bpf_share TAG IFNAME: >= 99% of the first peer's data packets each way went through BPF.
@@ -139,9 +158,15 @@ check "foreign tc filter on ${P}d2" sh -c "tc -n '$NS_A' qdisc add dev '${P}d2' 
 	tc -n '$NS_A' filter add dev '${P}d2' ingress prio 1 bpf da obj '$FOREIGN_OBJ' sec tc"
 check "foreign tc filter on $VETH_A" sh -c "tc -n '$NS_A' qdisc add dev '$VETH_A' clsact &&
 	tc -n '$NS_A' filter add dev '$VETH_A' ingress prio 1 bpf da obj '$FOREIGN_OBJ' sec tc"
+# A CNI's TCX program that passes everything, there before xwg: the pin is removed by the EXIT trap too.
+F_TCX_PIN=/sys/fs/bpf/$P-foreign-tcx
+T_PINS+=("$F_TCX_PIN")
+# nsenter, not ip netns exec: the latter mounts a fresh /sys, without the host's bpffs.
+F_TCX=$(nsenter --net="/run/netns/$NS_A" "$TCX_ATTACH" "$FOREIGN_OBJ" foreign_tc_pass "$VETH_A" "$F_TCX_PIN")
+check_eq "foreign TCX program (TC_ACT_OK) on $VETH_A's ingress" "${F_TCX:-none}" "$(tcx_ids)"
 F_XDP=$(xdp_id "${P}d1") F_TC=$(tc_ids "${P}d2") F_TCV=$(tc_ids "$VETH_A")
-[ -n "$F_XDP" ] && [ -n "$F_TC" ] && [ -n "$F_TCV" ] || { nok "foreign programs in place"; lib_done; }
-say "foreign programs: xdp $F_XDP on ${P}d1, tc $F_TC on ${P}d2, tc $F_TCV on $VETH_A"
+[ -n "$F_XDP" ] && [ -n "$F_TC" ] && [ -n "$F_TCV" ] && [ -n "$F_TCX" ] || { nok "foreign programs in place"; lib_done; }
+say "foreign programs: xdp $F_XDP on ${P}d1, tc $F_TC on ${P}d2, tc $F_TCV and TCX $F_TCX on $VETH_A"
 CSUM0=$(txcsum "$VETH_A")
 
 tag="(a) $N_EXTRA extra interfaces, foreign programs"
@@ -156,6 +181,7 @@ mode_is "$tag" "$IFA" xdp
 check_re "$tag: ${P}d1 (default route, foreign XDP) was skipped, not the mode" "${P}d1: another XDP program" \
 	"$(nsx "$NS_A" "$XWG" show "$IFA" --json | jq -r '.skipped // empty')"
 foreign_intact "$tag: after up"
+tcx_first "$tag" "$IFA"
 check_eq "$tag: xwg turned $VETH_A's TX checksumming off" off "$(txcsum "$VETH_A")"
 traffic "$tag" 1
 bpf_share "$tag" "$IFA"
@@ -170,6 +196,7 @@ inst_stop "$(ifname_of 1 b)"
 tag="(a) kill -9 and cleanup"
 if XWG_MODE_A=xdp pair_up 1 xwg wireguard-go 4 a; then
 	ok "$tag: xwg up --mode xdp again"
+	tcx_first "$tag" "$IFA"
 	check "$tag: ping" ping_ok "$NS_A" "$(ovl4 1 b)"
 	PROGS=$(inst_prog_ids "$IFA")
 	check "$tag: kill -9 of the agent" kill_agent "$IFA"
@@ -183,6 +210,11 @@ else
 	nok "$tag: xwg up --mode xdp again"
 fi
 pair_down 1
+# (b) and (c) run without it: the fallback's cls_bpf filter runs after every TCX program.
+rm -f "$F_TCX_PIN"
+check "(a): the foreign TCX program is gone with its pin" wait_for 3 sh -c "! bpftool prog show id $F_TCX >/dev/null 2>&1"
+check_eq "(a): nothing left on $VETH_A's TCX ingress" "" "$(tcx_ids)"
+F_TCX=""
 
 # ---------------------------------------------------------------------------------------------
 # (b) two xwg interfaces in one namespace on one underlay

@@ -17,6 +17,10 @@
 #define BPF_TCX_INGRESS 46
 #define BPF_TCX_EGRESS 47
 #endif
+/* bpf_mprog (6.6): with no relative program, BEFORE puts the link at the front of the chain. */
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#endif
 
 /* Fallback (no links): a cls_bpf filter at a handle and priority of xwg's own, never replacing another's. */
 #define OFFLOAD_TC_HANDLE 0x7767
@@ -40,16 +44,25 @@ static int offload_link_create(enum offload_hook hook, int ifindex, int prog_fd,
 								 (enum bpf_attach_type)BPF_TCX_EGRESS;
 	int fd;
 
+	/*
+	 * TCX ingress goes first: a foreign program's TCX_PASS before ours would hand a frame our XDP
+	 * program decrypted to the underlay's stack. xwg_rx_tc returns TCX_NEXT for what is not its
+	 * own, so the programs after it still see every other packet. Egress (on the tunnel, which
+	 * xwg owns) appends. libbpf 1.1 passes opts.flags through for every attach type.
+	 */
 	if (hook == OFFLOAD_HOOK_XDP)
 		opts.flags = xdp_flags;
+	else if (hook == OFFLOAD_HOOK_TC_IN)
+		opts.flags = BPF_F_BEFORE;
 	fd = bpf_link_create(prog_fd, ifindex, type, &opts);
 	return fd < 0 ? -errno : fd;
 }
 
 /*
  * Through a link: an existing pin of ours (a dead agent's) gets the new program in place, with
- * no gap; else a new link is created and pinned. XDP links cannot be created over a program
- * attached through netlink (EBUSY) and TCX appends to whatever is there: nothing foreign is hit.
+ * no gap and, for TCX, at the same place in the chain; else a new link is created and pinned. XDP
+ * links cannot be created over a program attached through netlink (EBUSY) and TCX inserts beside
+ * whatever is there (ingress at the front, egress at the end): nothing foreign is replaced.
  */
 static int offload_link_attach(struct offload *o, enum offload_hook hook, int ifindex, int prog_fd, uint32_t flags)
 {
@@ -116,7 +129,12 @@ static int offload_legacy_xdp(struct offload *o, int ifindex, int prog_fd, uint3
 	return offload_rec_add(o->rec_fd, OFFLOAD_REC_XDP_PROG, ifindex, flags, offload_prog_id(prog_fd));
 }
 
-/* Fallback TC: our own handle and priority; clsact created only if missing, and then recorded. */
+/*
+ * Fallback TC: our own handle and priority; clsact created only if missing, and then recorded.
+ * cls_bpf runs filters by ascending priority, so ours (0x7767) runs after a foreign filter at a
+ * lower one; such a filter that returns TC_ACT_OK ends the chain before ours. Taking a lower
+ * priority could collide with another's, so this path does not try to go first.
+ */
 static int offload_legacy_tc(struct offload *o, enum offload_hook hook, int ifindex, int prog_fd)
 {
 	enum bpf_tc_attach_point where = hook == OFFLOAD_HOOK_TC_IN ? BPF_TC_INGRESS : BPF_TC_EGRESS;
