@@ -38,7 +38,8 @@ need_impl xwg wireguard-go
 [ -x "$TCX_ATTACH" ] || skip_all "$TCX_ATTACH not built"
 topo_create || { nok "topology"; lib_done; }
 # The namespace's dispatcher directory: removed by the EXIT trap too, should the test stop early.
-T_IFS+=("netns:$(nsx "$NS_A" stat -L -c %i /proc/self/ns/net)")
+NS_DIR=netns:$(nsx "$NS_A" stat -L -c %i /proc/self/ns/net)
+T_IFS+=("$NS_DIR")
 iperf_server "$NS_B" 5201
 # Strict reverse-path filtering: a frame delivered into the wrong xwg tunnel is dropped, not accepted
 # by the weak host model, so (b) fails if one interface's TC program takes the other's frames.
@@ -201,6 +202,18 @@ if XWG_MODE_A=xdp pair_up 1 xwg wireguard-go 4 a; then
 	PROGS=$(inst_prog_ids "$IFA")
 	check "$tag: kill -9 of the agent" kill_agent "$IFA"
 	check "$tag: BPF carries traffic without the agent" ping_ok "$NS_A" "$(ovl4 1 b)" 2
+	# A new agent takes the dead one's pinned TCX link over (bpf_link_update): still first.
+	if nsx "$NS_A" "$XWG" up "$(conf_path "$IFA")" --mode xdp >"$T_TMP/$IFA.takeover.log" 2>&1 &&
+		wait_for 10 sock_ready "$IFA"; then
+		ok "$tag: xwg up over the dead agent's pins"
+		tcx_first "$tag: after the takeover" "$IFA"
+		check "$tag: ping after the takeover" ping_ok "$NS_A" "$(ovl4 1 b)" 2
+		PROGS="$PROGS $(inst_prog_ids "$IFA")"
+		check "$tag: kill -9 of the new agent" kill_agent "$IFA"
+	else
+		nok "$tag: xwg up over the dead agent's pins"
+		show_file "$T_TMP/$IFA.takeover.log"
+	fi
 	check_re "$tag: xwg down removes what the dead agent left" "removed what a dead agent left" \
 		"$(nsx "$NS_A" "$XWG" down "$IFA" 2>&1)"
 	xwg_gone "$tag" "$IFA" "$PROGS"
@@ -225,7 +238,7 @@ XWG_MODE_A=xdp pair_up 2 xwg wireguard-go 4 a || nok "$tag: $IF1 up in xdp"
 XWG_MODE_A=xdp pair_up 3 xwg wireguard-go 4 a || nok "$tag: $IF2 up in xdp (a refusal is a failure)"
 mode_is "$tag" "$IF1" xdp
 mode_is "$tag" "$IF2" xdp
-check "$tag: one dispatcher link on $VETH_A" sh -c "ls -d $BPFFS_DIR/netns:*/link-xdp-$(ip -n "$NS_A" -o link show "$VETH_A" | cut -d: -f1)"
+check "$tag: one dispatcher link on $VETH_A" test -e "$BPFFS_DIR/$NS_DIR/link-xdp-$(ip -n "$NS_A" -o link show "$VETH_A" | cut -d: -f1)"
 iperf_server "$NS_B" 5202
 iperf_start "$NS_A" "$(ovl4 2 b)" 5201 4
 J1=$IPERF_JSON P1=$IPERF_PID D1=$IPERF_DESC
@@ -259,7 +272,8 @@ fi
 pair_down 2
 pair_down 3
 foreign_intact "(b) at the end"
-check "(b): the dispatcher's pins went with the last interface" sh -c "! ls -d $BPFFS_DIR/netns:* 2>/dev/null"
+# Only this namespace's directory: other tests may run beside this one, with dispatchers of their own.
+check "(b): the dispatcher's pins went with the last interface" test ! -e "$BPFFS_DIR/$NS_DIR"
 check "(b): no XDP left on $VETH_A" sh -c "! ip -n '$NS_A' -d link show '$VETH_A' | grep -q xdp"
 
 # ---------------------------------------------------------------------------------------------
