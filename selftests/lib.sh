@@ -25,7 +25,7 @@ UA4=192.0.2.1 UB4=192.0.2.2 U4LEN=24
 UA6=2001:db8:77::1 UB6=2001:db8:77::2 U6LEN=64
 
 T_PASS=0 T_FAIL=0 T_SKIP=0 T_DONE=0
-T_NS=() T_PIDS=() T_IFS=() T_PINS=()
+T_NS=() T_PIDS=() T_IFS=()
 declare -A INST_NS=() INST_IMPL=() INST_PID=() INST_DAEMON=()
 T_TMP=""
 P=""
@@ -175,8 +175,6 @@ lib_cleanup() {
 		for ns in "${T_NS[@]}"; do
 			for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid"; done
 		done
-		# Pins a test made itself (foreign links): removing one detaches what it holds.
-		for pin in "${T_PINS[@]}"; do rm -f "$pin"; done
 		for ns in "${T_NS[@]}"; do ip netns del "$ns"; done
 		for ifn in "${T_IFS[@]}"; do
 			rm -f "$RUNDIR/$ifn.sock"

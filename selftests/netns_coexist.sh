@@ -13,7 +13,7 @@
 #     carry ping and iperf3 each way with >= 99% of the data packets in BPF, and leave the
 #     foreign programs attached (same ids) after up, after down, and after kill -9 of the agent
 #     plus `xwg down`; the veth's TX checksumming (which xwg turns off) is back on after both,
-#     and no pin, link or program of xwg remains. The foreign TCX program is then removed (its pin).
+#     and no pin, link or program of xwg remains. The foreign TCX program is then removed (its holder ends).
 # (b) Two xwg interfaces in namespace a (different listen ports) on the same veth, each with a
 #     wireguard-go peer in namespace b, both in xdp (through the namespace's XDP dispatcher,
 #     pinned under $BPFFS_DIR/netns:INODE). Both carry traffic in BPF at the same time; then one
@@ -32,7 +32,7 @@ TCX_ATTACH=$OUTPUT/selftests/tcx_attach
 N_EXTRA=12
 
 lib_init
-need_cmd iperf3 jq ping tc bpftool ethtool nsenter
+need_cmd iperf3 jq ping tc bpftool ethtool
 need_impl xwg wireguard-go
 [ -f "$FOREIGN_OBJ" ] || skip_all "$FOREIGN_OBJ not built"
 [ -x "$TCX_ATTACH" ] || skip_all "$TCX_ATTACH not built"
@@ -61,7 +61,7 @@ foreign_intact() {
 	check_eq "$1: foreign tc filter on ${P}d2 still attached" "$F_TC" "$(tc_ids "${P}d2")"
 	check_eq "$1: foreign tc filter on $VETH_A still attached" "$F_TCV" "$(tc_ids "$VETH_A")"
 	[ -n "$F_TCX" ] || return 0
-	check "$1: foreign TCX link's pin still there" test -e "$F_TCX_PIN"
+	check "$1: foreign TCX link's holder still running" kill -0 "$F_TCX_PID"
 	check "$1: foreign TCX program $F_TCX still loaded" bpftool prog show id "$F_TCX"
 	check_re "$1: foreign TCX program $F_TCX still on $VETH_A's ingress" "(^| )$F_TCX( |\$)" "$(tcx_ids)"
 }
@@ -159,11 +159,12 @@ check "foreign tc filter on ${P}d2" sh -c "tc -n '$NS_A' qdisc add dev '${P}d2' 
 	tc -n '$NS_A' filter add dev '${P}d2' ingress prio 1 bpf da obj '$FOREIGN_OBJ' sec tc"
 check "foreign tc filter on $VETH_A" sh -c "tc -n '$NS_A' qdisc add dev '$VETH_A' clsact &&
 	tc -n '$NS_A' filter add dev '$VETH_A' ingress prio 1 bpf da obj '$FOREIGN_OBJ' sec tc"
-# A CNI's TCX program that passes everything, there before xwg: the pin is removed by the EXIT trap too.
-F_TCX_PIN=/sys/fs/bpf/$P-foreign-tcx
-T_PINS+=("$F_TCX_PIN")
-# nsenter, not ip netns exec: the latter mounts a fresh /sys, without the host's bpffs.
-F_TCX=$(nsenter --net="/run/netns/$NS_A" "$TCX_ATTACH" "$FOREIGN_OBJ" foreign_tc_pass "$VETH_A" "$F_TCX_PIN")
+# A CNI's TCX program that passes everything, there before xwg; its link lives as long as the holder.
+ip netns exec "$NS_A" "$TCX_ATTACH" "$FOREIGN_OBJ" foreign_tc_pass "$VETH_A" >"$T_TMP/tcx.out" 2>&1 &
+F_TCX_PID=$!
+T_PIDS+=("$F_TCX_PID")
+wait_for 5 test -s "$T_TMP/tcx.out"
+F_TCX=$(head -n 1 "$T_TMP/tcx.out")
 check_eq "foreign TCX program (TC_ACT_OK) on $VETH_A's ingress" "${F_TCX:-none}" "$(tcx_ids)"
 F_XDP=$(xdp_id "${P}d1") F_TC=$(tc_ids "${P}d2") F_TCV=$(tc_ids "$VETH_A")
 [ -n "$F_XDP" ] && [ -n "$F_TC" ] && [ -n "$F_TCV" ] && [ -n "$F_TCX" ] || { nok "foreign programs in place"; lib_done; }
@@ -224,8 +225,8 @@ else
 fi
 pair_down 1
 # (b) and (c) run without it: the fallback's cls_bpf filter runs after every TCX program.
-rm -f "$F_TCX_PIN"
-check "(a): the foreign TCX program is gone with its pin" wait_for 3 sh -c "! bpftool prog show id $F_TCX >/dev/null 2>&1"
+kill "$F_TCX_PID" 2>/dev/null; wait "$F_TCX_PID" 2>/dev/null
+check "(a): the foreign TCX program is gone with its holder" wait_for 3 sh -c "! bpftool prog show id $F_TCX >/dev/null 2>&1"
 check_eq "(a): nothing left on $VETH_A's TCX ingress" "" "$(tcx_ids)"
 F_TCX=""
 

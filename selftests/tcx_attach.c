@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A foreign TCX ingress program for the netns tests (bpftool 7.1 and this iproute2 cannot attach
- * TCX): "tcx_attach OBJ PROG IFNAME PIN" loads program PROG of OBJ, appends it to IFNAME's TCX
- * ingress chain through a bpf_link pinned at PIN (removing the pin detaches it) and prints the
- * program's id; "tcx_attach query IFNAME" prints the ids on IFNAME's TCX ingress, first to last.
- * Not a test itself.
+ * TCX): "tcx_attach OBJ PROG IFNAME" loads program PROG of OBJ, appends it to IFNAME's TCX
+ * ingress chain through a bpf_link, prints the program's id and holds the link until it is killed
+ * (no pin, so no bpffs is needed: the link goes when the process does); "tcx_attach query IFNAME"
+ * prints the ids on IFNAME's TCX ingress, first to last. Not a test itself.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -47,7 +47,7 @@ static struct bpf_program *tcx_pick(struct bpf_object *obj, const char *name)
 	return want;
 }
 
-static int tcx_attach(const char *file, const char *name, const char *ifname, const char *pin)
+static int tcx_attach(const char *file, const char *name, const char *ifname)
 {
 	unsigned int ifindex = if_nametoindex(ifname);
 	struct bpf_object *obj = bpf_object__open_file(file, NULL);
@@ -70,14 +70,16 @@ static int tcx_attach(const char *file, const char *name, const char *ifname, co
 		fprintf(stderr, "tcx_attach: TCX link on '%s': %s\n", ifname, strerror(errno));
 		goto out;
 	}
-	if (bpf_obj_pin(fd, pin)) {
-		fprintf(stderr, "tcx_attach: pin '%s': %s\n", pin, strerror(errno));
-		bpf_link_detach(fd);
-	} else if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len)) {
-		printf("%u\n", info.id);
-		ret = 0;
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len)) {
+		fprintf(stderr, "tcx_attach: program info: %s\n", strerror(errno));
+		close(fd);
+		goto out;
 	}
-	close(fd);
+	printf("%u\n", info.id);
+	fflush(stdout);
+	/* Held until a signal ends us: closing the last fd detaches the link. */
+	for (;;)
+		pause();
 out:
 	bpf_object__close(obj);
 	return ret;
@@ -87,8 +89,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "query"))
 		return tcx_query(argv[2]);
-	if (argc == 5)
-		return tcx_attach(argv[1], argv[2], argv[3], argv[4]);
-	fprintf(stderr, "usage: tcx_attach OBJ PROG IFNAME PIN | tcx_attach query IFNAME\n");
+	if (argc == 4)
+		return tcx_attach(argv[1], argv[2], argv[3]);
+	fprintf(stderr, "usage: tcx_attach OBJ PROG IFNAME | tcx_attach query IFNAME\n");
 	return 2;
 }
