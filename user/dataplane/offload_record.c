@@ -177,23 +177,35 @@ static void offload_rec_undo(int fd, const struct offload_rec_key *k, const stru
 	offload_rec_del(fd, k->kind, k->ifindex);
 }
 
-/* Restores the settings recorded for ifindex (every interface when ifindex is 0). */
-void offload_rec_restore(int fd, int ifindex)
+/*
+ * The record's keys for ifindex (every interface when 0) whose kind is in kinds (a bit per kind;
+ * 0: all), into todo. Collected before anything is changed: deleting while walking a hash
+ * restarts the walk. Returns the count.
+ */
+static int offload_rec_collect(int fd, int ifindex, uint32_t kinds, struct offload_rec_key *todo)
 {
 	struct offload_rec_key k, next, *prev = NULL;
-	struct offload_rec_key todo[OFFLOAD_REC_MAX];
-	struct offload_rec_val v;
 	int n = 0;
 
-	if (fd < 0)
-		return;
-	/* Collect first: deleting while walking a hash restarts the walk. */
 	while (n < OFFLOAD_REC_MAX && !bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (!ifindex || k.ifindex == ifindex)
+		if ((!ifindex || k.ifindex == ifindex) && (!kinds || (k.kind < 32 && (kinds & (1u << k.kind)))))
 			todo[n++] = k;
 	}
+	return n;
+}
+
+/* Restores the settings recorded for ifindex (every interface when ifindex is 0). */
+void offload_rec_restore(int fd, int ifindex)
+{
+	struct offload_rec_key todo[OFFLOAD_REC_MAX];
+	struct offload_rec_val v;
+	int n;
+
+	if (fd < 0)
+		return;
+	n = offload_rec_collect(fd, ifindex, 0, todo);
 	for (int i = 0; i < n; i++)
 		if (!bpf_map_lookup_elem(fd, &todo[i], &v))
 			offload_rec_undo(fd, &todo[i], &v);
@@ -207,18 +219,13 @@ void offload_rec_sweep_legacy(int fd, bool (*keep)(void *, enum offload_hook, in
 		[OFFLOAD_REC_XDP_PROG] = OFFLOAD_HOOK_XDP, [OFFLOAD_REC_TC_IN] = OFFLOAD_HOOK_TC_IN,
 		[OFFLOAD_REC_TC_OUT] = OFFLOAD_HOOK_TC_OUT,
 	};
-	struct offload_rec_key k, next, *prev = NULL;
 	struct offload_rec_key todo[OFFLOAD_REC_MAX];
-	int n = 0;
+	int n;
 
 	if (fd < 0)
 		return;
-	while (n < OFFLOAD_REC_MAX && !bpf_map_get_next_key(fd, prev, &next)) {
-		k = next;
-		prev = &k;
-		if (k.kind == OFFLOAD_REC_XDP_PROG || k.kind == OFFLOAD_REC_TC_IN || k.kind == OFFLOAD_REC_TC_OUT)
-			todo[n++] = k;
-	}
+	n = offload_rec_collect(fd, 0, 1u << OFFLOAD_REC_XDP_PROG | 1u << OFFLOAD_REC_TC_IN | 1u << OFFLOAD_REC_TC_OUT,
+				todo);
 	/* XDP before TC, as everywhere. */
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < n; i++) {
