@@ -96,6 +96,27 @@ check_ge() {
 	fi
 }
 
+# check_bpf_share TAG LABEL JSON: in `xwg show --json` output JSON, at least MIN_RATIO (default 0.99)
+# of the first peer's data packets went through BPF, each way.
+check_bpf_share() {
+	local tag=$1 label=$2 f=$3 min=${MIN_RATIO:-0.99} dir b a res
+	for dir in rx tx; do
+		read -r b a < <(jq -r --arg d "$dir" '.peers[0] | "\(.["bpf_" + $d + "_packets"]) \(.["agent_" + $d + "_packets"])"' \
+			"$f" 2>/dev/null)
+		res=$(awk -v b="${b:-null}" -v a="${a:-null}" -v m="$min" 'BEGIN {
+			if (b !~ /^[0-9]+$/ || a !~ /^[0-9]+$/) { print "missing"; exit }
+			if (b + a == 0) { print "none"; exit }
+			r = b / (b + a); printf "%s %.4f\n", (r >= m ? "ok" : "low"), r }')
+		case $res in
+		ok*)
+			ok "$tag: $label $dir in BPF ${res#ok } (bpf $b, agent $a)" ;;
+		*)
+			nok "$tag: $label $dir in BPF >= $min: $res (bpf_${dir}_packets=$b, agent_${dir}_packets=$a)"
+			say "reasons on $label: $(jq -c '.reasons' "$f" 2>/dev/null || head -c 400 "$f")" ;;
+		esac
+	done
+}
+
 # wait_for SECONDS CMD...: polls CMD every 0.1 s; 0 once it succeeds, 1 on timeout.
 wait_for() {
 	local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift

@@ -77,23 +77,8 @@ tcx_first() {
 
 # bpf_share TAG IFNAME: >= 99% of the first peer's data packets each way went through BPF.
 bpf_share() {
-	local tag=$1 ifn=$2 f dir b a res
-	f=$T_TMP/$ifn.json
-	nsx "$NS_A" "$XWG" show "$ifn" --json >"$f" 2>&1
-	for dir in rx tx; do
-		read -r b a < <(jq -r --arg d "$dir" '.peers[0] | "\(.["bpf_" + $d + "_packets"]) \(.["agent_" + $d + "_packets"])"' \
-			"$f" 2>/dev/null)
-		res=$(awk -v b="${b:-null}" -v a="${a:-null}" -v m="$MIN_RATIO" 'BEGIN {
-			if (b !~ /^[0-9]+$/ || a !~ /^[0-9]+$/) { print "missing"; exit }
-			if (b + a == 0) { print "none"; exit }
-			r = b / (b + a); printf "%s %.4f\n", (r >= m ? "ok" : "low"), r }')
-		case $res in
-		ok*) ok "$tag: $ifn $dir in BPF ${res#ok } (bpf $b, agent $a)" ;;
-		*)
-			nok "$tag: $ifn $dir in BPF >= $MIN_RATIO: $res (bpf $b, agent $a)"
-			say "reasons: $(jq -c '.reasons' "$f" 2>/dev/null || head -c 400 "$f")" ;;
-		esac
-	done
+	nsx "$NS_A" "$XWG" show "$2" --json >"$T_TMP/$2.json" 2>&1
+	check_bpf_share "$1" "$2" "$T_TMP/$2.json"
 }
 
 # mode_is TAG IFNAME MODE: the active data path, and the veth among the underlays.

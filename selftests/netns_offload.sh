@@ -105,23 +105,7 @@ check_mode() {
 
 # check_ratio TAG SIDE N: >= 99% of the data packets each way went through BPF on that side.
 check_ratio() {
-	local tag=$1 side=$2 n=$3 f dir b a res
-	f=$(show_json "$side" "$n")
-	for dir in rx tx; do
-		read -r b a < <(jq -r --arg d "$dir" '.peers[0] | "\(.["bpf_" + $d + "_packets"]) \(.["agent_" + $d + "_packets"])"' \
-			"$f" 2>/dev/null)
-		res=$(awk -v b="${b:-null}" -v a="${a:-null}" -v m="$MIN_RATIO" 'BEGIN {
-			if (b !~ /^[0-9]+$/ || a !~ /^[0-9]+$/) { print "missing"; exit }
-			if (b + a == 0) { print "none"; exit }
-			r = b / (b + a); printf "%s %.4f\n", (r >= m ? "ok" : "low"), r }')
-		case $res in
-		ok*)
-			ok "$tag: $side $dir in BPF ${res#ok } (bpf $b, agent $a)" ;;
-		*)
-			nok "$tag: $side $dir in BPF >= $MIN_RATIO: $res (bpf_${dir}_packets=$b, agent_${dir}_packets=$a)"
-			say "reasons on $side: $(jq -c '.reasons' "$f" 2>/dev/null || head -c 400 "$f")" ;;
-		esac
-	done
+	check_bpf_share "$1" "$2" "$(show_json "$2" "$3")"
 }
 
 # inst_progs IFNAME NS VETH: ids of the BPF programs belonging to an instance: the XDP program and tc
