@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "test.h"
+#include "test_device.h"
 #include "crypto.h"
 #include "device.h"
 #include "noise.h"
@@ -168,15 +169,7 @@ static void test_socket_tos(void)
 
 static void dev_setup(struct xwg_device *dev)
 {
-	memset(dev, 0, sizeof(*dev));
-	dev->sock4 = dev->sock6 = dev->epoll_fd = dev->tun_fd = -1;
-	if (index_table_init(&dev->index_table))
-		abort();
-	curve25519_generate_private(dev->static_private);
-	if (curve25519_generate_public(dev->static_public, dev->static_private))
-		abort();
-	dev->has_identity = true;
-	cookie_checker_precompute_device_keys(dev);
+	test_device_init(dev, "xwgecn0");
 }
 
 static struct peer *peer_add(struct xwg_device *dev, const uint8_t *pub)

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "test.h"
+#include "test_device.h"
 #include "crypto.h"
 #include "device.h"
 #include "noise.h"
@@ -30,18 +31,7 @@ static void sleep_ms(long ms)
 
 static void dev_setup(struct xwg_device *dev)
 {
-	memset(dev, 0, sizeof(*dev));
-	dev->tun_fd = dev->sock4 = dev->sock6 = dev->epoll_fd = dev->uapi_fd = dev->signal_fd = -1;
-	dev->mtu = 1420;
-	strcpy(dev->ifname, "xwgpub0");
-	allowedips_init(&dev->allowedips);
-	if (index_table_init(&dev->index_table))
-		abort();
-	curve25519_generate_private(dev->static_private);
-	if (curve25519_generate_public(dev->static_public, dev->static_private))
-		abort();
-	dev->has_identity = true;
-	cookie_checker_precompute_device_keys(dev);
+	test_device_init(dev, "xwgpub0");
 }
 
 /* The real maps, through the rx skeleton (as the agent loads them), without attaching anything. */
