@@ -74,6 +74,7 @@ struct peer {
 	int offload_id;
 	uint64_t offload_seen_rx, offload_seen_rx_data, offload_seen_tx, offload_seen_tx_data;
 	uint64_t agent_rx_packets, agent_tx_packets;	/* transport packets the agent itself handled */
+	uint64_t agent_rx_bytes, agent_tx_bytes;	/* and their wire bytes (as rx_bytes/tx_bytes) */
 
 	struct staged_packet *staged[MAX_STAGED_PACKETS];	/* ring, oldest dropped when full */
 	unsigned int staged_head, staged_count;

@@ -160,6 +160,7 @@ static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, stru
 	int family;
 
 	peer->agent_rx_packets++;
+	peer->agent_rx_bytes += len;
 
 	socket_set_peer_endpoint_from_packet(peer, src, local, ifindex);
 	if (noise_received_with_keypair(peer, kp)) {

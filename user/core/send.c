@@ -152,6 +152,7 @@ static int send_data(struct peer *peer, struct noise_keypair *kp, uint64_t count
 	if (len)
 		timers_data_sent(peer);
 	peer->agent_tx_packets++;
+	peer->agent_tx_bytes += message_data_len(padded);
 	return socket_send_to_peer_tos(peer, send_buf, message_data_len(padded),
 				       len ? xwg_ecn_encap(xwg_ecn_get(pkt)) : 0);
 }
