@@ -21,7 +21,7 @@ NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null |
 CFLAGS    ?= -O2 -g
 XCFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
              -Iinclude $(addprefix -Iuser/,$(USER_LAYERS)) -I$(OUTPUT) $(NL_CFLAGS)
-LDLIBS    := -lbpf -lelf -lz -lcrypto -lnl-route-3 -lnl-3
+LDLIBS    := -pthread -lbpf -lelf -lz -lcrypto -lnl-route-3 -lnl-3
 # -mcpu=v3 with 64-bit ChaCha state words measured 1.27x faster for the BPF AEAD (README).
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -DXWG_BPF_ALU32 -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -I$(OUTPUT) \
               -Wall -Werror -Wno-unused-function

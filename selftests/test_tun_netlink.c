@@ -4,7 +4,10 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
 #include "test.h"
 #include "encoding.h"
 #include "netlink.h"
@@ -41,10 +44,18 @@ static struct xwg_prefix pfx(const char *s, bool keep_host)
 
 static void test_tun_open(void)
 {
-	int idx = -1;
+	int idx = -1, flags = 0;
+	bool vnet = false;
+	struct ifreq ifr;
 
-	tun_fd = tun_open("xwgt0", &tun_ifindex);
+	tun_fd = tun_open("xwgt0", &tun_ifindex, &vnet);
 	ASSERT_TRUE(tun_fd >= 0);
+	/* This kernel has TUN offloads: the TUN must carry virtio-net headers (the batched path). */
+	ASSERT_TRUE(vnet);
+	memset(&ifr, 0, sizeof(ifr));
+	ASSERT_EQ(ioctl(tun_fd, TUNGETIFF, &ifr), 0);
+	flags = ifr.ifr_flags;
+	ASSERT_TRUE(flags & IFF_VNET_HDR);
 	ASSERT_TRUE(tun_ifindex > 0);
 	ASSERT_EQ(if_nametoindex("xwgt0"), tun_ifindex);
 	ASSERT_TRUE(fcntl(tun_fd, F_GETFL) & O_NONBLOCK);
@@ -58,15 +69,15 @@ static void test_tun_open(void)
 	}
 
 	/* Already held by us (single queue): the kernel says busy. */
-	ASSERT_EQ(tun_open("xwgt0", &idx), -EBUSY);
+	ASSERT_EQ(tun_open("xwgt0", &idx, &vnet), -EBUSY);
 	/* A name taken by a device that is not a TUN. */
-	ASSERT_EQ(tun_open("lo", &idx), -EEXIST);
-	ASSERT_EQ(tun_open("", &idx), -EINVAL);
-	ASSERT_EQ(tun_open("0123456789abcdef", &idx), -EINVAL);
-	ASSERT_EQ(tun_open("xwg%d", &idx), -EINVAL);
+	ASSERT_EQ(tun_open("lo", &idx, &vnet), -EEXIST);
+	ASSERT_EQ(tun_open("", &idx, &vnet), -EINVAL);
+	ASSERT_EQ(tun_open("0123456789abcdef", &idx, &vnet), -EINVAL);
+	ASSERT_EQ(tun_open("xwg%d", &idx, &vnet), -EINVAL);
 	ASSERT_EQ(idx, -1);
 
-	other_fd = tun_open("0123456789abcde", &other_ifindex);
+	other_fd = tun_open("0123456789abcde", &other_ifindex, &vnet);
 	ASSERT_TRUE(other_fd >= 0);
 	ASSERT_TRUE(other_ifindex > 0 && other_ifindex != tun_ifindex);
 }

@@ -22,8 +22,9 @@
 
 /*
  * Algorithms are fetched once and contexts are reused for every call: the TUN data path
- * encrypts and decrypts per packet, where fetches and allocations would dominate. The agent
- * is single-threaded, so one context per primitive is enough.
+ * encrypts and decrypts per packet, where fetches and allocations would dominate. The handshake
+ * primitives run on the agent's one protocol thread; the AEAD also runs on the data path's
+ * crypto workers (parallel.c), so its two contexts are per thread, made on first use.
  */
 static struct {
 	bool ready;
@@ -34,9 +35,9 @@ static struct {
 	EVP_MD_CTX *md_ctx;
 	EVP_MAC_CTX *mac_ctx;
 	EVP_MAC_CTX *hmac_ctx;
-	EVP_CIPHER_CTX *enc_ctx;
-	EVP_CIPHER_CTX *dec_ctx;
 } cr;
+
+static _Thread_local EVP_CIPHER_CTX *aead_enc_ctx, *aead_dec_ctx;
 
 /* A failing primitive with valid arguments means OpenSSL itself is broken: never continue with garbage. */
 static void __attribute__((noreturn)) crypto_fatal(const char *what)
@@ -54,8 +55,9 @@ static void crypto_ensure(void)
 
 static void crypto_release(void)
 {
-	EVP_CIPHER_CTX_free(cr.dec_ctx);
-	EVP_CIPHER_CTX_free(cr.enc_ctx);
+	EVP_CIPHER_CTX_free(aead_dec_ctx);
+	EVP_CIPHER_CTX_free(aead_enc_ctx);
+	aead_enc_ctx = aead_dec_ctx = NULL;
 	EVP_MAC_CTX_free(cr.hmac_ctx);
 	EVP_MAC_CTX_free(cr.mac_ctx);
 	EVP_MD_CTX_free(cr.md_ctx);
@@ -82,15 +84,11 @@ static int crypto_init_contexts(void)
 	cr.md_ctx = EVP_MD_CTX_new();
 	cr.mac_ctx = EVP_MAC_CTX_new(cr.blake2smac);
 	cr.hmac_ctx = EVP_MAC_CTX_new(cr.hmac);
-	cr.enc_ctx = EVP_CIPHER_CTX_new();
-	cr.dec_ctx = EVP_CIPHER_CTX_new();
-	if (!cr.md_ctx || !cr.mac_ctx || !cr.hmac_ctx || !cr.enc_ctx || !cr.dec_ctx)
+	if (!cr.md_ctx || !cr.mac_ctx || !cr.hmac_ctx)
 		return -ENOMEM;
 	/* Parameters that never change are bound once; each call only supplies the key. */
 	if (!EVP_MAC_CTX_set_params(cr.mac_ctx, mac_params) ||
-	    !EVP_MAC_CTX_set_params(cr.hmac_ctx, hmac_params) ||
-	    !EVP_EncryptInit_ex(cr.enc_ctx, cr.chachapoly, NULL, NULL, NULL) ||
-	    !EVP_DecryptInit_ex(cr.dec_ctx, cr.chachapoly, NULL, NULL, NULL))
+	    !EVP_MAC_CTX_set_params(cr.hmac_ctx, hmac_params))
 		return -ENOSYS;
 	return 0;
 }
@@ -299,6 +297,21 @@ void kdf(uint8_t t1[32], uint8_t *t2, uint8_t *t3, const uint8_t ck[32], const v
 	crypto_zero(t, sizeof(t));
 }
 
+/* This thread's AEAD context (the cipher bound once; each call only supplies key and nonce). */
+static EVP_CIPHER_CTX *aead_ctx(bool seal)
+{
+	EVP_CIPHER_CTX **ctx = seal ? &aead_enc_ctx : &aead_dec_ctx;
+
+	crypto_ensure();
+	if (*ctx)
+		return *ctx;
+	*ctx = EVP_CIPHER_CTX_new();
+	if (!*ctx || !(seal ? EVP_EncryptInit_ex(*ctx, cr.chachapoly, NULL, NULL, NULL) :
+			      EVP_DecryptInit_ex(*ctx, cr.chachapoly, NULL, NULL, NULL)))
+		crypto_fatal("ChaCha20-Poly1305 context");
+	return *ctx;
+}
+
 static void aead_wg_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint64_t counter)
 {
 	memset(nonce, 0, 4);
@@ -314,8 +327,7 @@ static int aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t
 
 	if (len > INT_MAX - AEAD_TAG_LEN || adlen > INT_MAX)
 		return -EMSGSIZE;
-	crypto_ensure();
-	ctx = cr.enc_ctx;
+	ctx = aead_ctx(true);
 	if (!EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) ||
 	    (adlen && !EVP_EncryptUpdate(ctx, NULL, &outl, ad, (int)adlen)) ||
 	    (len && !EVP_EncryptUpdate(ctx, dst, &outl, src, (int)len)) ||
@@ -337,8 +349,7 @@ static int aead_open(uint8_t *dst, const uint8_t *src, size_t srclen, const uint
 		return -EINVAL;
 	if (srclen > INT_MAX || adlen > INT_MAX)
 		return -EMSGSIZE;
-	crypto_ensure();
-	ctx = cr.dec_ctx;
+	ctx = aead_ctx(false);
 	len = srclen - AEAD_TAG_LEN;
 	memcpy(tag, src + len, AEAD_TAG_LEN);
 	if (!EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) ||

@@ -33,6 +33,7 @@ struct index_table {
 };
 
 struct ratelimiter;
+struct vnet_gro;
 struct xwg_device;
 
 /*
@@ -54,6 +55,9 @@ struct xwg_device {
 	uint16_t listen_port;		/* as bound (0 before the first bind) */
 	uint16_t requested_port;	/* as configured (0 = random) */
 	uint32_t fwmark;
+	bool no_udp_gso;		/* the kernel refused UDP_SEGMENT: send datagrams one by one */
+	bool tun_vnet;			/* the TUN carries virtio-net headers (TSO/USO offloads on) */
+	struct vnet_gro *tun_gro;	/* decrypted packets held back to be written coalesced */
 
 	bool has_identity;
 	uint8_t static_private[NOISE_PUBLIC_KEY_LEN];
@@ -142,16 +146,24 @@ void socket_receive(struct xwg_device *dev, int fd);
 
 /* Data path (send.c / receive.c). */
 void send_packet_from_tun(struct xwg_device *dev, uint8_t *pkt, size_t len);
+/*
+ * The batched transmit path: routes, numbers and encrypts n inner packets read from the TUN (on
+ * every crypto worker, parallel.h) and sends them in order (socket_send_batch). Packets that cannot
+ * go in a batch (no session yet, staged packets ahead, oversize) take send_packet_from_tun's path,
+ * after what was batched before them.
+ */
+struct iovec;
+void send_packets_from_tun(struct xwg_device *dev, const struct iovec *pkts, unsigned int n);
 void send_handshake_initiation(struct peer *peer, bool is_retry);
 void send_handshake_response(struct peer *peer);
 void send_keepalive(struct peer *peer);
 void send_staged_packets(struct peer *peer);
 /*
- * Handles one datagram. Data messages are decrypted and queued (buf must stay untouched) until
- * receive_flush, which commits their replay checks (one call per keypair) and delivers the fresh
- * ones; call it after every batch. At most RECEIVE_BATCH are queued (more flush on their own).
+ * Handles one datagram. Data messages are queued (buf must stay untouched) until receive_flush,
+ * which decrypts them on the crypto workers, commits their replay checks (one call per keypair)
+ * and delivers the fresh ones in order; call it after every batch. At most RECEIVE_BATCH are queued (more flush on their own).
  */
-#define RECEIVE_BATCH 64
+#define RECEIVE_BATCH 512
 /* outer_tos: the received datagram's TOS / traffic class, for ECN decapsulation (xwg_ecn.h). */
 void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src,
 		    const void *local_addr, int local_ifindex, uint8_t outer_tos);

@@ -61,6 +61,18 @@ int offload_reserve_counters(struct noise_keypair *kp, uint32_t n, uint64_t *fir
  */
 int offload_replay_commit(struct noise_keypair *kp, const uint64_t *counters, unsigned int n, uint64_t *fresh);
 
+/* One encrypted data message of a send batch. */
+struct socket_msg {
+	struct peer *peer;
+	const void *buf;
+	size_t len;
+	uint8_t tos;		/* outer TOS / traffic class (ECN bits) */
+};
+/*
+ * UDP (socket.c): sends a batch of data messages in order. Consecutive messages to one peer with
+ * one size (the last may be shorter) leave in one UDP GSO send where the kernel has UDP_SEGMENT.
+ */
+void socket_send_batch(struct xwg_device *dev, const struct socket_msg *msgs, unsigned int n);
 /* UDP (socket.c): send a whole WireGuard message to the peer's endpoint; 0 or -errno. */
 int socket_send_to_peer(struct peer *peer, const void *buf, size_t len);
 /* The same with the outer TOS / traffic class (ECN bits of a data message, xwg_ecn_encap). */

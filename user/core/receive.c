@@ -8,6 +8,7 @@
 #include <netinet/ip6.h>
 #include "device.h"
 #include "crypto.h"
+#include "parallel.h"
 #include "timers.h"
 #include "xwg_ecn.h"
 
@@ -127,10 +128,11 @@ static size_t receive_inner_len(const uint8_t *p, size_t len, int *family, const
 }
 
 /*
- * Data messages are opened one by one but their counters are committed per receive batch (one
- * replay-window call per keypair per socket wakeup when BPF owns the window): receive_data
- * decrypts and queues, receive_flush commits and delivers. A queued message stays in the caller's
- * buffer until receive_flush.
+ * Data messages are handled per receive batch: receive_data looks the keypair up and queues,
+ * receive_flush opens them all on the crypto workers, commits the authenticated counters (one
+ * replay-window call per keypair and OFFLOAD_REPLAY_BATCH counters when BPF owns the window) and
+ * delivers the fresh ones in arrival order. A queued message stays in the caller's buffer until
+ * receive_flush.
  */
 struct receive_pending {
 	uint8_t *msg;
@@ -140,7 +142,7 @@ struct receive_pending {
 	uint64_t counter;
 	struct sockaddr_storage src;
 	uint8_t local[16];
-	bool has_local, done, fresh;
+	bool has_local, authentic, done, fresh;
 	int ifindex;
 	uint8_t outer_tos;		/* the datagram's TOS / traffic class, for ECN */
 };
@@ -196,16 +198,18 @@ static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, stru
 static void receive_commit_keypair(struct xwg_device *dev, unsigned int first)
 {
 	struct noise_keypair *kp = receive_queue[first].kp;
-	uint64_t counters[RECEIVE_BATCH], fresh = 0;
-	unsigned int slot[RECEIVE_BATCH], n = 0;
+	uint64_t counters[OFFLOAD_REPLAY_BATCH], fresh = 0;
+	unsigned int slot[OFFLOAD_REPLAY_BATCH], n = 0;
 	int ret;
 
-	for (unsigned int i = first; i < receive_queued; i++) {
+	for (unsigned int i = first; i < receive_queued && n < OFFLOAD_REPLAY_BATCH; i++) {
 		struct receive_pending *e = &receive_queue[i];
 
 		if (e->done || e->kp != kp)
 			continue;
 		e->done = true;
+		if (!e->authentic)
+			continue;
 		if (!kp->offloaded) {
 			e->fresh = replay_counter_validate(&kp->replay, e->counter);
 			continue;
@@ -222,12 +226,24 @@ static void receive_commit_keypair(struct xwg_device *dev, unsigned int first)
 		receive_queue[slot[k]].fresh = ret == 0 && (fresh >> k & 1);
 }
 
+/* On a crypto worker: authenticates and decrypts one queued message in place. */
+static void receive_open(void *unused, unsigned int i)
+{
+	struct receive_pending *e = &receive_queue[i];
+	struct message_data *hdr = (struct message_data *)e->msg;
+
+	e->authentic = aead_decrypt(hdr->encrypted_data, hdr->encrypted_data, e->len - sizeof(*hdr), NULL, 0,
+				    e->counter, e->kp->recv_key) == 0;
+}
+
 void receive_flush(struct xwg_device *dev)
 {
 	unsigned int n = receive_queued;
 
+	parallel_run(receive_open, NULL, n);
+	/* A keypair with more than OFFLOAD_REPLAY_BATCH queued counters takes several calls. */
 	for (unsigned int i = 0; i < n; i++)
-		if (!receive_queue[i].done)
+		while (!receive_queue[i].done)
 			receive_commit_keypair(dev, i);
 	receive_queued = 0;
 	for (unsigned int i = 0; i < n; i++) {
@@ -252,13 +268,8 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 	uint32_t index = receive_u32(msg + 4);
 	struct index_entry *entry = index_table_lookup(&dev->index_table, index, INDEX_KEYPAIR);
 	struct receive_pending *e;
-	uint64_t counter;
 
 	if (!entry || !keypair_can_receive(entry->keypair))
-		return;
-	counter = le64toh(hdr->counter);
-	if (aead_decrypt(hdr->encrypted_data, hdr->encrypted_data, len - sizeof(*hdr), NULL, 0,
-			 counter, entry->keypair->recv_key) < 0)
 		return;
 	if (receive_queued == RECEIVE_BATCH)
 		receive_flush(dev);
@@ -268,7 +279,7 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 	e->len = len;
 	e->kp = entry->keypair;
 	e->index = index;
-	e->counter = counter;
+	e->counter = le64toh(hdr->counter);
 	memcpy(&e->src, src, src->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 	if (local) {
 		memcpy(e->local, local, src->sa_family == AF_INET ? 4 : 16);

@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/uio.h>
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
 #include "device.h"
 #include "crypto.h"
+#include "parallel.h"
 #include "timers.h"
 #include "xwg_ecn.h"
 
@@ -227,4 +229,114 @@ void send_packet_from_tun(struct xwg_device *dev, uint8_t *pkt, size_t len)
 	}
 	peer_stage_packet(peer, pkt, len);
 	send_staged_packets(peer);
+}
+
+/*
+ * The batched path. A batch is numbered on this thread (counters in order, from their one owner),
+ * sealed on every crypto worker, then sent in order: the wire order of a peer's counters is the
+ * order of its packets. Each slot holds one whole message of a packet up to SEND_SLOT bytes.
+ */
+#define SEND_BATCH	256
+#define SEND_SLOT	2048
+
+struct send_item {
+	struct peer *peer;
+	struct noise_keypair *kp;
+	uint64_t counter;
+	const uint8_t *pkt;	/* the caller's buffer, valid until send_packets_from_tun returns */
+	size_t len, padded;
+};
+
+static struct send_item send_items[SEND_BATCH];
+static struct socket_msg send_msgs[SEND_BATCH];
+static unsigned int send_queued;
+static uint8_t send_slots[SEND_BATCH][SEND_SLOT] __attribute__((aligned(64)));
+
+static void send_batch_seal(void *unused, unsigned int i)
+{
+	const struct send_item *it = &send_items[i];
+	struct message_data *hdr = (struct message_data *)send_slots[i];
+
+	hdr->header.type = htole32(MESSAGE_DATA);
+	hdr->key_idx = it->kp->remote_index;
+	hdr->counter = htole64(it->counter);
+	memcpy(hdr->encrypted_data, it->pkt, it->len);
+	memset(hdr->encrypted_data + it->len, 0, it->padded - it->len);
+	aead_encrypt(hdr->encrypted_data, hdr->encrypted_data, it->padded, NULL, 0, it->counter,
+		     it->kp->send_key);
+}
+
+/* Seals and sends what is queued; the timers move once per run of one peer's packets. */
+static void send_batch_flush(struct xwg_device *dev)
+{
+	unsigned int n = send_queued;
+
+	if (!n)
+		return;
+	send_queued = 0;
+	parallel_run(send_batch_seal, NULL, n);
+	for (unsigned int i = 0; i < n; i++) {
+		struct send_item *it = &send_items[i];
+		size_t wire = message_data_len(it->padded);
+
+		send_msgs[i] = (struct socket_msg){
+			.peer = it->peer, .buf = send_slots[i], .len = wire,
+			.tos = xwg_ecn_encap(xwg_ecn_get(it->pkt)),
+		};
+		it->peer->agent_tx_packets++;
+		it->peer->agent_tx_bytes += wire;
+		if (i + 1 < n && send_items[i + 1].peer == it->peer)
+			continue;
+		timers_any_authenticated_packet_traversal(it->peer);
+		timers_any_authenticated_packet_sent(it->peer);
+		timers_data_sent(it->peer);
+	}
+	socket_send_batch(dev, send_msgs, n);
+	for (unsigned int i = 0; i < n; i++)
+		if (i + 1 == n || send_items[i + 1].peer != send_items[i].peer)
+			send_keep_key_fresh(send_items[i].peer);
+}
+
+/* Queues one packet for the batch; false when it must take the one-by-one path instead. */
+static bool send_batch_add(struct xwg_device *dev, struct peer *peer, const uint8_t *pkt, size_t len)
+{
+	struct noise_keypair *kp = peer->keypairs.current_keypair;
+	size_t padded = send_padded_len(len, dev->mtu);
+	struct send_item *it;
+	uint64_t counter;
+
+	if (peer->staged_count || !keypair_can_send(kp) || !len ||
+	    message_data_len(padded) > SEND_SLOT)
+		return false;
+	if (send_counter_next(kp, &counter) < 0) {
+		/* Fail closed: what was numbered before goes out, this one waits for a new session. */
+		send_batch_flush(dev);
+		peer_stage_packet(peer, pkt, len);
+		send_keypair_retire(peer, kp);
+		return true;
+	}
+	it = &send_items[send_queued++];
+	*it = (struct send_item){ .peer = peer, .kp = kp, .counter = counter, .pkt = pkt, .len = len,
+				  .padded = padded };
+	if (send_queued == SEND_BATCH)
+		send_batch_flush(dev);
+	return true;
+}
+
+void send_packets_from_tun(struct xwg_device *dev, const struct iovec *pkts, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *pkt = pkts[i].iov_base;
+		size_t len = pkts[i].iov_len;
+		struct peer *peer = send_route(dev, pkt, len);
+
+		if (!peer || !peer->endpoint.addr.sa.sa_family)
+			continue;
+		if (send_batch_add(dev, peer, pkt, len))
+			continue;
+		/* Keep the order: whatever was queued before this packet leaves first. */
+		send_batch_flush(dev);
+		send_packet_from_tun(dev, pkt, len);
+	}
+	send_batch_flush(dev);
 }

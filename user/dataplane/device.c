@@ -1,23 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Device lifetime, identity, handshake load, and the single-threaded event loop. */
 #include <errno.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include "device.h"
 #include "crypto.h"
 #include "offload.h"
+#include "parallel.h"
 #include "timers.h"
 #include "tun.h"
+#include "vnet.h"
 
 /*
  * The agent answers handshakes synchronously, so its "queue" is the rate: past this many
  * handshake messages in one second it demands cookies (wireguard-go: queue >= 128).
  */
 #define UNDER_LOAD_HANDSHAKES_PER_SECOND 128
-#define TUN_BATCH 256
+/*
+ * The TUN is read TUN_READS frames at a time (each maybe a 64 KiB super-packet), and their
+ * segments go to the core as one send batch; at most TUN_GROUPS such batches per wakeup.
+ */
+#define TUN_READS	8
+#define TUN_GROUPS	32
+#define TUN_FRAME	(VNET_HDR_LEN + 65536)
+#define TUN_SEG_BUF	(96 << 10)	/* a 64 KiB TSO frame's segments with their copied headers */
+#define TUN_SEGS	256
 
 int device_watch(struct xwg_device *dev, int fd)
 {
@@ -81,7 +93,7 @@ int device_init(struct xwg_device *dev, const char *ifname, int mtu)
 		ret = -errno;
 		goto err;
 	}
-	ret = tun_open(ifname, &dev->ifindex);
+	ret = tun_open(ifname, &dev->ifindex, &dev->tun_vnet);
 	if (ret < 0)
 		goto err;
 	dev->tun_fd = ret;
@@ -96,11 +108,14 @@ err:
 
 void device_uninit(struct xwg_device *dev)
 {
+	parallel_stop();
 	offload_stop(dev);
 	device_remove_all_peers(dev);
 	if (dev->control)
 		dev->control->closing(dev);
 	/* Closing the TUN fd deletes the interface, and with it its addresses and routes. */
+	if (dev->tun_fd >= 0)
+		tun_close(dev);
 	device_close_fd(&dev->tun_fd);
 	device_close_fd(&dev->sock4);
 	device_close_fd(&dev->sock6);
@@ -167,21 +182,41 @@ bool device_under_load(struct xwg_device *dev)
 	return dev->last_under_load && now - dev->last_under_load < UNDER_LOAD_AFTER_TIME_S * NSEC_PER_SEC;
 }
 
-static uint8_t tun_buf[65536] __attribute__((aligned(64)));
+static uint8_t tun_frames[TUN_READS][TUN_FRAME] __attribute__((aligned(64)));
+static uint8_t tun_segs[TUN_READS][TUN_SEG_BUF] __attribute__((aligned(64)));
+static struct iovec tun_pkts[TUN_READS * TUN_SEGS];
 
 /* Returns false when the TUN device is gone (deleted under us): the agent must exit. */
 static bool device_read_tun(struct xwg_device *dev)
 {
-	for (int n = 0; n < TUN_BATCH; n++) {
-		ssize_t len = read(dev->tun_fd, tun_buf, sizeof(tun_buf));
+	for (int group = 0; group < TUN_GROUPS; group++) {
+		unsigned int n = 0;
+		int r = 0, ret = 0;
 
-		if (len < 0)
-			return errno == EAGAIN || errno == EINTR;
-		if (len == 0)
+		for (r = 0; r < TUN_READS; r++) {
+			ret = tun_read(dev, tun_frames[r], TUN_FRAME, tun_segs[r], TUN_SEG_BUF, tun_pkts + n,
+				       TUN_SEGS);
+			if (ret < 0)
+				break;
+			n += (unsigned int)ret;
+		}
+		send_packets_from_tun(dev, tun_pkts, n);
+		if (ret == -ENODEV)
 			return false;
-		send_packet_from_tun(dev, tun_buf, (size_t)len);
+		if (ret < 0)
+			return true;	/* -EAGAIN: drained (other errors: try again next wakeup) */
 	}
 	return true;
+}
+
+/* Crypto workers: XWG_THREADS, else one per online CPU (parallel.h). */
+static void device_start_workers(void)
+{
+	const char *env = getenv("XWG_THREADS");
+	unsigned int threads = env ? (unsigned int)strtoul(env, NULL, 10) : 0;
+
+	/* Without workers the agent still works, one thread doing everything. */
+	parallel_start(threads);
 }
 
 int device_run_timers(struct xwg_device *dev)
@@ -210,6 +245,7 @@ int device_run(struct xwg_device *dev)
 	ret = device_watch(dev, offload_events_fd(dev));
 	if (ret < 0)
 		return ret;
+	device_start_workers();
 	dev->running = true;
 	while (dev->running) {
 		int timeout, n;
@@ -240,5 +276,6 @@ int device_run(struct xwg_device *dev)
 			}
 		}
 	}
+	parallel_stop();
 	return 0;
 }

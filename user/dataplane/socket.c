@@ -3,19 +3,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "device.h"
 #include "socket_cmsg.h"
 
-#define SOCKET_BUFFER_SIZE (4 << 20)
+/* As wireguard-go: room for a few batches of 64 KiB GSO sends and GRO receives in flight. */
+#define SOCKET_BUFFER_SIZE (7 << 20)
 
-/* Room for a packet-info and a TOS / traffic-class control message, either family, either way. */
-union socket_control {
-	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
-	struct cmsghdr align;
-};
 
 static int socket_open(struct xwg_device *dev, int family, uint16_t port)
 {
@@ -52,6 +49,8 @@ static int socket_open(struct xwg_device *dev, int family, uint16_t port)
 		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one)) < 0)
 			goto err;
 	}
+	/* Coalesced receives (socket_receive splits them); a kernel without UDP_GRO sends them singly. */
+	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&addr, len) < 0)
 		goto err;
 	return fd;
@@ -156,10 +155,11 @@ int device_set_fwmark(struct xwg_device *dev, uint32_t fwmark)
 
 /*
  * Control messages for one send: the cached local address, so replies leave from where the peer
- * reached us, and the outer TOS / traffic class (ECN bits; 0: none, the socket's default).
+ * reached us, the outer TOS / traffic class (ECN bits; 0: none, the socket's default), and the
+ * segment size of a UDP GSO send (0: one datagram).
  */
 static void socket_tx_cmsg(struct msghdr *msg, union socket_control *control, const struct endpoint *ep,
-			   bool with_src, uint8_t tos)
+			   bool with_src, uint8_t tos, uint16_t gso_size)
 {
 	bool v4 = ep->addr.sa.sa_family == AF_INET;
 	struct cmsghdr *cmsg;
@@ -188,31 +188,50 @@ static void socket_tx_cmsg(struct msghdr *msg, union socket_control *control, co
 		cmsg->cmsg_len = CMSG_LEN(sizeof(val));
 		memcpy(CMSG_DATA(cmsg), &val, sizeof(val));
 		len += CMSG_SPACE(sizeof(val));
+		cmsg = (struct cmsghdr *)(control->buf + len);
+	}
+	if (gso_size) {
+		cmsg->cmsg_level = SOL_UDP;
+		cmsg->cmsg_type = UDP_SEGMENT;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(gso_size));
+		memcpy(CMSG_DATA(cmsg), &gso_size, sizeof(gso_size));
+		len += CMSG_SPACE(sizeof(gso_size));
 	}
 	msg->msg_controllen = len;
 	if (!len)
 		msg->msg_control = NULL;
 }
 
-static int socket_sendmsg(int fd, const void *buf, size_t len, struct endpoint *ep, uint8_t tos)
+/* A full send buffer: wait a little for room rather than drop a whole GSO batch at once. */
+static ssize_t socket_sendmsg_wait(int fd, const struct msghdr *msg)
+{
+	ssize_t ret = sendmsg(fd, msg, MSG_DONTWAIT);
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+	if (ret < 0 && errno == EAGAIN && poll(&pfd, 1, SOCKET_SEND_WAIT_MS) == 1)
+		ret = sendmsg(fd, msg, MSG_DONTWAIT);
+	return ret;
+}
+
+int socket_sendmsg(int fd, const struct iovec *iov, size_t iovcnt, struct endpoint *ep, uint8_t tos,
+		   uint16_t gso_size)
 {
 	union socket_control control;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = {
 		.msg_name = &ep->addr,
 		.msg_namelen = ep->addr.sa.sa_family == AF_INET ? sizeof(ep->addr.in4) : sizeof(ep->addr.in6),
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
+		.msg_iov = (struct iovec *)iov,
+		.msg_iovlen = iovcnt,
 	};
 
-	socket_tx_cmsg(&msg, &control, ep, ep->src_valid, tos);
-	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
+	socket_tx_cmsg(&msg, &control, ep, ep->src_valid, tos, gso_size);
+	if (socket_sendmsg_wait(fd, &msg) >= 0)
 		return 0;
 	/* The cached source address went away (roaming, address removed): let routing choose. */
 	if (ep->src_valid && (errno == EINVAL || errno == EADDRNOTAVAIL || errno == ENETUNREACH)) {
 		ep->src_valid = false;
-		socket_tx_cmsg(&msg, &control, ep, false, tos);
-		if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
+		socket_tx_cmsg(&msg, &control, ep, false, tos, gso_size);
+		if (socket_sendmsg_wait(fd, &msg) >= 0)
 			return 0;
 	}
 	return -errno;
@@ -230,10 +249,12 @@ int socket_send_to_peer_tos(struct peer *peer, const void *buf, size_t len, uint
 
 	if (family != AF_INET && family != AF_INET6)
 		return -EDESTADDRREQ;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
 	fd = family == AF_INET ? dev->sock4 : dev->sock6;
 	if (fd < 0)
 		return -ENETUNREACH;
-	ret = socket_sendmsg(fd, buf, len, &peer->endpoint, tos);
+	ret = socket_sendmsg(fd, &iov, 1, &peer->endpoint, tos, 0);
 	if (!ret)
 		peer->tx_bytes += len;
 	return ret;
@@ -241,6 +262,7 @@ int socket_send_to_peer_tos(struct peer *peer, const void *buf, size_t len, uint
 
 int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, const struct sockaddr *dst)
 {
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct endpoint ep = { 0 };
 	int fd;
 
@@ -253,7 +275,7 @@ int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, con
 	} else {
 		return -EAFNOSUPPORT;
 	}
-	return fd < 0 ? -ENETUNREACH : socket_sendmsg(fd, buf, len, &ep, 0);
+	return fd < 0 ? -ENETUNREACH : socket_sendmsg(fd, &iov, 1, &ep, 0, 0);
 }
 
 /* Records where an authenticated packet came from and which local address it reached. */
@@ -284,6 +306,7 @@ void socket_rx_cmsg(struct msghdr *msg, struct socket_rx_info *info)
 	info->local = NULL;
 	info->ifindex = 0;
 	info->tos = 0;
+	info->gso_size = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
@@ -304,47 +327,12 @@ void socket_rx_cmsg(struct msghdr *msg, struct socket_rx_info *info)
 
 			memcpy(&tclass, CMSG_DATA(c), sizeof(tclass));
 			info->tos = (uint8_t)tclass;
+		} else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int size;
+
+			memcpy(&size, CMSG_DATA(c), sizeof(size));
+			info->gso_size = size > 0 ? (unsigned int)size : 0;
 		}
-	}
-}
-
-/* One receive batch: a buffer per datagram, since receive_packet keeps data messages until the flush. */
-static uint8_t socket_rx_bufs[RECEIVE_BATCH][65536] __attribute__((aligned(64)));
-
-/*
- * Drains up to 4 batches from one socket, then yields to the other event sources. Each batch is
- * one recvmmsg and one receive_flush, so replay checks are committed once per keypair per batch.
- */
-void socket_receive(struct xwg_device *dev, int fd)
-{
-	static union socket_control control[RECEIVE_BATCH];
-	static struct sockaddr_storage src[RECEIVE_BATCH];
-	static struct iovec iov[RECEIVE_BATCH];
-	static struct mmsghdr msgs[RECEIVE_BATCH];
-
-	for (int round = 0; round < 4; round++) {
-		int n;
-
-		for (int i = 0; i < RECEIVE_BATCH; i++) {
-			iov[i] = (struct iovec){ .iov_base = socket_rx_bufs[i], .iov_len = sizeof(socket_rx_bufs[i]) };
-			msgs[i].msg_hdr = (struct msghdr){
-				.msg_name = &src[i], .msg_namelen = sizeof(src[i]),
-				.msg_iov = &iov[i], .msg_iovlen = 1,
-				.msg_control = &control[i], .msg_controllen = sizeof(control[i]),
-			};
-		}
-		n = recvmmsg(fd, msgs, RECEIVE_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			return;
-		for (int i = 0; i < n; i++) {
-			struct socket_rx_info info;
-
-			socket_rx_cmsg(&msgs[i].msg_hdr, &info);
-			receive_packet(dev, socket_rx_bufs[i], msgs[i].msg_len, (struct sockaddr *)&src[i],
-				       info.local, info.ifindex, info.tos);
-		}
-		receive_flush(dev);
-		if (n < RECEIVE_BATCH)
-			return;
 	}
 }
