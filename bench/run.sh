@@ -5,7 +5,8 @@
 #
 # A benchmark, not a test: it prints numbers, never pass/fail (the exit status is 0 unless it could not
 # run at all).  Needs root, iperf3, ping, jq, wg, wireguard-go and $OUTPUT/xwg (OUTPUT defaults to
-# ./.output); perf (Debian linux-perf) for BENCH_PERF=1.  Runs in about 5 minutes at BENCH_SECS=5.
+# ./.output); perf (Debian linux-perf) for BENCH_PERF=1.  Runs in about 3.5 minutes at BENCH_SECS=5
+# (4 with BENCH_PERF=1).
 # Every case gets two fresh namespaces joined by a veth (selftests/lib.sh's topology); a is the client,
 # b the server; the tunnel MTU is 1420.
 #
@@ -52,11 +53,14 @@
 #      1420-byte packet x 1e9/1420 packets per GB x 2 ends); per case its CPU s/GB, how many times the
 #      floor and how many s/GB above it.
 #   6. With BENCH_PERF=1, per profiled case: an extra single-stream a->b TCP run under
-#      `perf record -e cpu-clock -a` (whole machine; cpu-clock because a VM may have no hardware PMU),
-#      the busy CPU split (agents per end from /proc/PID/stat, iperf3 from its own report, softirq and
-#      system from /proc/stat), the share of busy samples per process and in BPF programs, and the top
-#      15 symbols (self time, idle excluded).  When perf cannot sample here, it says why and prints the
-#      /proc split alone.
+#      `perf record -e cpu-clock -a` (whole machine; cpu-clock because a VM may have no hardware PMU).
+#      First the busy CPU split from /proc (agents per end from /proc/PID/stat, both iperf3 from their own
+#      report, the rest, and softirq and system time of the machine), then from perf's sample counts
+#      (idle excluded): the share per thread name, per object (kernel, BPF programs, libcrypto, the
+#      agent...) and the top 15 symbols by self time.  perf counts the case's own threads (everything in
+#      its two namespaces, and the cpumap kthreads of its agents' cpumaps) plus the shared kernel threads
+#      (ksoftirqd, swapper, kworker); other processes are left out and their share is said.  When perf
+#      cannot sample here, it says why and prints the /proc split alone.
 #   7. The per-program benchmark (bench/prog_bench.c, built into $OUTPUT/prog_bench): xwg_rx,
 #      xwg_rx_tc_full and xwg_tx on fresh MTU-sized packets through BPF_PROG_TEST_RUN, ns per run.
 
@@ -115,10 +119,19 @@ ns_cpu() {
 	echo "$t"
 }
 
-# ns_tids NS: every thread id of every process in NS, one a line.
+# ns_tids NS: every thread id of every process in NS, and of the cpumap kthreads of their cpumaps
+# (named cpumap/CPU/map:ID; the map ids from the processes' fdinfo, BPF_MAP_TYPE_CPUMAP is 16), one a line.
 ns_tids() {
-	local pid
-	for pid in $(ip netns pids "$1" 2>/dev/null); do ls "/proc/$pid/task" 2>/dev/null; done
+	local pid id f
+	for pid in $(ip netns pids "$1" 2>/dev/null); do
+		ls "/proc/$pid/task" 2>/dev/null
+		for id in $(grep -l '^map_type:[[:space:]]*16$' /proc/"$pid"/fdinfo/* 2>/dev/null |
+			xargs -r sed -n 's/^map_id:[[:space:]]*//p' 2>/dev/null); do
+			for f in $(grep -l -x "cpumap/[0-9]*/map:$id" /proc/[0-9]*/comm 2>/dev/null); do
+				f=${f#/proc/}; echo "${f%/comm}"
+			done
+		done
+	done
 	return 0
 }
 
@@ -183,7 +196,7 @@ case_up() {
 case_down() {
 	local pid
 	pair_down "$1" >/dev/null 2>&1
-	for pid in $(ip netns pids "$NS_A") $(ip netns pids "$NS_B"); do kill -KILL "$pid" 2>/dev/null; done
+	for pid in $(ip netns pids "$NS_A" 2>/dev/null) $(ip netns pids "$NS_B" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
 	ip netns del "$NS_A" 2>/dev/null
 	ip netns del "$NS_B" 2>/dev/null
 }
@@ -256,8 +269,9 @@ case_perf() {
 }
 
 # perf_summary PERF.DATA TIDS: the busy share per process and in BPF programs, and the top 15 symbols
-# of the case: its threads TIDS (agents, iperf3) and the kernel threads that carry its packets (softirq
-# in ksoftirqd, cpumap kthreads, swapper, kworkers); shares from sample counts.
+# of the case: its threads TIDS (agents, iperf3, its cpumap kthreads) and the shared kernel threads that
+# carry packets (softirq in ksoftirqd and swapper, kworkers: other tests' packets there count too);
+# shares from sample counts.
 perf_summary() {
 	perf report -i "$1" --stdio -n --no-children --sort pid,dso,sym --percent-limit 0 2>/dev/null |
 		awk -v tids="$2" '
@@ -270,7 +284,7 @@ perf_summary() {
 				idle += cnt; next
 			}
 			busy += cnt
-			if (!(tid in mine) && comm !~ /^(cpumap\/|ksoftirqd\/|swapper|kworker\/)/) { others += cnt; next }
+			if (!(tid in mine) && comm !~ /^(ksoftirqd\/|swapper|kworker\/)/) { others += cnt; next }
 			ours += cnt; by[comm] += cnt; obj[dso ~ /^bpf_prog_/ ? "BPF programs" : dso] += cnt
 			if (sym ~ /^bpf_prog_/) bpf += cnt
 			key = comm SUBSEP dso SUBSEP sym
@@ -279,8 +293,10 @@ perf_summary() {
 		}
 		END {
 			if (ours <= 0) { print "no busy samples of the case'"'"'s threads"; exit }
-			printf "%d samples, %.1f%% busy.  Other processes (builds, other tests) took %.1f%% of busy and are" \
-				" left out below.  BPF programs (bpf_prog_*): %.1f%% of the case.\n\n",
+			printf "%d samples, %.1f%% busy.  Threads of other processes (builds, other tests, their cpumap" \
+				" kthreads) took %.1f%% of busy and are left out below; the shared kernel threads (ksoftirqd," \
+				" swapper, kworker) stay in, with whatever else they carried.  BPF programs (bpf_prog_*):" \
+				" %.1f%% of the case.\n\n",
 				all, busy * 100 / all, others * 100 / busy, bpf * 100 / ours
 			print "| thread (comm) | share of the case |"; print "|---|---:|"
 			m = 0; for (k in by) { m++; Q[m] = k }
