@@ -12,7 +12,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 # Every Debian package the build, the tests, the demo and the benchmark need.
 DEB_PKGS  := gcc make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libnl-3-dev \
              libnl-route-3-dev pkg-config iproute2 wireguard-go wireguard-tools iperf3 tshark \
-             tcpdump iputils-ping ethtool procps psmisc kmod jq python3 python3-yaml util-linux
+             tcpdump iputils-ping ethtool procps psmisc kmod jq python3 python3-yaml util-linux linux-perf
 
 # user/ by layer: the protocol core (no I/O, no libbpf), the data plane (TUN, sockets, BPF), control (CLI,
 # configuration, UAPI, netlink, show). Lower layers reach higher ones only through core/hooks.h.
@@ -61,7 +61,7 @@ help:
 	@echo '  all      build the xwg agent/CLI and the BPF programs into $(OUTPUT)/'
 	@echo '  check    build and run every test (unit, BPF_PROG_TEST_RUN, netns); needs root'
 	@echo '  demo     two namespaces, an xwg tunnel between them, ping + iperf3, xwg show'
-	@echo '  bench    throughput, UDP pps, ping, CPU s/GB per data path over veth + BPF AEAD; needs root'
+	@echo '  bench    TCP both ways, UDP pps, ping, CPU s/GB per data path vs wireguard-go, targets, AEAD; root (BENCH_PERF=1: perf)'
 	@echo '  install  install xwg and xwg.8 under $$(DESTDIR)$$(PREFIX)'
 	@echo '  vmlinux  regenerate vmlinux/vmlinux.h from this kernel'\''s BTF'
 	@echo '  clean    remove $(OUTPUT)/'
