@@ -230,8 +230,9 @@ if command -v python3 >/dev/null; then
 import json, sys
 d = json.loads(sys.argv[1])
 assert d[\"mode\"] == \"tun\" and isinstance(d[\"refused\"], dict) and \"xdp\" in d[\"refused\"]
-assert d[\"underlay\"] == [] and d[\"reasons\"] == {}
-for k in (\"bpf_rx_packets\", \"bpf_tx_packets\", \"bpf_rx_bytes\", \"bpf_tx_bytes\", \"agent_rx_packets\", \"agent_tx_packets\"):
+assert d[\"underlay\"] == [] and d[\"reasons\"] == {} and d[\"hybrid\"] is None
+for k in (\"bpf_rx_packets\", \"bpf_tx_packets\", \"bpf_rx_bytes\", \"bpf_tx_bytes\", \"agent_rx_packets\", \"agent_tx_packets\",
+	  \"agent_rx_bytes\", \"agent_tx_bytes\"):
 	assert d[\"peers\"][0][k] == 0, k
 ' \"\$json\"" "$json"
 fi
