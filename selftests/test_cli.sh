@@ -207,6 +207,13 @@ for m in xdp xdp-generic tc; do
 		"[ $rc = 1 ] && [[ \"\$out\" == 'xwg: $IF_A: cannot use mode $m: '?* ]] && no_trace $IF_A" "rc=$rc $out"
 done
 
+# auto's receive threshold comes from the environment: a bad one is an error, quoted, and leaves nothing.
+out=$(XWG_RX_BULK_LEN=12x in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "up with a bad XWG_RX_BULK_LEN fails, quoting it, and creates nothing" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *'XWG_RX_BULK_LEN=\"12x\": want a number of bytes from 0 to 65535'* ]] && no_trace $IF_A" "rc=$rc $out"
+out=$(XWG_RX_BULK_LEN=70000 in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "... and one above 65535" "[ $rc = 1 ] && no_trace $IF_A" "rc=$rc $out"
+
 out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
 expect "up starts the interface" "[ $rc = 0 ] && [ \"\$out\" = '[#] xwg: $IF_A up (data path: tun)' ]" "rc=$rc $out"
 expect "... which is up with its addresses" \

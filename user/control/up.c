@@ -208,7 +208,7 @@ static int agent_offload(struct xwg_device *dev, enum offload_mode mode, const s
 	uint32_t len;
 	int ret;
 
-	if (offload_rx_bulk_len_parse(bulk, &len))
+	if (mode == OFFLOAD_AUTO && offload_rx_bulk_len_parse(bulk, &len))
 		return agent_fail(err, errlen, 0, dev->ifname, "%s=\"%s\": want a number of bytes from 0 to 65535",
 				  OFFLOAD_RX_BULK_ENV, bulk);
 	ret = offload_start(dev, mode, cfg && cfg->underlay[0] ? cfg->underlay : NULL);

@@ -123,7 +123,7 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested, const cha
 	}
 	/* An explicit mode keeps everything it can in BPF; auto chooses per packet. */
 	o->hybrid = requested == OFFLOAD_AUTO;
-	if (offload_rx_bulk_len_parse(getenv(OFFLOAD_RX_BULK_ENV), &o->rx_bulk_len)) {
+	if (o->hybrid && offload_rx_bulk_len_parse(getenv(OFFLOAD_RX_BULK_ENV), &o->rx_bulk_len)) {
 		offload_slots_free(o);
 		free(o);
 		return -EINVAL;
