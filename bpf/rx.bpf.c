@@ -306,6 +306,17 @@ static __always_inline bool rx_bulk(const struct xwg_dev_config *cfg, const stru
 	return (cfg->flags & XWG_CFG_F_HYBRID) && cfg->rx_bulk_len && p->wg_len >= cfg->rx_bulk_len;
 }
 
+/*
+ * auto drops what the agent would only drop later, before an skb exists: a message to the listen
+ * port shorter than its type needs or with an unknown type (or reserved bytes set).
+ */
+static __always_inline int rx_hybrid_malformed(const struct xwg_dev_config *cfg, int ret)
+{
+	if ((cfg->flags & XWG_CFG_F_HYBRID) && (ret == -XWG_R_SHORT || ret == -XWG_R_NOT_DATA))
+		return -XWG_R_BAD_HEADER;
+	return ret;
+}
+
 /* replay_counter_validate() without the side effects: cheap rejection before decrypting. */
 static __always_inline bool rx_replay_fresh(const struct replay_counter *r, __u64 counter)
 {
@@ -644,7 +655,7 @@ static __always_inline int rx_process(void *ctx, bool skb, struct rx_pkt *p)
 		return -XWG_R_ERROR;
 	ret = skb ? rx_parse_skb(ctx, cfg, p) : rx_parse_xdp(ctx, cfg, p);
 	if (ret)
-		return ret;
+		return rx_hybrid_malformed(cfg, ret);
 	p->tun_ifindex = cfg->tun_ifindex;
 	kp = bpf_map_lookup_elem(&xwg_keypairs, &p->index);
 	if (!kp)

@@ -401,7 +401,13 @@ struct fixture {
 	{ "hybrid: small, replayed", 4, IN_V4, NULL, 10, KP_A, 12008, MUT_NONE, drop,		\
 	  XWG_R_REPLAY, OUT_SAME },								\
 	{ "hybrid: handshake still to the agent", 4, IN_V4, NULL, 0, KP_A, 0, MUT_TYPE1, pass,	\
-	  XWG_R_HANDSHAKE, OUT_SAME }
+	  XWG_R_HANDSHAKE, OUT_SAME },								\
+	{ "hybrid: 31-byte data message dropped", 4, IN_V4, NULL, 10, KP_A, 12011, MUT_TRUNC,	\
+	  drop, XWG_R_BAD_HEADER, OUT_ANY },							\
+	{ "hybrid: reserved byte set, dropped", 4, IN_V4, NULL, 600, KP_A, 12012, MUT_RESERVED,	\
+	  drop, XWG_R_BAD_HEADER, OUT_ANY },							\
+	{ "hybrid: other UDP port untouched", 4, IN_V4, NULL, 600, KP_A, 12013, MUT_PORT, pass,	\
+	  XWG_R_NOT_WG, OUT_SAME }
 
 /* Explicit modes (no HYBRID flag, even with rx_bulk_len set): big messages decrypted as before. */
 #define NOT_HYBRID_FIXTURES(pass, deliver)							\
