@@ -297,6 +297,26 @@ static __always_inline int rx_meta_supported(struct xdp_md *ctx)
 	return 0;
 }
 
+/*
+ * auto: a data message this big is the batched path's, which decrypts it with SIMD. Only the
+ * read-only window check runs first; the agent commits the counter after authenticating it.
+ */
+static __always_inline bool rx_bulk(const struct xwg_dev_config *cfg, const struct rx_pkt *p)
+{
+	return (cfg->flags & XWG_CFG_F_HYBRID) && cfg->rx_bulk_len && p->wg_len >= cfg->rx_bulk_len;
+}
+
+/*
+ * auto drops what the agent would only drop later, before an skb exists: a message to the listen
+ * port shorter than its type needs or with an unknown type (or reserved bytes set).
+ */
+static __always_inline int rx_hybrid_malformed(const struct xwg_dev_config *cfg, int ret)
+{
+	if ((cfg->flags & XWG_CFG_F_HYBRID) && (ret == -XWG_R_SHORT || ret == -XWG_R_NOT_DATA))
+		return -XWG_R_BAD_HEADER;
+	return ret;
+}
+
 /* replay_counter_validate() without the side effects: cheap rejection before decrypting. */
 static __always_inline bool rx_replay_fresh(const struct replay_counter *r, __u64 counter)
 {
@@ -635,11 +655,11 @@ static __always_inline int rx_process(void *ctx, bool skb, struct rx_pkt *p)
 		return -XWG_R_ERROR;
 	ret = skb ? rx_parse_skb(ctx, cfg, p) : rx_parse_xdp(ctx, cfg, p);
 	if (ret)
-		return ret;
+		return rx_hybrid_malformed(cfg, ret);
 	p->tun_ifindex = cfg->tun_ifindex;
 	kp = bpf_map_lookup_elem(&xwg_keypairs, &p->index);
 	if (!kp)
-		return -XWG_R_UNKNOWN_INDEX;
+		return cfg->flags & XWG_CFG_F_DROP_UNKNOWN ? -XWG_R_INDEX_DROP : -XWG_R_UNKNOWN_INDEX;
 	p->now = bpf_ktime_get_ns();
 	p->peer_id = kp->peer_id;
 	/*
@@ -649,6 +669,8 @@ static __always_inline int rx_process(void *ctx, bool skb, struct rx_pkt *p)
 	ret = rx_peer_offloaded(p->peer_id);
 	if (!ret)
 		ret = rx_keypair_usable(kp, p);
+	if (!ret && rx_bulk(cfg, p))
+		return rx_replay_precheck(kp, p->counter) ?: -XWG_R_RX_BULK;
 	if (!ret && !skb)
 		ret = rx_meta_supported(ctx);
 	if (!ret)
@@ -694,6 +716,9 @@ static __always_inline int rx_spread_cpu(struct xdp_md *ctx)
 		return -1;
 	cfg = bpf_map_lookup_elem(&xwg_config, &zero);
 	if (!cfg || !(cfg->flags & XWG_CFG_F_RX_SPREAD) || rx_parse_xdp(ctx, cfg, &p))
+		return -1;
+	/* Checked and passed up right here: the hop to another CPU would cost more than that. */
+	if (rx_bulk(cfg, &p))
 		return -1;
 	return (int)(p.index % rx_ncpus);
 }

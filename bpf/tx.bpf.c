@@ -240,8 +240,9 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct xwg_dev_
 	}
 	if (p->inner_len != len || p->inner_len < p->l4_off)
 		return -XWG_R_TX_NOT_IP;
+	/* auto lets TCP build them for the agent's batched path: by design there, not a fallback. */
 	if (skb->gso_size || skb->gso_segs > 1)
-		return -XWG_R_TX_GSO;
+		return cfg->flags & XWG_CFG_F_HYBRID ? -XWG_R_TX_BULK : -XWG_R_TX_GSO;
 	if (p->inner_len > mtu || p->inner_len > TX_MAX_INNER)
 		return -XWG_R_TX_TOO_BIG;
 	p->ecn = xwg_ecn_encap(p->ecn);

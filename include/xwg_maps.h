@@ -44,6 +44,19 @@
 #define XWG_CFG_F_RX		(1u << 0)	/* decrypt in BPF; clear: every packet to the agent */
 #define XWG_CFG_F_TX		(1u << 1)	/* encrypt in BPF (tx.bpf.c) */
 #define XWG_CFG_F_RX_SPREAD	(1u << 2)	/* xwg_rx hands data messages to xwg_rx_cpus (native XDP) */
+/*
+ * auto's per-packet choice: GSO super-packets go to the agent's batched path as TX_BULK, data
+ * messages of rx_bulk_len bytes or more pass up to its UDP socket as RX_BULK once their index and
+ * counter checked out.
+ */
+#define XWG_CFG_F_HYBRID	(1u << 3)
+/*
+ * Unknown receiver indices are dropped (INDEX_DROP) rather than passed to the agent: set with
+ * HYBRID while every keypair the agent holds is in xwg_keypairs, so none can be the agent's.
+ */
+#define XWG_CFG_F_DROP_UNKNOWN	(1u << 4)
+/* rx_bulk_len when XWG_RX_BULK_LEN does not say otherwise: full-size data messages go up, ACKs stay. */
+#define XWG_RX_BULK_LEN_DEFAULT	512
 #define XWG_MAX_CPUS		256		/* xwg_rx_cpus entries */
 
 struct xwg_dev_config {
@@ -52,8 +65,11 @@ struct xwg_dev_config {
 	__be16 listen_port;	/* network byte order */
 	__u16 mtu;		/* tunnel MTU: TX pads up to it and hands bigger packets to the agent */
 	__u32 fwmark;		/* device fwmark: TX marks outer packets with it (0: keep skb->mark) */
+	/* XWG_CFG_F_HYBRID: data messages (UDP payload) at least this long go to the agent; 0: none */
+	__u32 rx_bulk_len;
+	__u32 pad0;
 };
-_Static_assert(sizeof(struct xwg_dev_config) == 16, "xwg_dev_config layout");
+_Static_assert(sizeof(struct xwg_dev_config) == 24, "xwg_dev_config layout");
 
 /* ---- xwg_peers (hash, peer id -> struct xwg_peer), written only by the agent */
 

@@ -50,7 +50,11 @@
 	X(TX_PEER_AGENT, AGENT,   "peer not (fully) in BPF, to agent")	\
 	X(AGENT_NO_COUNTER, DROP, "agent: no send counter, keypair retired")	\
 	X(AGENT_NO_REPLAY_CHECK, DROP, "agent: replay window unreachable")	\
-	X(ECN_NOT_ECT,   DROP,    "outer CE over a not-ECT inner packet")
+	X(ECN_NOT_ECT,   DROP,    "outer CE over a not-ECT inner packet")	\
+	X(TX_BULK,       AGENT,   "auto: GSO super-packet to the batched path")	\
+	X(RX_BULK,       AGENT,   "auto: bulk data message to the batched path")	\
+	X(INDEX_DROP,    DROP,    "auto: unknown receiver index dropped")	\
+	X(BAD_HEADER,    DROP,    "auto: truncated or unknown message dropped")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {

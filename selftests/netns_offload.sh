@@ -4,13 +4,16 @@
 # xwg-timeout: 480
 #
 # Pairings (a initiates; OFFLOAD_PAIRINGS overrides, "MODE_A:B" with B a mode for xwg or "wireguard-go"):
-#   xdp:wireguard-go  xdp:xdp  tc:tun  xdp-generic:wireguard-go
+#   xdp:wireguard-go  xdp:xdp  tc:tun  xdp-generic:wireguard-go  auto:auto
 # The last one sets its mode with "Mode =" in the configuration file instead of --mode.  Each pairing:
 # ping over the IPv4 and IPv6 overlay, a TCP iperf3 of IPERF_SECS (default 10) each way over each
 # overlay family, small TCP messages checked byte for byte each way
 # while the receiver saturates the other direction (tcp_stream_check.py), then for every xwg side in a BPF mode `xwg show IF
 # --json` must report that mode and the veth as underlay, and per peer
 #   bpf_rx_packets / (bpf_rx_packets + agent_rx_packets) >= 0.99, and the same for tx
+# except for auto, which chooses per packet: there bulk TCP must have gone through the agent each way
+# (reasons TX_BULK and RX_BULK, agent_rx_bytes > bpf_rx_bytes), pings and ACKs through BPF, and no
+# INDEX_DROP (a receiver index the agent knew, dropped as unknown)
 # (on failure the numbers and the "reasons" counters are printed).  Then `xwg down` must leave no pins
 # under /sys/fs/bpf/xwg/IF, no XDP program on the veth, no tc filter on it, and none of the instance's
 # BPF programs loaded.
@@ -30,7 +33,7 @@
 . "$(dirname "$0")/lib.sh"
 
 IPERF_SECS=${IPERF_SECS:-10}
-OFFLOAD_PAIRINGS=${OFFLOAD_PAIRINGS:-xdp:wireguard-go xdp:xdp tc:tun xdp-generic:wireguard-go}
+OFFLOAD_PAIRINGS=${OFFLOAD_PAIRINGS:-xdp:wireguard-go xdp:xdp tc:tun xdp-generic:wireguard-go auto:auto}
 OFFLOAD_REKEY=${OFFLOAD_REKEY:-1}
 REKEY_SECS=${REKEY_SECS:-135}
 RESTART_MAX_STALLS=${RESTART_MAX_STALLS:-2}
@@ -108,6 +111,24 @@ check_ratio() {
 	check_bpf_share "$1" "$2" "$(show_json "$2" "$3")"
 }
 
+# check_hybrid TAG SIDE N: auto chose per packet on that side (see the header).
+check_hybrid() {
+	local tag=$1 side=$2 f
+	f=$(show_json "$side" "$3")
+	check "$tag: $side says auto: bulk via the agent" jq -e '.hybrid.rx_bulk_len > 0' "$f"
+	check "$tag: $side: GSO sends went to the agent (TX_BULK)" jq -e '(.reasons.TX_BULK // 0) > 0' "$f"
+	check "$tag: $side: bulk data messages went up to the agent (RX_BULK)" jq -e '(.reasons.RX_BULK // 0) > 0' "$f"
+	check "$tag: $side: the tunnel lets TCP build GSO packets (gso_max_segs > 1)" \
+		sh -c "ip -n '$(ns_of "$side")' -d -j link show '$(ifname_of "$3" "$side")' | jq -e '.[0].gso_max_segs > 1'"
+	check "$tag: $side: no receiver index dropped as unknown (INDEX_DROP)" jq -e '(.reasons.INDEX_DROP // 0) == 0' "$f"
+	check "$tag: $side: single packets still in BPF each way" \
+		jq -e '.peers[0].bpf_rx_packets > 0 and .peers[0].bpf_tx_packets > 0' "$f"
+	check "$tag: $side: most received bytes through the agent" \
+		jq -e '.peers[0].agent_rx_bytes > .peers[0].bpf_rx_bytes' "$f"
+	jq -e '.hybrid and (.reasons.INDEX_DROP // 0) == 0' "$f" >/dev/null 2>&1 ||
+		say "xwg show --json: $(jq -c '{hybrid, reasons, peers: [.peers[0] | with_entries(select(.key | test("packets|bytes")))]}' "$f" 2>/dev/null || head -c 600 "$f")"
+}
+
 # inst_progs IFNAME NS VETH: ids of the BPF programs belonging to an instance: the XDP program and tc
 # filters on its veth, the tc filters on its tunnel, every program using a map pinned under its directory.
 inst_progs() {
@@ -169,8 +190,8 @@ run_pairing() {
 	else
 		up_or_skip "$tag" "$n" "$ma" "$mb" "$ib" || return
 	fi
-	check_mode "$tag" a "$n" "$ma"
-	[ -n "$mb" ] && check_mode "$tag" b "$n" "$mb"
+	check_mode "$tag" a "$n" "$([ "$ma" = auto ] && mode_auto_expect || echo "$ma")"
+	[ -n "$mb" ] && check_mode "$tag" b "$n" "$([ "$mb" = auto ] && mode_auto_expect || echo "$mb")"
 
 	check "$tag: ping IPv4 overlay" ping_ok "$NS_A" "$(ovl4 "$n" b)"
 	check "$tag: ping IPv6 overlay" ping_ok "$NS_A" "$(ovl6 "$n" b)"
@@ -185,10 +206,12 @@ run_pairing() {
 
 	for s in a b; do
 		mode=$([ $s = a ] && echo "$ma" || echo "$mb")
+		[ "$mode" = auto ] && mode=$(mode_auto_expect) && [ "$mode" != tun ] && { check_hybrid "$tag" $s "$n"; continue; }
 		[ -n "$mode" ] && [ "$mode" != tun ] && check_ratio "$tag" $s "$n"
 	done
 	for s in a b; do
 		mode=$([ $s = a ] && echo "$ma" || echo "$mb")
+		[ "$mode" = auto ] && mode=$(mode_auto_expect)
 		[ -n "$mode" ] && [ "$mode" != tun ] && down_side "$tag" $s "$n"
 	done
 	pair_down "$n"

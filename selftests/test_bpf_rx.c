@@ -131,6 +131,23 @@ static void test_fixtures(void)
 	RUN_FIXTURES(fixtures, run_fixture);
 }
 
+static const struct fixture hybrid_fixtures[] = { HYBRID_FIXTURES(XDP_PASS, XDP_PASS, XDP_DROP) };
+static const struct fixture not_hybrid_fixtures[] = { NOT_HYBRID_FIXTURES(XDP_PASS, XDP_PASS) };
+static const struct fixture hybrid_keep_fixtures[] = { HYBRID_KEEP_UNKNOWN_FIXTURES(XDP_PASS) };
+
+/* auto's per-packet choice on the main table's keypair, then the explicit modes' behaviour. */
+static void test_hybrid(void)
+{
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN,
+				  HYBRID_BULK), 0);
+	RUN_FIXTURES(hybrid_fixtures, run_fixture);
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_HYBRID, HYBRID_BULK), 0);
+	RUN_FIXTURES(hybrid_keep_fixtures, run_fixture);
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX, HYBRID_BULK), 0);
+	RUN_FIXTURES(not_hybrid_fixtures, run_fixture);
+	ASSERT_EQ(set_config(LO_IFINDEX, XWG_CFG_F_RX), 0);
+}
+
 /* Peer A's per-CPU stats hold exactly the delivered and keepalive message bytes. */
 static void test_peer_stats(void)
 {
@@ -325,6 +342,34 @@ static void test_spread(void)
 	ASSERT_EQ(reason_count(XWG_R_OK), ok + 1);
 }
 
+/* auto with spreading: bulk is checked and passed up on this CPU, small messages still spread. */
+static void test_hybrid_spread(void)
+{
+	struct fixture big = { "big", 4, IN_V4, NULL, 600, KP_A, 20200, MUT_NONE, 0, 0, 0 };
+	struct fixture small = { "small", 4, IN_V4, NULL, 10, KP_A, 20201, MUT_NONE, 0, 0, 0 };
+	struct bpf_cpumap_val v = { .qsize = 64, .bpf_prog.fd = bpf_program__fd(skel->progs.xwg_rx_cpu) };
+	int cpus = bpf_map__fd(skel->maps.xwg_rx_cpus);
+	uint64_t bulk = reason_count(XWG_R_RX_BULK);
+	struct frame fr;
+	struct run r;
+
+	for (uint32_t cpu = 0; cpu < 2; cpu++)
+		ASSERT_EQ(bpf_map_update_elem(cpus, &cpu, &v, BPF_ANY), 0);
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_RX_SPREAD | XWG_CFG_F_HYBRID, HYBRID_BULK), 0);
+	build(&big, &fr);
+	ASSERT_EQ(run_xdp(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, XDP_PASS);
+	ASSERT_EQ(reason_count(XWG_R_RX_BULK), bulk + 1);
+	ASSERT_EQ(r.out_len, fr.len);
+	ASSERT_MEMEQ(r.out, fr.b, fr.len);
+	build(&small, &fr);
+	ASSERT_EQ(run_xdp(fr.b, fr.len, &r), 0);
+	ASSERT_EQ(r.verdict, XDP_REDIRECT);
+	for (uint32_t cpu = 0; cpu < 2; cpu++)
+		bpf_map_delete_elem(cpus, &cpu);
+	ASSERT_EQ(set_config(LO_IFINDEX, XWG_CFG_F_RX), 0);
+}
+
 /* A frame bigger than one page arrives as a multi-buffer xdp_buff: the agent's. */
 static void test_nonlinear(void)
 {
@@ -452,12 +497,14 @@ int main(void)
 		return status;
 	bpf_test_verifier_stats(rx_bpf__elf_bytes, progs, 2);
 	RUN_TEST(test_fixtures);
+	RUN_TEST(test_hybrid);
 	RUN_TEST(test_peer_stats);
 	RUN_TEST(test_digest_vectors);
 	RUN_TEST(test_events);
 	RUN_TEST(test_events_overflow);
 	RUN_TEST(test_disabled);
 	RUN_TEST(test_spread);
+	RUN_TEST(test_hybrid_spread);
 	RUN_TEST(test_nonlinear);
 	RUN_TEST(test_tc_unmarked);
 	RUN_TEST(test_cost);

@@ -131,6 +131,23 @@ static void test_fixtures(void)
 	RUN_FIXTURES(fixtures, run_fixture);
 }
 
+static const struct fixture hybrid_fixtures[] = { HYBRID_FIXTURES(PASS, REDIR, SHOT) };
+static const struct fixture not_hybrid_fixtures[] = { NOT_HYBRID_FIXTURES(PASS, REDIR) };
+static const struct fixture hybrid_keep_fixtures[] = { HYBRID_KEEP_UNKNOWN_FIXTURES(PASS) };
+
+/* auto's per-packet choice on the main table's keypair, then the explicit modes' behaviour. */
+static void test_hybrid(void)
+{
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN,
+				  HYBRID_BULK), 0);
+	RUN_FIXTURES(hybrid_fixtures, run_fixture);
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_HYBRID, HYBRID_BULK), 0);
+	RUN_FIXTURES(hybrid_keep_fixtures, run_fixture);
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX, HYBRID_BULK), 0);
+	RUN_FIXTURES(not_hybrid_fixtures, run_fixture);
+	ASSERT_EQ(set_config(LO_IFINDEX, XWG_CFG_F_RX), 0);
+}
+
 /* Peer A's per-CPU stats hold exactly the delivered and keepalive message bytes, as in XDP. */
 static void test_peer_stats(void)
 {
@@ -386,6 +403,7 @@ int main(void)
 		return status;
 	bpf_test_verifier_stats(rx_bpf__elf_bytes, progs, 1);
 	RUN_TEST(test_fixtures);
+	RUN_TEST(test_hybrid);
 	RUN_TEST(test_agent_cases);
 	RUN_TEST(test_peer_stats);
 	RUN_TEST(test_digest_vectors);

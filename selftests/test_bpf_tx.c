@@ -56,7 +56,8 @@ enum {
 
 enum { K_ICMP4, K_TCP4, K_UDP4, K_TCP6, K_UDP6, K_ICMP6, K_FRAG4, K_V6EXT, K_ARP };
 enum { CS_GOOD, CS_PARTIAL, CS_GARBAGE, CS_ZERO };
-enum { M_NONE, M_GSO, M_TRUNC_LEN, M_DISABLED };
+/* M_HYBRID*: auto's per-packet choice (XWG_CFG_F_HYBRID) for this one run. */
+enum { M_NONE, M_GSO, M_TRUNC_LEN, M_DISABLED, M_HYBRID, M_HYBRID_GSO };
 
 struct fixture {
 	const char *name;
@@ -98,6 +99,10 @@ static const struct fixture fixtures[] = {
 	{ "one byte under a multiple of 16", K_UDP4, PEER_A, 35, CS_GOOD, 0, M_NONE, TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "one byte over the MTU", K_UDP4, PEER_A, MTU - 27, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_TOO_BIG },
 	{ "GSO super-packet", K_TCP4, PEER_A, 1000, CS_PARTIAL, 0, M_GSO, TC_ACT_UNSPEC, XWG_R_TX_GSO },
+	{ "hybrid: GSO super-packet to the batched path", K_TCP4, PEER_A, 1000, CS_PARTIAL, 0, M_HYBRID_GSO,
+	  TC_ACT_UNSPEC, XWG_R_TX_BULK },
+	{ "hybrid: single packet encrypted here", K_TCP4, PEER_A, 1000, CS_PARTIAL, 0, M_HYBRID,
+	  TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "nobody's destination", K_UDP4, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_PEER },
 	{ "nobody's v6 destination", K_UDP6, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_PEER },
 	{ "allowed IP of a removed peer", K_UDP4, PEER_MISSING, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_PEER },
@@ -592,15 +597,17 @@ static void run_fixture(const struct fixture *f)
 	flen = tc_frame(frame, in, len, proto);
 	if (f->mutate == M_DISABLED)
 		ASSERT_EQ(set_config(0, MTU), 0);
+	if (f->mutate == M_HYBRID || f->mutate == M_HYBRID_GSO)
+		ASSERT_EQ(set_config(XWG_CFG_F_TX | XWG_CFG_F_HYBRID, MTU), 0);
 	for (uint32_t i = 0; i < XWG_R_MAX; i++)
 		before[i] = reason_count(i);
-	if (run_tc(frame, flen, f->mutate == M_GSO ? &ctx : NULL, &r)) {
+	if (run_tc(frame, flen, f->mutate == M_GSO || f->mutate == M_HYBRID_GSO ? &ctx : NULL, &r)) {
 		TEST_FAIL("%s: test run failed: %s", f->name, strerror(errno));
 		return;
 	}
 	for (uint32_t i = 0; i < XWG_R_MAX; i++)
 		after[i] = reason_count(i);
-	if (f->mutate == M_DISABLED)
+	if (f->mutate == M_DISABLED || f->mutate == M_HYBRID || f->mutate == M_HYBRID_GSO)
 		ASSERT_EQ(set_config(XWG_CFG_F_TX, MTU), 0);
 	if (r.retval != f->verdict)
 		TEST_FAIL("%s: verdict %d, want %d", f->name, r.retval, f->verdict);

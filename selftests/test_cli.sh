@@ -207,6 +207,13 @@ for m in xdp xdp-generic tc; do
 		"[ $rc = 1 ] && [[ \"\$out\" == 'xwg: $IF_A: cannot use mode $m: '?* ]] && no_trace $IF_A" "rc=$rc $out"
 done
 
+# auto's receive threshold comes from the environment: a bad one is an error, quoted, and leaves nothing.
+out=$(XWG_RX_BULK_LEN=12x in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "up with a bad XWG_RX_BULK_LEN fails, quoting it, and creates nothing" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *'XWG_RX_BULK_LEN=\"12x\": want a number of bytes from 0 to 65535'* ]] && no_trace $IF_A" "rc=$rc $out"
+out=$(XWG_RX_BULK_LEN=70000 in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "... and one above 65535" "[ $rc = 1 ] && no_trace $IF_A" "rc=$rc $out"
+
 out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
 expect "up starts the interface" "[ $rc = 0 ] && [ \"\$out\" = '[#] xwg: $IF_A up (data path: tun)' ]" "rc=$rc $out"
 expect "... which is up with its addresses" \
@@ -230,8 +237,9 @@ if command -v python3 >/dev/null; then
 import json, sys
 d = json.loads(sys.argv[1])
 assert d[\"mode\"] == \"tun\" and isinstance(d[\"refused\"], dict) and \"xdp\" in d[\"refused\"]
-assert d[\"underlay\"] == [] and d[\"reasons\"] == {}
-for k in (\"bpf_rx_packets\", \"bpf_tx_packets\", \"bpf_rx_bytes\", \"bpf_tx_bytes\", \"agent_rx_packets\", \"agent_tx_packets\"):
+assert d[\"underlay\"] == [] and d[\"reasons\"] == {} and d[\"hybrid\"] is None
+for k in (\"bpf_rx_packets\", \"bpf_tx_packets\", \"bpf_rx_bytes\", \"bpf_tx_bytes\", \"agent_rx_packets\", \"agent_tx_packets\",
+	  \"agent_rx_bytes\", \"agent_tx_bytes\"):
 	assert d[\"peers\"][0][k] == 0, k
 ' \"\$json\"" "$json"
 fi

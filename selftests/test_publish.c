@@ -425,6 +425,77 @@ static void test_timers_see_bpf(void)
 	dev_teardown(&dev);
 }
 
+static struct xwg_dev_config config_of(struct xwg_device *dev)
+{
+	struct xwg_dev_config c = { 0 };
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(fd_of(O(dev)->rx->maps.xwg_config), &zero, &c);
+	return c;
+}
+
+/*
+ * auto: the config map says hybrid, with the receive threshold; a new keypair is in the map as
+ * soon as the session begins (before the response that lets the peer use it leaves), and unknown
+ * indices are dropped only while every keypair the agent holds is in the map.
+ */
+static void test_hybrid(void)
+{
+	struct xwg_device dev, resp;
+	struct peer *peer, *me;
+	struct noise_keypair *kp;
+	struct xwg_dev_config c;
+
+	dev_setup(&dev);
+	dev_setup(&resp);
+	if (offload_setup(&dev)) {
+		TEST_FAIL("cannot load rx.bpf.o: %s", strerror(errno));
+		return;
+	}
+	O(&dev)->hybrid = true;
+	O(&dev)->rx_bulk_len = 777;
+	peer = peer_create(&dev, resp.static_public);
+	me = peer_create(&resp, dev.static_public);
+	ASSERT_TRUE(peer && me);
+	dev.config_changed = true;
+	offload_publish(&dev);
+	c = config_of(&dev);
+	ASSERT_EQ(c.flags & (XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN), XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN);
+	ASSERT_EQ(c.rx_bulk_len, 777);
+
+	ASSERT_TRUE(handshake(&dev, peer, &resp, me));
+	kp = peer->keypairs.current_keypair;
+	ASSERT_TRUE(kp && kp->offloaded);
+	ASSERT_TRUE(kp && keypair_in_map(&dev, kp->local_index));	/* no offload_publish yet */
+	ASSERT_TRUE(config_of(&dev).flags & XWG_CFG_F_DROP_UNKNOWN);
+	offload_publish(&dev);	/* the entry names it */
+
+	/* A keypair of the agent's outside the map: its index must reach the agent, not be dropped. */
+	kp->offloaded = false;
+	hooks_peer_changed(peer, PUBLISH_ENDPOINT);
+	offload_publish(&dev);
+	c = config_of(&dev);
+	ASSERT_TRUE(c.flags & XWG_CFG_F_HYBRID);
+	ASSERT_FALSE(c.flags & XWG_CFG_F_DROP_UNKNOWN);
+	/* The next publish puts it in, and unknown indices are dropped again. */
+	hooks_peer_changed(peer, PUBLISH_KEYPAIRS);
+	ASSERT_TRUE(kp->offloaded);
+	ASSERT_TRUE(config_of(&dev).flags & XWG_CFG_F_DROP_UNKNOWN);
+	offload_publish(&dev);
+
+	/* An explicit mode: neither flag, no threshold. */
+	O(&dev)->hybrid = false;
+	dev.config_changed = true;
+	offload_publish(&dev);
+	c = config_of(&dev);
+	ASSERT_EQ(c.flags & (XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN), 0);
+	ASSERT_EQ(c.rx_bulk_len, 0);
+	device_remove_all_peers(&resp);
+	index_table_free(&resp.index_table);
+	allowedips_free(&resp.allowedips);
+	dev_teardown(&dev);
+}
+
 int main(void)
 {
 	if (crypto_init())
@@ -434,5 +505,6 @@ int main(void)
 	RUN_TEST(test_lpm_full);
 	RUN_TEST(test_adopt);
 	RUN_TEST(test_timers_see_bpf);
+	RUN_TEST(test_hybrid);
 	return TEST_SUMMARY();
 }

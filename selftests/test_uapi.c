@@ -150,7 +150,8 @@ static void test_attach_detach(void)
 		     "protocol_version=1\nlast_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
 		     "tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
 		     "xwg_bpf_rx_packets=0\nxwg_bpf_tx_packets=0\nxwg_bpf_rx_bytes=0\nxwg_bpf_tx_bytes=0\n"
-		     "xwg_agent_rx_packets=0\nxwg_agent_tx_packets=0\nerrno=0\n\n");
+		     "xwg_agent_rx_packets=0\nxwg_agent_tx_packets=0\nxwg_agent_rx_bytes=0\nxwg_agent_tx_bytes=0\n"
+		     "errno=0\n\n");
 	dev_teardown(&dev);
 }
 
@@ -218,6 +219,8 @@ static void test_peer_full(void)
 	peer->tx_bytes = 1428;
 	peer->agent_rx_packets = 7;
 	peer->agent_tx_packets = 9;
+	peer->agent_rx_bytes = 700;
+	peer->agent_tx_bytes = 900;
 	peer->last_handshake.tv_sec = 1700000000;
 	peer->last_handshake.tv_nsec = 123456789;
 	/* Masked prefixes, IPv4 first, hex lower case, PSK reported in full. */
@@ -238,7 +241,8 @@ static void test_peer_full(void)
 		/* Our peer keys come after the standard ones. */
 		ASSERT_TRUE(r && strstr(r, "allowed_ip=fd00::/64\nxwg_bpf_rx_packets=0\nxwg_bpf_tx_packets=0\n"
 				   "xwg_bpf_rx_bytes=0\nxwg_bpf_tx_bytes=0\nxwg_agent_rx_packets=7\n"
-				   "xwg_agent_tx_packets=9\nerrno=0\n\n"));
+				   "xwg_agent_tx_packets=9\nxwg_agent_rx_bytes=700\nxwg_agent_tx_bytes=900\n"
+				   "errno=0\n\n"));
 		ASSERT_TRUE(r && strlen(r) > 7 && !strcmp(r + strlen(r) - 10, "\nerrno=0\n\n"));
 		free(r);
 	}
@@ -756,6 +760,8 @@ static void test_socket_and_show(void)
 	peer->persistent_keepalive_interval = 25;
 	peer->agent_rx_packets = 11;
 	peer->agent_tx_packets = 13;
+	peer->agent_rx_bytes = 1100;
+	peer->agent_tx_bytes = 1300;
 
 	child = serve_in_child(&dev);
 	ASSERT_TRUE(child > 0);
@@ -782,6 +788,9 @@ static void test_socket_and_show(void)
 	ASSERT_FALSE(r && strstr(r, "refused:"));
 	ASSERT_FALSE(r && strstr(r, "bpf counters:"));
 	ASSERT_FALSE(r && strstr(r, "  offload:"));
+	ASSERT_FALSE(r && strstr(r, "  in BPF:"));
+	ASSERT_FALSE(r && strstr(r, "  in agent:"));
+	ASSERT_FALSE(r && strstr(r, "  auto:"));
 	ASSERT_FALSE(r && strstr(r, priv_hex));
 	free(r);
 
@@ -792,10 +801,11 @@ static void test_socket_and_show(void)
 	ASSERT_TRUE(r && strstr(r, "\"preshared_key\":true"));
 	ASSERT_TRUE(r && strstr(r, "\"endpoint\":\"192.0.2.9:51820\""));
 	ASSERT_TRUE(r && strstr(r, "\"allowed_ips\":[\"10.0.0.0/24\",\"fd00::/64\"]"));
-	ASSERT_TRUE(r && strstr(r, "\"mode\":\"tun\",\"refused\":{},\"underlay\":[],\"reasons\":{},"));
+	ASSERT_TRUE(r && strstr(r, "\"mode\":\"tun\",\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"));
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":1260,\"tx_bytes\":4669,\"persistent_keepalive\":25,"
 				"\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,"
-				"\"agent_rx_packets\":11,\"agent_tx_packets\":13,\"offload_off\":null}]}\n"));
+				"\"agent_rx_packets\":11,\"agent_tx_packets\":13,\"agent_rx_bytes\":1100,"
+				"\"agent_tx_bytes\":1300,\"offload_off\":null}]}\n"));
 	free(r);
 
 	/* The listing includes us (it connects, which the child serves as a probe). */
@@ -871,14 +881,14 @@ static pid_t canned_server(const char *ifname, const char *reply, char *path, si
 
 /* Everything an offloading agent adds; OK comes in two parts that must add up. */
 #define SHOW_OFFLOAD_REPLY \
-	"listen_port=51820\nxwg_mode=xdp-generic\n" \
+	"listen_port=51820\nxwg_mode=xdp-generic\nxwg_hybrid_rx_bulk_len=512\n" \
 	"xwg_refused=xdp:veth1: native XDP unsupported: Operation not supported\n" \
 	"xwg_underlay=eth0\nxwg_underlay=veth1\n" \
 	"xwg_reason=OK:12340\nxwg_reason=BAD_TAG:3\nxwg_reason=FUTURE_THING:5\nxwg_reason=OK:5\n" \
 	"public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n" \
 	"tx_bytes=620\nrx_bytes=708\n" \
 	"xwg_bpf_rx_packets=12345\nxwg_bpf_tx_packets=23456\nxwg_bpf_rx_bytes=600\nxwg_bpf_tx_bytes=500\n" \
-	"xwg_agent_rx_packets=12\nxwg_agent_tx_packets=3\n" \
+	"xwg_agent_rx_packets=12\nxwg_agent_tx_packets=3\nxwg_agent_rx_bytes=2048\nxwg_agent_tx_bytes=300\n" \
 	"xwg_offload_off=keypairs map: Cannot allocate memory\nerrno=0\n\n"
 
 /* show_print (or show_get_mode when mode is set) against one canned reply. */
@@ -914,13 +924,13 @@ static void test_show_offload(void)
 	r = show_canned("xwgto", SHOW_OFFLOAD_REPLY, true, &ret, NULL);
 	ASSERT_EQ(ret, 0);
 	ASSERT_TRUE(r && strstr(r, "\"listen_port\":51820,\"fwmark\":0,\"mode\":\"xdp-generic\","
-				"\"refused\":{\"xdp\":\"veth1: native XDP unsupported: Operation not supported\"},"
+				"\"hybrid\":{\"rx_bulk_len\":512},\"refused\":{\"xdp\":\"veth1: native XDP unsupported: Operation not supported\"},"
 				"\"underlay\":[\"eth0\",\"veth1\"],"
 				"\"reasons\":{\"OK\":12345,\"BAD_TAG\":3,\"FUTURE_THING\":5},\"peers\":[{"));
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":708,\"tx_bytes\":620,\"persistent_keepalive\":0,"
 				"\"bpf_rx_packets\":12345,\"bpf_tx_packets\":23456,\"bpf_rx_bytes\":600,"
 				"\"bpf_tx_bytes\":500,\"agent_rx_packets\":12,\"agent_tx_packets\":3,"
-				"\"offload_off\":\"keypairs map: Cannot allocate memory\"}]}\n"));
+				"\"agent_rx_bytes\":2048,\"agent_tx_bytes\":300,\"offload_off\":\"keypairs map: Cannot allocate memory\"}]}\n"));
 	free(r);
 
 	/* The quiet mode query attach uses to explain EOPNOTSUPP. */
@@ -970,18 +980,25 @@ static void test_show_parse(void)
 		{ SHOW_OFFLOAD_REPLY, 0,
 		  "  listening port: 51820\n  data path: xdp-generic (on eth0, veth1)\n"
 		  "  refused: xdp: veth1: native XDP unsupported: Operation not supported\n"
+		  "  auto: bulk via the agent (GSO sends, data messages from 512 bytes), the rest in BPF\n"
 		  "  bpf counters:\n"
 		  "    OK                     12345  delivered to the tunnel\n"
 		  "    BAD_TAG                    3  authentication failed\n"
 		  "    FUTURE_THING               5  (unknown to this xwg)\n\npeer: " },
 		{ SHOW_OFFLOAD_REPLY, 0,
 		  "  allowed ips: (none)\n  transfer: 708 B received, 620 B sent\n"
-		  "  offload: 12345 rx / 23456 tx packets in BPF, 12 rx / 3 tx in agent\n" },
+		  "  in BPF: 12345 rx / 23456 tx packets, 600 B received, 500 B sent\n"
+		  "  in agent: 12 rx / 3 tx packets, 2.00 KiB received, 300 B sent\n" },
 		/* Offloaded but nothing went through BPF yet: the split still says where packets went. */
 		{ "xwg_mode=tc\npublic_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
 		  "xwg_agent_rx_packets=2\nerrno=0\n\n", 0,
 		  "  data path: tc\n\npeer: 0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\n  allowed ips: (none)\n"
-		  "  offload: 0 rx / 0 tx packets in BPF, 2 rx / 0 tx in agent\n" },
+		  "  in BPF: 0 rx / 0 tx packets, 0 B received, 0 B sent\n"
+		  "  in agent: 2 rx / 0 tx packets, 0 B received, 0 B sent\n" },
+		/* auto receiving every data message in BPF: only GSO sends go to the agent. */
+		{ "xwg_mode=xdp\nxwg_hybrid_rx_bulk_len=0\nerrno=0\n\n", 0,
+		  "  data path: xdp\n  auto: GSO sends via the agent, every data message received in BPF\n" },
+		{ "xwg_hybrid_rx_bulk_len=x\nerrno=0\n\n", -EPROTO, NULL },
 		{ "xwg_mode=\nerrno=0\n\n", -EPROTO, NULL },
 		{ "xwg_reason=OK\nerrno=0\n\n", -EPROTO, NULL },
 		{ "xwg_reason=ok:1\nerrno=0\n\n", -EPROTO, NULL },
@@ -1039,12 +1056,13 @@ static void test_show_parse(void)
 		unlink(path);
 		ASSERT_EQ(ret, 0);
 		ASSERT_STREQ(r, "{\"interface\":\"x\\\"w\\\\g\\u0009\",\"public_key\":null,\"listen_port\":0,"
-			     "\"fwmark\":0,\"mode\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"
+			     "\"fwmark\":0,\"mode\":null,\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"
 			     "\"peers\":[{\"public_key\":"
 			     "\"0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\",\"preshared_key\":false,"
 			     "\"endpoint\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
 			     "\"tx_bytes\":0,\"persistent_keepalive\":0,\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,"
-			     "\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,\"agent_rx_packets\":0,\"agent_tx_packets\":0,\"offload_off\":null}]}\n");
+			     "\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,\"agent_rx_packets\":0,\"agent_tx_packets\":0,"
+			     "\"agent_rx_bytes\":0,\"agent_tx_bytes\":0,\"offload_off\":null}]}\n");
 		free(r);
 	}
 }

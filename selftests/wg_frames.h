@@ -191,6 +191,15 @@ enum {
 static struct rx_bpf *skel;
 static uint8_t key_a[32], key_vector[32];
 
+static inline int set_config_bulk(uint32_t tun_ifindex, uint32_t flags, uint32_t rx_bulk_len)
+{
+	struct xwg_dev_config c = { .tun_ifindex = tun_ifindex, .flags = flags, .listen_port = htons(PORT),
+				    .rx_bulk_len = rx_bulk_len };
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_config), &zero, &c, BPF_ANY);
+}
+
 static inline int set_config(uint32_t tun_ifindex, uint32_t flags)
 {
 	struct xwg_dev_config c = { .tun_ifindex = tun_ifindex, .flags = flags, .listen_port = htons(PORT) };
@@ -353,6 +362,68 @@ struct fixture {
 	ECN_FIXTURES_ONE(6, IN_V6, 11020, deliver, drop),		\
 	ECN_FIXTURES_ONE(4, IN_V6, 11040, deliver, drop),		\
 	ECN_FIXTURES_ONE(6, IN_V4, 11060, deliver, drop)
+
+/*
+ * auto's per-packet choice (XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN, rx_bulk_len HYBRID_BULK):
+ * run after the main table, so counters 10000 and 1000 are committed and too old. A v4-in-v4
+ * message carries 32 + roundup16(28 + payload) bytes: 452 is exactly HYBRID_BULK, 436 is 496.
+ */
+#define HYBRID_BULK	512
+#define HYBRID_FIXTURES(pass, deliver, drop)							\
+	{ "hybrid: big message to the agent", 4, IN_V4, NULL, 600, KP_A, 12000, MUT_NONE, pass,	\
+	  XWG_R_RX_BULK, OUT_SAME },								\
+	{ "hybrid: same big message, window untouched", 4, IN_V4, NULL, 600, KP_A, 12000,		\
+	  MUT_NONE, pass, XWG_R_RX_BULK, OUT_SAME },						\
+	{ "hybrid: exactly rx_bulk_len", 6, IN_V4, NULL, 452, KP_A, 12001, MUT_NONE, pass,	\
+	  XWG_R_RX_BULK, OUT_SAME },								\
+	{ "hybrid: big, not authenticated here", 4, IN_V4, NULL, 600, KP_A, 12002, MUT_FLIP_TAG,	\
+	  pass, XWG_R_RX_BULK, OUT_SAME },							\
+	{ "hybrid: big v6 in v6", 6, IN_V6, NULL, 1000, KP_A, 12003, MUT_NONE, pass,		\
+	  XWG_R_RX_BULK, OUT_SAME },								\
+	{ "hybrid: big, unknown index", 4, IN_V4, NULL, 600, KP_UNKNOWN, 12004, MUT_NONE, drop,	\
+	  XWG_R_INDEX_DROP, OUT_ANY },								\
+	{ "hybrid: small, unknown index", 4, IN_V4, NULL, 10, KP_UNKNOWN, 12005, MUT_NONE, drop,	\
+	  XWG_R_INDEX_DROP, OUT_ANY },								\
+	{ "hybrid: big, replayed counter", 4, IN_V4, NULL, 600, KP_A, 10000, MUT_NONE, drop,	\
+	  XWG_R_REPLAY, OUT_SAME },								\
+	{ "hybrid: big, behind the window", 4, IN_V4, NULL, 600, KP_A, 1000, MUT_NONE, drop,	\
+	  XWG_R_REPLAY, OUT_SAME },								\
+	{ "hybrid: big, expired keypair", 4, IN_V4, NULL, 600, KP_EXPIRED, 12006, MUT_NONE, pass,	\
+	  XWG_R_EXPIRED_KEY, OUT_SAME },							\
+	{ "hybrid: big, peer the agent took", 4, IN_V4, NULL, 600, KP_AGENT, 12007, MUT_NONE,	\
+	  pass, XWG_R_PEER_AGENT, OUT_SAME },							\
+	{ "hybrid: small message decrypted here", 4, IN_V4, NULL, 10, KP_A, 12008, MUT_NONE,	\
+	  deliver, XWG_R_OK, OUT_INNER },							\
+	{ "hybrid: one below rx_bulk_len", 4, IN_V4, NULL, 436, KP_A, 12009, MUT_NONE, deliver,	\
+	  XWG_R_OK, OUT_INNER },									\
+	{ "hybrid: keepalive", 4, IN_KEEPALIVE, NULL, 0, KP_A, 12010, MUT_NONE, drop,		\
+	  XWG_R_KEEPALIVE, OUT_ANY },								\
+	{ "hybrid: small, replayed", 4, IN_V4, NULL, 10, KP_A, 12008, MUT_NONE, drop,		\
+	  XWG_R_REPLAY, OUT_SAME },								\
+	{ "hybrid: handshake still to the agent", 4, IN_V4, NULL, 0, KP_A, 0, MUT_TYPE1, pass,	\
+	  XWG_R_HANDSHAKE, OUT_SAME },								\
+	{ "hybrid: 31-byte data message dropped", 4, IN_V4, NULL, 10, KP_A, 12011, MUT_TRUNC,	\
+	  drop, XWG_R_BAD_HEADER, OUT_ANY },							\
+	{ "hybrid: reserved byte set, dropped", 4, IN_V4, NULL, 600, KP_A, 12012, MUT_RESERVED,	\
+	  drop, XWG_R_BAD_HEADER, OUT_ANY },							\
+	{ "hybrid: other UDP port untouched", 4, IN_V4, NULL, 600, KP_A, 12013, MUT_PORT, pass,	\
+	  XWG_R_NOT_WG, OUT_SAME }
+
+/* Explicit modes (no HYBRID flag, even with rx_bulk_len set): big messages decrypted as before. */
+#define NOT_HYBRID_FIXTURES(pass, deliver)							\
+	{ "not hybrid: big message decrypted here", 4, IN_V4, NULL, 600, KP_A, 12100, MUT_NONE,	\
+	  deliver, XWG_R_OK, OUT_INNER },							\
+	{ "not hybrid: hybrid's big message, now decrypted", 4, IN_V4, NULL, 600, KP_A, 12000,	\
+	  MUT_NONE, deliver, XWG_R_OK, OUT_INNER },						\
+	{ "not hybrid: unknown index to the agent", 4, IN_V4, NULL, 600, KP_UNKNOWN, 12101,	\
+	  MUT_NONE, pass, XWG_R_UNKNOWN_INDEX, OUT_SAME }
+
+/* HYBRID without DROP_UNKNOWN (a keypair of the agent's is not in the map): unknown goes up. */
+#define HYBRID_KEEP_UNKNOWN_FIXTURES(pass)							\
+	{ "hybrid, agent keypair outside: unknown index to the agent", 4, IN_V4, NULL, 600,	\
+	  KP_UNKNOWN, 12200, MUT_NONE, pass, XWG_R_UNKNOWN_INDEX, OUT_SAME },			\
+	{ "hybrid, agent keypair outside: big still to the agent", 4, IN_V4, NULL, 600, KP_A,	\
+	  12201, MUT_NONE, pass, XWG_R_RX_BULK, OUT_SAME }
 
 /* What the fixtures should have counted for peer A. */
 static uint64_t peer_a_bytes, peer_a_packets;

@@ -36,7 +36,7 @@ struct show_peer {
 	size_t n_allowed, cap_allowed;
 	/* xwg only (0 from other servers): packets BPF and the agent each handled. */
 	uint64_t bpf_rx_packets, bpf_tx_packets, bpf_rx_bytes, bpf_tx_bytes;
-	uint64_t agent_rx_packets, agent_tx_packets;
+	uint64_t agent_rx_packets, agent_tx_packets, agent_rx_bytes, agent_tx_bytes;
 	char offload_off[SHOW_LINE_MAX];	/* why BPF hands this peer to the agent; "" = it does not */
 };
 
@@ -55,6 +55,8 @@ struct show_device {
 	uint8_t public_key[32];
 	uint32_t listen_port, fwmark;
 	char mode[32];			/* "" = the server did not say (not xwg) */
+	bool hybrid;			/* auto chooses per packet: bulk via the agent */
+	uint32_t rx_bulk_len;		/* hybrid: data messages from this size go to the agent */
 	struct show_refused refused[SHOW_MAX_REFUSED];
 	size_t n_refused;
 	char underlay[SHOW_MAX_UNDERLAY][IFNAMSIZ];
@@ -218,6 +220,10 @@ static int show_device_line(struct show_device *d, const char *key, const char *
 		strcpy(d->mode, value);
 		return 0;
 	}
+	if (!strcmp(key, "xwg_hybrid_rx_bulk_len")) {
+		d->hybrid = true;
+		return show_parse_u32(value, UINT32_MAX, &d->rx_bulk_len);
+	}
 	if (!strcmp(key, "xwg_refused"))
 		return show_add_refused(d, value);
 	if (!strcmp(key, "xwg_underlay"))
@@ -275,6 +281,10 @@ static int show_peer_line(struct show_peer *p, const char *key, const char *valu
 		return show_parse_u64(value, UINT64_MAX, &p->agent_rx_packets);
 	if (!strcmp(key, "xwg_agent_tx_packets"))
 		return show_parse_u64(value, UINT64_MAX, &p->agent_tx_packets);
+	if (!strcmp(key, "xwg_agent_rx_bytes"))
+		return show_parse_u64(value, UINT64_MAX, &p->agent_rx_bytes);
+	if (!strcmp(key, "xwg_agent_tx_bytes"))
+		return show_parse_u64(value, UINT64_MAX, &p->agent_tx_bytes);
 	if (!strcmp(key, "xwg_offload_off")) {
 		snprintf(p->offload_off, sizeof(p->offload_off), "%s", value);
 		return 0;
@@ -460,6 +470,17 @@ static void show_bytes(FILE *out, uint64_t b)
 	fprintf(out, "%.2f %s", v, units[i]);
 }
 
+/* "  in BPF: 12 rx / 34 tx packets, 1.20 KiB received, 3.40 KiB sent": what one path carried. */
+static void show_path(FILE *out, const char *path, uint64_t rx_packets, uint64_t tx_packets, uint64_t rx_bytes,
+		      uint64_t tx_bytes)
+{
+	fprintf(out, "  %s: %" PRIu64 " rx / %" PRIu64 " tx packets, ", path, rx_packets, tx_packets);
+	show_bytes(out, rx_bytes);
+	fprintf(out, " received, ");
+	show_bytes(out, tx_bytes);
+	fprintf(out, " sent\n");
+}
+
 static void show_human_peer(FILE *out, const struct show_peer *p, bool offloaded)
 {
 	char b64[KEY_B64_LEN + 1];
@@ -490,10 +511,11 @@ static void show_human_peer(FILE *out, const struct show_peer *p, bool offloaded
 	}
 	/* In tun mode the agent handles everything: the split says nothing then. */
 	if (p->bpf_rx_packets || p->bpf_tx_packets ||
-	    (offloaded && (p->agent_rx_packets || p->agent_tx_packets)))
-		fprintf(out, "  offload: %" PRIu64 " rx / %" PRIu64 " tx packets in BPF, %" PRIu64 " rx / %"
-			PRIu64 " tx in agent\n", p->bpf_rx_packets, p->bpf_tx_packets, p->agent_rx_packets,
-			p->agent_tx_packets);
+	    (offloaded && (p->agent_rx_packets || p->agent_tx_packets))) {
+		show_path(out, "in BPF", p->bpf_rx_packets, p->bpf_tx_packets, p->bpf_rx_bytes, p->bpf_tx_bytes);
+		show_path(out, "in agent", p->agent_rx_packets, p->agent_tx_packets, p->agent_rx_bytes,
+			  p->agent_tx_bytes);
+	}
 	if (p->offload_off[0])
 		fprintf(out, "  offload: off (%s)\n", p->offload_off);
 }
@@ -514,6 +536,11 @@ static void show_human_offload(FILE *out, const struct show_device *d)
 	fprintf(out, "%s\n", d->n_underlay ? ")" : "");
 	for (size_t i = 0; i < d->n_refused; i++)
 		fprintf(out, "  refused: %s: %s\n", d->refused[i].mode, d->refused[i].reason);
+	if (d->hybrid && d->rx_bulk_len)
+		fprintf(out, "  auto: bulk via the agent (GSO sends, data messages from %u bytes), the rest in BPF\n",
+			d->rx_bulk_len);
+	else if (d->hybrid)
+		fprintf(out, "  auto: GSO sends via the agent, every data message received in BPF\n");
 	if (d->skipped[0])
 		fprintf(out, "  not attached to: %s\n", d->skipped);
 	if (!d->n_reasons)
@@ -586,9 +613,10 @@ static void show_json_peer(FILE *out, const struct show_peer *p)
 	fprintf(out, "],\"latest_handshake\":%" PRId64 ",\"rx_bytes\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
 		",\"persistent_keepalive\":%u", p->handshake_sec, p->rx_bytes, p->tx_bytes, p->keepalive);
 	fprintf(out, ",\"bpf_rx_packets\":%" PRIu64 ",\"bpf_tx_packets\":%" PRIu64 ",\"bpf_rx_bytes\":%" PRIu64
-		",\"bpf_tx_bytes\":%" PRIu64 ",\"agent_rx_packets\":%" PRIu64 ",\"agent_tx_packets\":%" PRIu64,
+		",\"bpf_tx_bytes\":%" PRIu64 ",\"agent_rx_packets\":%" PRIu64 ",\"agent_tx_packets\":%" PRIu64
+		",\"agent_rx_bytes\":%" PRIu64 ",\"agent_tx_bytes\":%" PRIu64,
 		p->bpf_rx_packets, p->bpf_tx_packets, p->bpf_rx_bytes, p->bpf_tx_bytes, p->agent_rx_packets,
-		p->agent_tx_packets);
+		p->agent_tx_packets, p->agent_rx_bytes, p->agent_tx_bytes);
 	fprintf(out, ",\"offload_off\":");
 	if (p->offload_off[0])
 		show_json_string(out, p->offload_off);
@@ -600,6 +628,11 @@ static void show_json_peer(FILE *out, const struct show_peer *p)
 /* Always present, empty when the server is not xwg, so scripts need no existence checks. */
 static void show_json_offload(FILE *out, const struct show_device *d)
 {
+	/* auto's per-packet choice: null when the device keeps everything it can in BPF (or is tun). */
+	if (d->hybrid)
+		fprintf(out, ",\"hybrid\":{\"rx_bulk_len\":%u}", d->rx_bulk_len);
+	else
+		fprintf(out, ",\"hybrid\":null");
 	fprintf(out, ",\"refused\":{");
 	for (size_t i = 0; i < d->n_refused; i++) {
 		fprintf(out, "%s", i ? "," : "");

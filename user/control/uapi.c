@@ -243,6 +243,8 @@ static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out
 	fprintf(out, "xwg_bpf_rx_bytes=%" PRIu64 "\nxwg_bpf_tx_bytes=%" PRIu64 "\n", st.rx_bytes, st.tx_bytes);
 	fprintf(out, "xwg_agent_rx_packets=%" PRIu64 "\nxwg_agent_tx_packets=%" PRIu64 "\n",
 		peer->agent_rx_packets, peer->agent_tx_packets);
+	fprintf(out, "xwg_agent_rx_bytes=%" PRIu64 "\nxwg_agent_tx_bytes=%" PRIu64 "\n",
+		peer->agent_rx_bytes, peer->agent_tx_bytes);
 	why = offload_peer_refused(peer);
 	if (*why) {
 		fprintf(out, "xwg_offload_off=");
@@ -264,9 +266,13 @@ static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 	enum offload_mode active = offload_active_mode(dev);
 	const char *names[OFFLOAD_REPORT_UNDERLAY];
 	uint64_t counts[XWG_R_MAX];
+	uint32_t bulk;
 	int m, n;
 
 	fprintf(out, "xwg_mode=%s\n", offload_mode_name(active));
+	/* auto's per-packet choice is on: its receive threshold (0: every data message in BPF). */
+	if (offload_hybrid(dev, &bulk))
+		fprintf(out, "xwg_hybrid_rx_bulk_len=%u\n", bulk);
 	/* The enum runs from worst (tun) to best (xdp). */
 	for (m = OFFLOAD_XDP; m > (int)active; m--) {
 		const char *why = offload_refused(dev, (enum offload_mode)m);

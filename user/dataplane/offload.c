@@ -28,6 +28,36 @@ const char *offload_mode_name(enum offload_mode mode)
 	return mode <= OFFLOAD_AUTO ? offload_mode_names[mode] : "unknown";
 }
 
+int offload_rx_bulk_len_parse(const char *s, uint32_t *len)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s) {
+		*len = XWG_RX_BULK_LEN_DEFAULT;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > 65535)
+		return -EINVAL;
+	*len = (uint32_t)v;
+	return 0;
+}
+
+bool offload_hybrid(const struct xwg_device *dev, uint32_t *rx_bulk_len)
+{
+	const struct offload *o = offload_live(dev);
+
+	if (!o || !o->hybrid)
+		return false;
+	if (rx_bulk_len)
+		*rx_bulk_len = o->rx_bulk_len;
+	return true;
+}
+
 enum offload_mode offload_active_mode(const struct xwg_device *dev)
 {
 	return dev->offload ? dev->offload->mode : OFFLOAD_TUN;
@@ -90,6 +120,13 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested, const cha
 	if (!o || offload_slots_alloc(o)) {
 		free(o);
 		return -ENOMEM;
+	}
+	/* An explicit mode keeps everything it can in BPF; auto chooses per packet. */
+	o->hybrid = requested == OFFLOAD_AUTO;
+	if (o->hybrid && offload_rx_bulk_len_parse(getenv(OFFLOAD_RX_BULK_ENV), &o->rx_bulk_len)) {
+		offload_slots_free(o);
+		free(o);
+		return -EINVAL;
 	}
 	o->rec_fd = -1;
 	o->disp_slot = o->disp_ports = o->disp_progs = o->disp_prog = -1;

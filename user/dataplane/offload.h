@@ -31,6 +31,16 @@ struct offload_peer_stats {
 	uint64_t last_rx_ns, last_rx_data_ns, last_tx_ns, last_tx_data_ns;
 };
 
+/*
+ * XWG_RX_BULK_LEN: in auto, data messages (UDP payload bytes) at least this long go to the agent's
+ * batched path; 0 keeps them all in BPF. Unset: XWG_RX_BULK_LEN_DEFAULT. -EINVAL unless a decimal
+ * number up to 65535.
+ */
+#define OFFLOAD_RX_BULK_ENV "XWG_RX_BULK_LEN"
+int offload_rx_bulk_len_parse(const char *s, uint32_t *len);
+/* auto's flavour: true when BPF runs and the device chooses per packet (hybrid). */
+bool offload_hybrid(const struct xwg_device *dev, uint32_t *rx_bulk_len);
+
 /* "auto", "tun", "tc", "xdp-generic", "xdp" <-> enum; parse returns -EINVAL for anything else. */
 int offload_mode_parse(const char *s, enum offload_mode *mode);
 const char *offload_mode_name(enum offload_mode mode);

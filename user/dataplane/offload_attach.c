@@ -323,6 +323,27 @@ static uint32_t offload_read_gso_max_segs(const char *ifname)
 	return v ? v : 65535;	/* GSO_MAX_SEGS, the kernel's default */
 }
 
+/*
+ * TCP would hand TC super-packets BPF cannot segment: an explicit mode asks it for single ones.
+ * auto wants them, for the agent's batched path: no cap, and a dead agent's cap is put back.
+ */
+static void offload_gso_cap(struct xwg_device *dev, struct offload *o)
+{
+	uint32_t old;
+	bool capped = !offload_rec_get(o->rec_fd, OFFLOAD_REC_GSO, dev->ifindex, &old, NULL);
+
+	if (o->hybrid) {
+		if (capped && !nl_link_set_gso_max_segs(dev->ifindex, old))
+			offload_rec_del(o->rec_fd, OFFLOAD_REC_GSO, dev->ifindex);
+		return;
+	}
+	if (capped)
+		return;
+	old = offload_read_gso_max_segs(dev->ifname);
+	if (!offload_rec_add(o->rec_fd, OFFLOAD_REC_GSO, dev->ifindex, old, 0))
+		nl_link_set_gso_max_segs(dev->ifindex, 1);
+}
+
 /* The record of host changes: the dead agent's when adopting, else a new one. */
 static int offload_rec_ready(struct xwg_device *dev, struct offload *o)
 {
@@ -339,7 +360,6 @@ static int offload_rec_ready(struct xwg_device *dev, struct offload *o)
 
 int offload_attach_mode(struct xwg_device *dev, struct offload *o, enum offload_mode mode)
 {
-	uint32_t old;
 	int ret = offload_rec_ready(dev, o);
 
 	if (ret) {
@@ -355,12 +375,7 @@ int offload_attach_mode(struct xwg_device *dev, struct offload *o, enum offload_
 		offload_disp_leave(o);
 	else
 		offload_disp_prune(o, offload_is_underlay, o);
-	/* TCP would hand TC super-packets BPF cannot segment: ask it for single ones. */
-	if (offload_rec_get(o->rec_fd, OFFLOAD_REC_GSO, dev->ifindex, NULL, NULL)) {
-		old = offload_read_gso_max_segs(dev->ifname);
-		if (!offload_rec_add(o->rec_fd, OFFLOAD_REC_GSO, dev->ifindex, old, 0))
-			nl_link_set_gso_max_segs(dev->ifindex, 1);
-	}
+	offload_gso_cap(dev, o);
 	/* The tunnel must outlive a crashed agent, or BPF would forward into nothing. */
 	ioctl(dev->tun_fd, TUNSETPERSIST, 1);
 	o->attached = true;

@@ -238,25 +238,58 @@ static void publish_dead_retry(struct offload *o)
 
 /* ---- the publish step */
 
+/* Every keypair the agent holds is in xwg_keypairs: no unknown receiver index can be the agent's. */
+static bool publish_all_keypairs_in(const struct xwg_device *dev)
+{
+	for (const struct peer *p = dev->peers; p; p = p->next_peer) {
+		const struct noise_keypair *kps[] = { p->keypairs.previous_keypair, p->keypairs.current_keypair,
+						      p->keypairs.next_keypair };
+
+		for (size_t i = 0; i < sizeof(kps) / sizeof(kps[0]); i++)
+			if (kps[i] && !kps[i]->offloaded)
+				return false;
+	}
+	return true;
+}
+
+static uint32_t publish_config_flags(const struct xwg_device *dev, const struct offload *o)
+{
+	/* Only native XDP spreads: generic XDP would run the cpumap program on skbs. */
+	uint32_t flags = XWG_CFG_F_RX | XWG_CFG_F_TX |
+			 (o->mode == OFFLOAD_XDP && o->rx_spread ? XWG_CFG_F_RX_SPREAD : 0);
+
+	if (o->hybrid)
+		flags |= XWG_CFG_F_HYBRID | (publish_all_keypairs_in(dev) ? XWG_CFG_F_DROP_UNKNOWN : 0);
+	return flags;
+}
+
 static void publish_config(struct xwg_device *dev, struct offload *o)
 {
 	struct xwg_dev_config cfg = {
 		.tun_ifindex = (uint32_t)dev->ifindex,
-		/* Only native XDP spreads: generic XDP would run the cpumap program on skbs. */
-		.flags = XWG_CFG_F_RX | XWG_CFG_F_TX |
-			 (o->mode == OFFLOAD_XDP && o->rx_spread ? XWG_CFG_F_RX_SPREAD : 0),
+		.flags = publish_config_flags(dev, o),
 		.listen_port = htons(dev->listen_port),
 		.mtu = (uint16_t)dev->mtu,
 		.fwmark = dev->fwmark,
+		.rx_bulk_len = o->hybrid ? o->rx_bulk_len : 0,
 	};
 	uint32_t zero = 0;
 	int err = offload_map_update(o, bpf_map__fd(o->rx->maps.xwg_config), &zero, &cfg);
 
-	if (err)
+	if (err) {
 		snprintf(o->config_why, sizeof(o->config_why), "config map: %s", strerror(-err));
-	else
+	} else {
 		o->config_why[0] = '\0';
+		o->cfg_flags = cfg.flags;
+	}
 	offload_listen_port_follow(dev);
+}
+
+/* A keypair went in or failed to: DROP_UNKNOWN must say whether all of them are in. */
+static void publish_config_follow(struct xwg_device *dev, struct offload *o)
+{
+	if (o->hybrid && publish_config_flags(dev, o) != o->cfg_flags)
+		publish_config(dev, o);
 }
 
 /* A gone peer's slot: its prefixes (unless another peer took them), its entry, its stats. */
@@ -385,6 +418,7 @@ void offload_publish(struct xwg_device *dev)
 			publish_entry(o, p);
 		p->publish = 0;
 	}
+	publish_config_follow(dev, o);
 }
 
 void offload_sync(struct xwg_device *dev)
@@ -417,8 +451,18 @@ const char *offload_peer_refused(const struct peer *peer)
 
 void hooks_peer_changed(struct peer *peer, unsigned int what)
 {
+	struct offload *o = offload_live(peer->dev);
+
 	peer->publish |= what;
 	peer->dev->publish_pending = true;
+	/*
+	 * auto drops unknown indices: a new keypair goes into the map now, before the handshake
+	 * response that lets the peer use it leaves; if it cannot, unknown indices go to the agent.
+	 */
+	if (o && o->hybrid && (what & PUBLISH_KEYPAIRS) && peer->offload_id >= 0) {
+		publish_keypairs(o, peer, &o->slots[peer->offload_id]);
+		publish_config_follow(peer->dev, o);
+	}
 }
 
 void hooks_peer_removed(struct peer *peer)
