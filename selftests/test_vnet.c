@@ -653,6 +653,29 @@ static void test_gro_rules(void)
 	gro_split_case("seq", 2, mod_seq, 3);
 	gro_split_case("csum", 2, mod_csum, 3);
 	gro_split_case("short-mid", 2, mod_short, 2);	/* 0-2 (short last) | 3-5 */
+
+	/* A FIN is not held for merging: it goes out at once, right after its flow's pending train. */
+	{
+		static const size_t sz[] = { 1000, 1000, 1000 };
+		struct vnet_gro *g = vnet_gro_new();
+		struct rec r = { .tun = -1 };
+		struct train tr = { .n = 0 };
+		struct flow f = tcp_flow(true);
+		uint32_t seq = 1;
+		uint16_t id = 0;
+
+		tcp_train(&tr, &f, &seq, &id, sz, 3, F_FIN);
+		for (unsigned int i = 0; i < tr.n; i++)
+			vnet_gro_add(g, tr.pkt[i], tr.len[i], rec_write, &r);
+		ASSERT_EQ(r.n, 2);
+		ASSERT_EQ(r.gso, 1);
+		ASSERT_EQ(vnet_gro_flush(g, rec_write, &r), 0);
+		ASSERT_EQ(r.n, 2);
+		expect_packets(&r, tr.pkt, tr.len, tr.n);
+		rec_reset(&r);
+		train_free(&tr);
+		vnet_gro_free(g);
+	}
 }
 
 /* Larger after smaller, pure ACKs, ICMP and fragments of other flows; flows interleaved keep their own order. */
