@@ -816,12 +816,15 @@ static void test_gro_full_and_errors(void)
 /* ---- against the kernel: a TUN with vnet headers and offloads in a private network namespace ---- */
 
 #define TUN_NAME "vnt0"
+#define TUN2_NAME "vnt1"
+#define FAR4 "10.78.0.2"
+#define FAR6 "fd78::2"
 #define LOCAL4 "10.77.0.1"
 #define PEER4 "10.77.0.2"
 #define LOCAL6 "fd77::1"
 #define PEER6 "fd77::2"
 
-static int tun_fd = -1;
+static int tun_fd = -1, tun2_fd = -1;
 static bool tun_uso;
 
 static int knet_setup(void)
@@ -849,19 +852,36 @@ static int knet_setup(void)
 			return -1;
 		fprintf(stderr, "note: no TUN_F_USO4/6 on this kernel: UDP super-packets not tested\n");
 	}
-	return system("ip link set lo up && ip link set " TUN_NAME " up && "
+	/* A plain TUN behind it, to which the kernel forwards (and so segments and checksums) what it got. */
+	tun2_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (tun2_fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	strcpy(ifr.ifr_name, TUN2_NAME);
+	if (ioctl(tun2_fd, TUNSETIFF, &ifr))
+		return -1;
+	return system("ip link set lo up && ip link set " TUN_NAME " up && ip link set " TUN2_NAME " up && "
 		      "ip addr add " LOCAL4 "/24 dev " TUN_NAME " && "
-		      "ip -6 addr add " LOCAL6 "/64 dev " TUN_NAME " nodad") ? -1 : 0;
+		      "ip -6 addr add " LOCAL6 "/64 dev " TUN_NAME " nodad && "
+		      "ip addr add 10.78.0.1/24 dev " TUN2_NAME " && "
+		      "ip -6 addr add fd78::1/64 dev " TUN2_NAME " nodad && "
+		      "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1") ? -1 : 0;
 }
 
-/* Reads the next frame for (family, proto, destination port), skipping the kernel's own chatter. */
-static ssize_t tun_read_match(uint8_t *buf, size_t size, bool v6, uint8_t proto, uint16_t dport, int ms)
+/*
+ * Reads from fd the next frame (hdr bytes of virtio_net_hdr, then IP) for (family, proto, destination port),
+ * skipping the kernel's own chatter.
+ */
+static ssize_t read_match(int fd, size_t hdr, uint8_t *buf, size_t size, bool v6, uint8_t proto, uint16_t dport,
+			  int ms)
 {
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		struct pollfd pfd = { .fd = tun_fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		const uint8_t *ip = buf + hdr;
 		ssize_t n;
 		long left;
 
@@ -869,23 +889,22 @@ static ssize_t tun_read_match(uint8_t *buf, size_t size, bool v6, uint8_t proto,
 		left = ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			return -1;
-		n = read(tun_fd, buf, size);
-		if (n < (ssize_t)VNET_HDR_LEN + 20)
+		n = read(fd, buf, size);
+		if (n < (ssize_t)hdr + 20)
 			continue;
-		{
-			const uint8_t *ip = buf + VNET_HDR_LEN;
-
-			if (getenv("VNET_DEBUG"))
-				fprintf(stderr, "    tun read %zd: v%d proto %u dport %u flags %02x gso %u/%u\n", n,
-					ip[0] >> 4, l4_proto(ip), rd16(ip + l3_len(ip) + 2), ip[l3_len(ip) + 13],
-					buf[1], rd16(buf + 4));
-			if (n < (ssize_t)(VNET_HDR_LEN + l3_len(ip) + 8))
-				continue;
-
-			if (is_v6(ip) == v6 && l4_proto(ip) == proto && rd16(ip + l3_len(ip) + 2) == dport)
-				return n;
-		}
+		if (getenv("VNET_DEBUG"))
+			fprintf(stderr, "    read %zd: v%d proto %u dport %u flags %02x\n", n, ip[0] >> 4, l4_proto(ip),
+				rd16(ip + l3_len(ip) + 2), ip[l3_len(ip) + 13]);
+		if (n < (ssize_t)(hdr + l3_len(ip) + 8))
+			continue;
+		if (is_v6(ip) == v6 && l4_proto(ip) == proto && rd16(ip + l3_len(ip) + 2) == dport)
+			return n;
 	}
+}
+
+static ssize_t tun_read_match(uint8_t *buf, size_t size, bool v6, uint8_t proto, uint16_t dport, int ms)
+{
+	return read_match(tun_fd, VNET_HDR_LEN, buf, size, v6, proto, dport, ms);
 }
 
 /* Forgets what the kernel queued on the TUN (an earlier connection's RST, its own chatter). */
@@ -1276,6 +1295,70 @@ out:
 	vnet_gro_free(g);
 }
 
+/*
+ * Coalesced frames forwarded by the kernel to a TUN without offloads: the kernel segments them itself and
+ * completes each checksum from the pseudo-header sum vnet_gro left in the field (tcp/udp_gso_segment, then
+ * skb_checksum_help). What comes out must be each original packet exactly, TTL/hop limit less one.
+ */
+static void test_kernel_forward(void)
+{
+	static const size_t tcp_sz[] = { 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 777 };
+	static const size_t udp_sz[] = { 1200, 1200, 1200, 1200, 1200, 1200, 1200, 555 };
+	static uint8_t buf[VNET_FRAME_MAX];
+	struct vnet_gro *g = vnet_gro_new();
+	struct rec r = { .tun = tun_fd };
+	struct train tr = { .n = 0 };
+
+	if (tun_fd < 0)
+		goto out;
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int udp = 0; udp < 2; udp++) {
+			struct flow f = { .proto = udp ? IPPROTO_UDP : IPPROTO_TCP, .ttl = 64, .tos = 0x10,
+					  .sport = 3333, .dport = 4444 };
+			uint32_t seq = 0xffffff00u;
+			uint16_t id = 0xfffa;
+
+			if (udp && !tun_uso)
+				continue;
+			set_addrs(&f, v6, v6 ? PEER6 : PEER4, v6 ? FAR6 : FAR4);
+			if (udp)
+				for (unsigned int i = 0; i < sizeof(udp_sz) / sizeof(udp_sz[0]); i++)
+					train_add(&tr, &f, id++, NULL, udp_sz[i]);
+			else
+				tcp_train(&tr, &f, &seq, &id, tcp_sz, sizeof(tcp_sz) / sizeof(tcp_sz[0]), F_PSH);
+			while (read(tun2_fd, buf, sizeof(buf)) > 0)
+				;
+			gro_run(g, &r, &tr);
+			ASSERT_EQ(r.n, 1);
+			ASSERT_EQ(r.gso, 1);
+			ASSERT_EQ(r.bad + r.tun_err, 0);
+			for (unsigned int i = 0; i < tr.n; i++) {
+				uint8_t *want = tr.pkt[i];
+				ssize_t n = read_match(tun2_fd, 0, buf, sizeof(buf), v6, f.proto, 4444, 2000);
+
+				if (n <= 0) {
+					TEST_FAIL("%s%s: forwarded packet %u of %u never came", v6 ? "v6" : "v4",
+						  udp ? "udp" : "tcp", i, tr.n);
+					break;
+				}
+				ASSERT_TRUE(pkt_valid(buf, (size_t)n));
+				want[v6 ? 7 : 8]--;
+				if (!v6) {
+					want[10] = want[11] = 0;
+					wr16(want + 10, (uint16_t)~be_fold(be_sum(want, 20, 0)));
+				}
+				ASSERT_EQ(n, (ssize_t)tr.len[i]);
+				if (n == (ssize_t)tr.len[i])
+					ASSERT_MEMEQ(buf, want, tr.len[i]);
+			}
+			rec_reset(&r);
+			r.tun = tun_fd;
+			train_free(&tr);
+		}
+out:
+	vnet_gro_free(g);
+}
+
 static void test_kernel_coalesce_tcp(void)
 {
 	if (tun_fd < 0)
@@ -1303,6 +1386,7 @@ int main(void)
 		RUN_TEST(test_kernel_segment_tcp);
 		RUN_TEST(test_kernel_coalesce_udp);
 		RUN_TEST(test_kernel_coalesce_tcp);
+		RUN_TEST(test_kernel_forward);
 	}
 	return TEST_SUMMARY();
 }
