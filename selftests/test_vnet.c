@@ -622,6 +622,7 @@ static void mod_rst(uint8_t *p, size_t *len) { p[33] |= F_RST; resum(p, *len); }
 static void mod_urg(uint8_t *p, size_t *len) { p[33] |= F_URG; resum(p, *len); }
 static void mod_cwr(uint8_t *p, size_t *len) { p[33] |= F_CWR; resum(p, *len); }
 static void mod_psh(uint8_t *p, size_t *len) { p[33] |= F_PSH; resum(p, *len); }
+static void mod_ae(uint8_t *p, size_t *len) { p[32] |= 1; resum(p, *len); }
 static void mod_ack(uint8_t *p, size_t *len) { p[31] ^= 1; resum(p, *len); }
 static void mod_win(uint8_t *p, size_t *len) { p[35] ^= 1; resum(p, *len); }
 static void mod_ttl(uint8_t *p, size_t *len) { p[8]--; resum(p, *len); }
@@ -631,8 +632,8 @@ static void mod_csum(uint8_t *p, size_t *len) { p[40 + 500] ^= 0x55; }
 static void mod_short(uint8_t *p, size_t *len) { *len -= 1; wr16(p + 2, (uint16_t)*len); resum(p, *len); }
 
 /*
- * Which packets merge: each changed packet splits the train; CE/ECN, FIN/SYN/RST/URG/CWR, another ack, window,
- * TTL, IPv4 ID, a sequence gap or a bad checksum never merge, and every packet still comes back in order.
+ * Which packets merge: each changed packet splits the train; CE/ECN, FIN/SYN/RST/URG/CWR, AccECN's AE, another
+ * ack, window, TTL, IPv4 ID, a sequence gap or a bad checksum never merge, and every packet still comes back in order.
  */
 static void test_gro_rules(void)
 {
@@ -647,12 +648,36 @@ static void test_gro_rules(void)
 	gro_split_case("cwr", 2, mod_cwr, 3);
 	gro_split_case("psh-mid", 2, mod_psh, 2);	/* PSH ends an entry: 0-2 | 3-5 */
 	gro_split_case("ack", 2, mod_ack, 3);
+	gro_split_case("ae", 2, mod_ae, 3);
 	gro_split_case("win", 2, mod_win, 3);
 	gro_split_case("ttl", 2, mod_ttl, 3);
 	gro_split_case("id", 2, mod_id, 3);		/* 0-1 | 2 | 3-5: 3 follows 2's ID again */
 	gro_split_case("seq", 2, mod_seq, 3);
 	gro_split_case("csum", 2, mod_csum, 3);
 	gro_split_case("short-mid", 2, mod_short, 2);	/* 0-2 (short last) | 3-5 */
+
+	/* Timestamps: equal options merge (and come back on every segment); a new TSval starts an entry. */
+	{
+		uint8_t ts[12] = { 1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9 };
+		struct vnet_gro *g = vnet_gro_new();
+		struct rec r = { .tun = -1 };
+		struct train tr = { .n = 0 };
+		struct flow f = tcp_flow(false);
+		struct tcpf t = { .seq = 1, .ack = 4242, .flags = F_ACK, .win = 1000, .opt = ts, .optlen = 12 };
+
+		for (unsigned int i = 0; i < 6; i++, t.seq += 1000) {
+			if (i == 3)
+				ts[7] = 8;
+			train_add(&tr, &f, (uint16_t)i, &t, 1000);
+		}
+		gro_run(g, &r, &tr);
+		ASSERT_EQ(r.n, 2);
+		ASSERT_EQ(r.gso, 2);
+		expect_packets(&r, tr.pkt, tr.len, tr.n);
+		rec_reset(&r);
+		train_free(&tr);
+		vnet_gro_free(g);
+	}
 
 	/* A FIN is not held for merging: it goes out at once, right after its flow's pending train. */
 	{

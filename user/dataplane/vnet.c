@@ -484,8 +484,9 @@ static enum vnet_gro_verdict vnet_gro_check(struct vnet_gro_entry *e, const uint
 	if (c->l4len + c->ip.l3len != e->hdrs || !vnet_gro_ip_match(e, ep, p))
 		return GRO_NEW;
 	if (e->proto == IPPROTO_TCP) {
-		/* Same ack, same flags but PSH, same window, same options; the bytes right after ours. */
-		if (get32(l4 + 4) != e->next_seq || memcmp(el4 + 8, l4 + 8, 4) ||
+		/* Same ack, same flags but PSH (and reserved bits: AccECN's AE), same window, same options;
+		 * the bytes right after ours. */
+		if (get32(l4 + 4) != e->next_seq || memcmp(el4 + 8, l4 + 8, 4) || el4[12] != l4[12] ||
 		    (l4[13] & ~TCP_PSH) != el4[13] || memcmp(el4 + 14, l4 + 14, 2) ||
 		    memcmp(el4 + TCP_HLEN, l4 + TCP_HLEN, c->l4len - TCP_HLEN))
 			return GRO_NEW;
