@@ -38,6 +38,7 @@
 #define F_PSH 0x08
 #define F_ACK 0x10
 #define F_URG 0x20
+#define F_ECE 0x40
 #define F_CWR 0x80
 
 #define OUT_SIZE (512 * 1024)
@@ -855,7 +856,7 @@ static bool tun_uso;
 static int knet_setup(void)
 {
 	struct ifreq ifr;
-	unsigned int off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
+	unsigned int off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6;
 
 	if (unshare(CLONE_NEWNET)) {
 		fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", strerror(errno));
@@ -891,7 +892,7 @@ static int knet_setup(void)
 		      "ip -6 addr add " LOCAL6 "/64 dev " TUN_NAME " nodad && "
 		      "ip addr add 10.78.0.1/24 dev " TUN2_NAME " && "
 		      "ip -6 addr add fd78::1/64 dev " TUN2_NAME " nodad && "
-		      "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1") ? -1 : 0;
+		      "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.tcp_ecn=1") ? -1 : 0;
 }
 
 /*
@@ -1019,9 +1020,11 @@ static size_t tcp_payload(const uint8_t *ip, size_t len)
 
 /*
  * A TCP connection to the fake peer, completed by hand; the kernel's TSO super-packets are segmented, every
- * segment checked, ACKed, and the stream must be exactly what send() took.
+ * segment checked, ACKed, and the stream must be exactly what send() took. With ecn, the connection
+ * negotiates ECN and the ACKs echo congestion (ECE) until the kernel answers with CWR, which must be on the
+ * first segment of its super-packet only.
  */
-static void kernel_tcp_stream(bool v6, uint16_t mss, size_t total)
+static void kernel_tcp_stream(bool v6, uint16_t mss, size_t total, bool ecn)
 {
 	static uint8_t buf[VNET_FRAME_MAX], data[200000], got[200000], pkt[256];
 	const uint16_t port = 7777;
@@ -1032,11 +1035,11 @@ static void kernel_tcp_stream(bool v6, uint16_t mss, size_t total)
 	socklen_t sl = sockaddr_of(&ss, v6, v6 ? PEER6 : PEER4, port);
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	size_t sent = 0, rcvd = 0;
-	unsigned int gso_frames = 0;
+	unsigned int gso_frames = 0, ecn_frames = 0, cwr = 0;
 	uint32_t isn, peer_seq = t.seq + 1;
 	struct timespec t0, t1;
 	ssize_t n;
-	int c, err = 0;
+	int c, err = 0, fails0 = test_failures_in_case;
 
 	fill(data, total, (uint32_t)total);
 	set_addrs(&peer, v6, v6 ? PEER6 : PEER4, v6 ? LOCAL6 : LOCAL4);
@@ -1052,11 +1055,15 @@ static void kernel_tcp_stream(bool v6, uint16_t mss, size_t total)
 	{
 		const uint8_t *ip = buf + VNET_HDR_LEN, *th = ip + l3_len(ip);
 
-		ASSERT_EQ(th[13], F_SYN);
+		ASSERT_EQ(th[13] & ~(F_ECE | F_CWR), F_SYN);	/* the netns has tcp_ecn=1: it always asks */
+		if (ecn)
+			ASSERT_EQ(th[13], F_SYN | F_ECE | F_CWR);
 		isn = rd32(th + 4);
 		peer.dport = rd16(th);
 	}
 	t.ack = isn + 1;
+	if (ecn)
+		t.flags |= F_ECE;
 	tun_send(pkt, build(pkt, &peer, 1, &t, NULL, 0));
 	{
 		struct pollfd pfd = { .fd = c, .events = POLLOUT };
@@ -1067,7 +1074,7 @@ static void kernel_tcp_stream(bool v6, uint16_t mss, size_t total)
 		ASSERT_EQ(err, 0);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (rcvd < total && !test_failures_in_case) {
+	while (rcvd < total && test_failures_in_case == fails0) {
 		int segs;
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1089,6 +1096,7 @@ static void kernel_tcp_stream(bool v6, uint16_t mss, size_t total)
 
 			memcpy(&h, buf, sizeof(h));
 			gso_frames += h.gso_type != VIRTIO_NET_HDR_GSO_NONE;
+			ecn_frames += !!(h.gso_type & VIRTIO_NET_HDR_GSO_ECN);
 		}
 		segs = vnet_segment(buf, (size_t)n, seg_out, OUT_SIZE, segv, MAX_SEGS);
 		ASSERT_TRUE(segs >= 1);
@@ -1102,8 +1110,13 @@ static void kernel_tcp_stream(bool v6, uint16_t mss, size_t total)
 			ASSERT_TRUE(th[13] & F_ACK);
 			if (i != segs - 1)
 				ASSERT_FALSE(th[13] & (F_PSH | F_FIN));
+			if (i)
+				ASSERT_FALSE(th[13] & F_CWR);
+			cwr += !!(th[13] & F_CWR);
 			if (!pl)
 				continue;
+			if (ecn)	/* ECT(0) on data, kept by segmentation */
+				ASSERT_EQ(v6 ? (ip[1] >> 4) & 3 : ip[1] & 3, 2);
 			/* in order, or a retransmission of bytes already seen */
 			ASSERT_TRUE(off <= rcvd && off + pl <= total);
 			if (off > rcvd || off + pl > total)
@@ -1115,12 +1128,19 @@ static void kernel_tcp_stream(bool v6, uint16_t mss, size_t total)
 			}
 		}
 		t = (struct tcpf){ .seq = peer_seq, .ack = isn + 1 + (uint32_t)rcvd, .flags = F_ACK, .win = 65535 };
+		if (ecn && !cwr && rcvd > 20000)
+			t.flags |= F_ECE;	/* "congestion experienced" until the sender says CWR */
 		tun_send(pkt, build(pkt, &peer, 2, &t, NULL, 0));
 	}
 	ASSERT_EQ(rcvd, total);
-	ASSERT_MEMEQ(got, data, total);
+	if (rcvd == total)
+		ASSERT_MEMEQ(got, data, total);
 	if (total > 2u * mss)
 		ASSERT_TRUE(gso_frames > 0);	/* the kernel really used TSO */
+	if (ecn) {
+		ASSERT_TRUE(cwr > 0);
+		ASSERT_TRUE(ecn_frames > 0);	/* and marked a super-packet VIRTIO_NET_HDR_GSO_ECN */
+	}
 out:
 	close(c);
 }
@@ -1134,7 +1154,8 @@ static void test_kernel_segment_tcp(void)
 		const size_t sizes[] = { 1, mss - 1u, mss + 1u, 3u * mss + 7, 200000 - 3 };
 
 		for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-			kernel_tcp_stream(v6, mss, sizes[i]);
+			kernel_tcp_stream(v6, mss, sizes[i], false);
+		kernel_tcp_stream(v6, mss, 200000 - 3, true);
 	}
 }
 
