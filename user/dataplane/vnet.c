@@ -316,7 +316,8 @@ int vnet_segment(const uint8_t *buf, size_t len, uint8_t *out, size_t out_size, 
 struct vnet_gro_entry {
 	uint8_t *frame;		/* virtio_net_hdr room, then the IP packet */
 	uint32_t len;		/* IP bytes so far */
-	uint32_t hash;		/* of the flow, to skip most comparisons */
+	uint32_t hash;		/* of the flow (addresses, protocol, ports), to skip most comparisons */
+	uint32_t addr_hash;	/* of the addresses alone, for packets without ports */
 	uint32_t next_seq;	/* TCP: where the next segment must start */
 	uint16_t hdrs;		/* IP + transport header bytes */
 	uint16_t l3len;
@@ -346,7 +347,7 @@ struct vnet_gro_pkt {
 	bool coalescable;
 	uint16_t l4len;
 	uint32_t payload;
-	uint32_t hash;
+	uint32_t hash, addr_hash;
 };
 
 struct vnet_gro *vnet_gro_new(void)
@@ -436,7 +437,8 @@ static void vnet_gro_classify(const uint8_t *p, size_t len, struct vnet_gro_pkt 
 	if (!c->payload)
 		c->coalescable = false;
 done:
-	c->hash = vnet_flow_hash(p, ip, c->ports);
+	c->addr_hash = vnet_flow_hash(p, ip, false);
+	c->hash = c->ports ? vnet_flow_hash(p, ip, true) : c->addr_hash;
 }
 
 /* Is entry e of the flow of packet p (addresses, and protocol and ports when p has some)? */
@@ -444,7 +446,7 @@ static bool vnet_gro_same_flow(const struct vnet_gro_entry *e, const uint8_t *p,
 {
 	const uint8_t *ep = e->frame + VNET_HDR_LEN;
 
-	if (e->hash != c->hash || e->v6 != c->ip.v6)
+	if ((c->ports ? e->hash != c->hash : e->addr_hash != c->addr_hash) || e->v6 != c->ip.v6)
 		return false;
 	if (memcmp(ep + vnet_addr_off(e->v6), p + vnet_addr_off(e->v6), vnet_addr_len(e->v6)))
 		return false;
@@ -482,8 +484,9 @@ static enum vnet_gro_verdict vnet_gro_check(struct vnet_gro_entry *e, const uint
 	if (c->l4len + c->ip.l3len != e->hdrs || !vnet_gro_ip_match(e, ep, p))
 		return GRO_NEW;
 	if (e->proto == IPPROTO_TCP) {
-		/* Same ack, same flags but PSH, same window, same options; the bytes right after ours. */
-		if (get32(l4 + 4) != e->next_seq || memcmp(el4 + 8, l4 + 8, 4) ||
+		/* Same ack, same flags but PSH (and reserved bits: AccECN's AE), same window, same options;
+		 * the bytes right after ours. */
+		if (get32(l4 + 4) != e->next_seq || memcmp(el4 + 8, l4 + 8, 4) || el4[12] != l4[12] ||
 		    (l4[13] & ~TCP_PSH) != el4[13] || memcmp(el4 + 14, l4 + 14, 2) ||
 		    memcmp(el4 + TCP_HLEN, l4 + TCP_HLEN, c->l4len - TCP_HLEN))
 			return GRO_NEW;
@@ -597,6 +600,7 @@ static void vnet_gro_start(struct vnet_gro *g, const uint8_t *p, const struct vn
 	memcpy(e->frame + VNET_HDR_LEN, p, c->ip.len);
 	e->len = c->ip.len;
 	e->hash = c->hash;
+	e->addr_hash = c->addr_hash;
 	e->l3len = c->ip.l3len;
 	e->hdrs = c->ip.l3len + c->l4len;
 	e->gso_size = (uint16_t)c->payload;
