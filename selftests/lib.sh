@@ -160,14 +160,15 @@ need_cmd() {
 	done
 }
 
-# impl_missing IMPL: prints why an implementation is not available here; nothing (status 1) when it is.
+# impl_missing IMPL: prints why an implementation is not available here; nothing (status 1) when it
+# is; status 2 for a name lib.sh does not know.
 impl_missing() {
 	case $1 in
 	xwg) [ -x "$XWG" ] || { echo "$XWG not built"; return 0; } ;;
 	wireguard-go) command -v "$WGGO" >/dev/null 2>&1 || { echo "needs '$WGGO'"; return 0; } ;;
 	wireguard-go-modern) [ -x "$WGGO_MODERN" ] ||
 		{ echo "no modern wireguard-go binary (looked for $WGGO_MODERN_TRIED; set WGGO_MODERN)"; return 0; } ;;
-	*) echo "lib.sh: unknown implementation '$1'" >&2; exit 2 ;;
+	*) echo "lib.sh: unknown implementation '$1'" >&2; return 2 ;;
 	esac
 	return 1
 }
@@ -176,7 +177,11 @@ impl_missing() {
 need_impl() {
 	local i why
 	for i in "$@"; do
-		why=$(impl_missing "$i") && skip_all "$why"
+		why=$(impl_missing "$i")
+		case $? in
+		0) skip_all "$why" ;;
+		2) exit 2 ;;
+		esac
 	done
 	return 0
 }

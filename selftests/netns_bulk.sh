@@ -256,10 +256,11 @@ for b in $BULK_PAIRINGS; do
 	tag="auto <-> $b"
 	case $b in
 	wireguard-go*)
-		if why=$(impl_missing "$b"); then
-			skip "$tag" "$why"
-			continue
-		fi ;;
+		why=$(impl_missing "$b")
+		case $? in
+		0) skip "$tag" "$why"; continue ;;
+		2) nok "$tag: unknown pairing"; continue ;;
+		esac ;;
 	*)
 		if ! mode_supported "$b"; then
 			skip "$tag" "this machine lacks xwg mode $b: $(mode_missing_why "$b")"
