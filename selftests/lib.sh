@@ -13,6 +13,25 @@ REPO_DIR=$(dirname "$LIB_DIR")
 OUTPUT=${OUTPUT:-$REPO_DIR/.output}
 XWG=${XWG:-$OUTPUT/xwg}
 WGGO=${WIREGUARD_GO:-wireguard-go}
+# The modern wireguard-go (Linux offloads; ../shared/peers/README.md), implementation "wireguard-go-modern":
+# WGGO_MODERN, else next to the repository, else next to the main checkout when this is a git worktree.
+wggo_modern_find() {	# sets WGGO_MODERN, and WGGO_MODERN_TRIED to the places looked at
+	local c common cands=("$REPO_DIR/../shared/peers/wireguard-go-modern")
+	common=$(git -C "$REPO_DIR" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) &&
+		[ "$(dirname "$common")" != "$REPO_DIR" ] &&
+		cands+=("$(dirname "$(dirname "$common")")/shared/peers/wireguard-go-modern")
+	WGGO_MODERN_TRIED=""
+	for c in "${cands[@]}"; do
+		WGGO_MODERN_TRIED="$WGGO_MODERN_TRIED${WGGO_MODERN_TRIED:+, }$c"
+		[ -x "$c" ] && { WGGO_MODERN=$c; return; }
+	done
+	WGGO_MODERN=${cands[0]}
+}
+if [ -n "${WGGO_MODERN:-}" ]; then
+	WGGO_MODERN_TRIED="WGGO_MODERN=$WGGO_MODERN"
+else
+	wggo_modern_find
+fi
 # Implementations under test; wireguard-go on both ends validates the harness itself.
 IMPL_A=${IMPL_A:-xwg}
 IMPL_B=${IMPL_B:-wireguard-go}
@@ -141,16 +160,30 @@ need_cmd() {
 	done
 }
 
+# impl_missing IMPL: prints why an implementation is not available here; nothing (status 1) when it
+# is; status 2 for a name lib.sh does not know.
+impl_missing() {
+	case $1 in
+	xwg) [ -x "$XWG" ] || { echo "$XWG not built"; return 0; } ;;
+	wireguard-go) command -v "$WGGO" >/dev/null 2>&1 || { echo "needs '$WGGO'"; return 0; } ;;
+	wireguard-go-modern) [ -x "$WGGO_MODERN" ] ||
+		{ echo "no modern wireguard-go binary (looked for $WGGO_MODERN_TRIED; set WGGO_MODERN)"; return 0; } ;;
+	*) echo "lib.sh: unknown implementation '$1'" >&2; return 2 ;;
+	esac
+	return 1
+}
+
 # need_impl IMPL...: skips the whole test when an implementation is not available.
 need_impl() {
-	local i
+	local i why
 	for i in "$@"; do
-		case $i in
-		xwg) [ -x "$XWG" ] || skip_all "$XWG not built" ;;
-		wireguard-go) need_cmd "$WGGO" ;;
-		*) echo "lib.sh: unknown implementation '$i'" >&2; exit 2 ;;
+		why=$(impl_missing "$i")
+		case $? in
+		0) skip_all "$why" ;;
+		2) exit 2 ;;
 		esac
 	done
+	return 0
 }
 
 lib_summary() {
@@ -323,11 +356,11 @@ inst_up() {
 	T_IFS+=("$ifn")
 	INST_NS[$ifn]=$ns INST_IMPL[$ifn]=$impl INST_DAEMON[$ifn]=0
 	case $impl in
-	wireguard-go)
+	wireguard-go|wireguard-go-modern)
 		ip netns exec "$ns" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 LOG_LEVEL="${WGGO_LOG_LEVEL:-error}" \
-			"$WGGO" -f "$ifn" >"$T_TMP/$ifn.log" 2>&1 &
+			"$([ "$impl" = wireguard-go ] && echo "$WGGO" || echo "$WGGO_MODERN")" -f "$ifn" >"$T_TMP/$ifn.log" 2>&1 &
 		INST_PID[$ifn]=$!
-		wait_for 10 sock_ready "$ifn" || { say "wireguard-go $ifn did not come up"; return 1; }
+		wait_for 10 sock_ready "$ifn" || { say "$impl $ifn did not come up"; return 1; }
 		conf_strip "$conf" >"$T_TMP/$ifn.stripped"
 		wg setconf "$ifn" "$T_TMP/$ifn.stripped" || return 1
 		for a in $(conf_values "$conf" Address); do
