@@ -825,6 +825,13 @@ static void test_gro_udp(void)
 		ASSERT_EQ(r.gso, 2);
 		expect_packets(&r, tr.pkt, tr.len, tr.n);
 		rec_reset(&r);
+		vnet_gro_udp(g, false);		/* a TUN without USO: every datagram alone */
+		gro_run(g, &r, &tr);
+		ASSERT_EQ(r.n, 8);
+		ASSERT_EQ(r.gso, 0);
+		expect_packets(&r, tr.pkt, tr.len, tr.n);
+		rec_reset(&r);
+		vnet_gro_udp(g, true);
 		if (!v6) {	/* packet 1 with no checksum: 0 | 1 | 2-3 | 4-6 | 7 */
 			wr16(tr.pkt[1] + 26, 0);
 			gro_run(g, &r, &tr);

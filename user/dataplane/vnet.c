@@ -335,6 +335,7 @@ struct vnet_gro {
 	uint8_t *free[GRO_SLOTS];
 	unsigned int n, nfree;
 	int err;				/* first write() error since the last flush */
+	bool no_udp;				/* the TUN takes no UDP_L4 GSO writes */
 	uint8_t *scratch;			/* a frame for packets written alone */
 	uint8_t *mem;
 };
@@ -365,6 +366,11 @@ struct vnet_gro *vnet_gro_new(void)
 		g->free[g->nfree++] = g->mem + (size_t)i * VNET_FRAME_MAX;
 	g->scratch = g->mem + (size_t)GRO_SLOTS * VNET_FRAME_MAX;
 	return g;
+}
+
+void vnet_gro_udp(struct vnet_gro *g, bool enable)
+{
+	g->no_udp = !enable;
 }
 
 void vnet_gro_free(struct vnet_gro *g)
@@ -618,7 +624,7 @@ void vnet_gro_add(struct vnet_gro *g, const uint8_t *pkt, size_t len, vnet_write
 	struct vnet_gro_pkt c;
 
 	vnet_gro_classify(pkt, len, &c);
-	if (c.coalescable) {
+	if (c.coalescable && !(g->no_udp && c.ip.proto == IPPROTO_UDP)) {
 		for (unsigned int i = g->n; i-- > 0;) {
 			if (vnet_gro_same_flow(&g->e[i], pkt, &c)) {
 				e = &g->e[i];	/* only the newest entry of a flow may grow: order stays */

@@ -8,6 +8,7 @@
 #ifndef XWG_VNET_H
 #define XWG_VNET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -36,6 +37,11 @@ typedef int (*vnet_write_fn)(void *ctx, const uint8_t *frame, size_t len); /* fr
 struct vnet_gro;
 struct vnet_gro *vnet_gro_new(void);	/* NULL on ENOMEM */
 void vnet_gro_free(struct vnet_gro *g);
+/*
+ * UDP coalescing is on by default; turn it off when TUNSETOFFLOAD refused TUN_F_USO4/6: kernels before 6.2
+ * reject VIRTIO_NET_HDR_GSO_UDP_L4 writes (EINVAL), so UDP packets then go out one by one.
+ */
+void vnet_gro_udp(struct vnet_gro *g, bool enable);
 /*
  * Takes a copy of one decrypted IP packet (checksums complete, as the sender made them). It is merged into a
  * pending super-packet when it continues one (TCP: same flow/headers/ack/window/options, seq = previous end,
