@@ -335,6 +335,7 @@ struct vnet_gro {
 	uint8_t *free[GRO_SLOTS];
 	unsigned int n, nfree;
 	int err;				/* first write() error since the last flush */
+	bool no_udp;				/* the TUN takes no UDP_L4 GSO writes */
 	uint8_t *scratch;			/* a frame for packets written alone */
 	uint8_t *mem;
 };
@@ -367,6 +368,11 @@ struct vnet_gro *vnet_gro_new(void)
 	return g;
 }
 
+void vnet_gro_udp(struct vnet_gro *g, bool enable)
+{
+	g->no_udp = !enable;
+}
+
 void vnet_gro_free(struct vnet_gro *g)
 {
 	if (!g)
@@ -385,19 +391,11 @@ static unsigned int vnet_addr_len(bool v6)
 	return v6 ? 32 : 8;
 }
 
-/* FNV-1a over addresses and, when there are some, protocol and ports. */
-static uint32_t vnet_flow_hash(const uint8_t *p, const struct vnet_ip *ip, bool ports)
+/* FNV-1a, to tell flows apart before comparing their bytes. */
+static uint32_t vnet_hash(uint32_t h, const uint8_t *p, unsigned int n)
 {
-	const uint8_t *a = p + vnet_addr_off(ip->v6);
-	uint32_t h = 2166136261u;
-
-	for (unsigned int i = 0; i < vnet_addr_len(ip->v6); i++)
-		h = (h ^ a[i]) * 16777619u;
-	if (ports) {
-		h = (h ^ ip->proto) * 16777619u;
-		for (unsigned int i = 0; i < 4; i++)
-			h = (h ^ p[ip->l3len + i]) * 16777619u;
-	}
+	for (unsigned int i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
 	return h;
 }
 
@@ -407,14 +405,19 @@ static bool vnet_tcp_flags_ok(uint8_t f)
 	return (f & TCP_ACK) && !(f & ~(TCP_ACK | TCP_PSH | TCP_ECE));
 }
 
+/*
+ * What p is. Bytes after the IP length (WireGuard's padding, if the caller left it) are ignored: the kernel
+ * trims them too.
+ */
 static void vnet_gro_classify(const uint8_t *p, size_t len, struct vnet_gro_pkt *c)
 {
 	struct vnet_ip *ip = &c->ip;
 
 	memset(c, 0, sizeof(*c));
-	if (len > VNET_FRAME_MAX - VNET_HDR_LEN || vnet_ip_parse(p, len, ip) || ip->len != len)
+	if (len > VNET_FRAME_MAX - VNET_HDR_LEN || vnet_ip_parse(p, len, ip))
 		return;
 	c->parsed = true;
+	len = ip->len;
 	if (!ip->v6 && (get16(p + 6) & (IPV4_MF | IPV4_FRAG_OFF)))
 		goto done;	/* a fragment: no ports */
 	if (ip->proto == IPPROTO_TCP && len >= ip->l3len + TCP_HLEN) {
@@ -437,8 +440,8 @@ static void vnet_gro_classify(const uint8_t *p, size_t len, struct vnet_gro_pkt 
 	if (!c->payload)
 		c->coalescable = false;
 done:
-	c->addr_hash = vnet_flow_hash(p, ip, false);
-	c->hash = c->ports ? vnet_flow_hash(p, ip, true) : c->addr_hash;
+	c->addr_hash = vnet_hash(2166136261u, p + vnet_addr_off(ip->v6), vnet_addr_len(ip->v6));
+	c->hash = c->ports ? vnet_hash(c->addr_hash ^ ip->proto, p + ip->l3len, 4) : c->addr_hash;
 }
 
 /* Is entry e of the flow of packet p (addresses, and protocol and ports when p has some)? */
@@ -621,7 +624,7 @@ void vnet_gro_add(struct vnet_gro *g, const uint8_t *pkt, size_t len, vnet_write
 	struct vnet_gro_pkt c;
 
 	vnet_gro_classify(pkt, len, &c);
-	if (c.coalescable) {
+	if (c.coalescable && !(g->no_udp && c.ip.proto == IPPROTO_UDP)) {
 		for (unsigned int i = g->n; i-- > 0;) {
 			if (vnet_gro_same_flow(&g->e[i], pkt, &c)) {
 				e = &g->e[i];	/* only the newest entry of a flow may grow: order stays */
@@ -639,8 +642,10 @@ void vnet_gro_add(struct vnet_gro *g, const uint8_t *pkt, size_t len, vnet_write
 			break;
 		}
 	}
-	if (c.parsed)
+	if (c.parsed) {
 		vnet_gro_flush_some(g, pkt, &c, write, ctx);
+		len = c.ip.len;
+	}
 	vnet_gro_write_alone(g, pkt, len, write, ctx);
 }
 

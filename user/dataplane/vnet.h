@@ -8,6 +8,7 @@
 #ifndef XWG_VNET_H
 #define XWG_VNET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -37,13 +38,19 @@ struct vnet_gro;
 struct vnet_gro *vnet_gro_new(void);	/* NULL on ENOMEM */
 void vnet_gro_free(struct vnet_gro *g);
 /*
+ * UDP coalescing is on by default; turn it off when TUNSETOFFLOAD refused TUN_F_USO4/6: kernels before 6.2
+ * reject VIRTIO_NET_HDR_GSO_UDP_L4 writes (EINVAL), so UDP packets then go out one by one.
+ */
+void vnet_gro_udp(struct vnet_gro *g, bool enable);
+/*
  * Takes a copy of one decrypted IP packet (checksums complete, as the sender made them). It is merged into a
  * pending super-packet when it continues one (TCP: same flow/headers/ack/window/options, seq = previous end,
  * size rules like the kernel's GRO; UDP: same 4-tuple, same datagram size, last one may be shorter), else it
  * starts a new pending entry. When the pending storage is full it flushes first through write. Packets of one
  * flow keep their order; packets it cannot coalesce (ICMP, fragments, IP options, SYN/FIN/RST/URG/CWR, bad
- * checksums, ...) are written alone (gso NONE, flags 0), after the pending entries of their flow.
- * A write() error met here is returned by the next vnet_gro_flush().
+ * checksums, ...) are written alone (gso NONE, flags 0), after the pending entries of their flow. Bytes after
+ * the IP header's length (WireGuard's padding) are dropped, as the kernel would trim them. Holds 32 entries of
+ * up to 64 KiB (about 2 MiB, touched as used). A write() error met here is returned by the next vnet_gro_flush().
  */
 void vnet_gro_add(struct vnet_gro *g, const uint8_t *pkt, size_t len, vnet_write_fn write, void *ctx);
 /* Writes every pending entry (merged ones as GSO with NEEDS_CSUM + pseudo-header checksum, like a NIC's
