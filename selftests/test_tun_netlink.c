@@ -45,13 +45,14 @@ static struct xwg_prefix pfx(const char *s, bool keep_host)
 static void test_tun_open(void)
 {
 	int idx = -1, flags = 0;
-	bool vnet = false;
+	bool vnet = false, uso = false;
 	struct ifreq ifr;
 
-	tun_fd = tun_open("xwgt0", &tun_ifindex, &vnet);
+	tun_fd = tun_open("xwgt0", &tun_ifindex, &vnet, &uso);
 	ASSERT_TRUE(tun_fd >= 0);
 	/* This kernel has TUN offloads: the TUN must carry virtio-net headers (the batched path). */
 	ASSERT_TRUE(vnet);
+	ASSERT_TRUE(uso);
 	memset(&ifr, 0, sizeof(ifr));
 	ASSERT_EQ(ioctl(tun_fd, TUNGETIFF, &ifr), 0);
 	flags = ifr.ifr_flags;
@@ -69,15 +70,15 @@ static void test_tun_open(void)
 	}
 
 	/* Already held by us (single queue): the kernel says busy. */
-	ASSERT_EQ(tun_open("xwgt0", &idx, &vnet), -EBUSY);
+	ASSERT_EQ(tun_open("xwgt0", &idx, &vnet, &uso), -EBUSY);
 	/* A name taken by a device that is not a TUN. */
-	ASSERT_EQ(tun_open("lo", &idx, &vnet), -EEXIST);
-	ASSERT_EQ(tun_open("", &idx, &vnet), -EINVAL);
-	ASSERT_EQ(tun_open("0123456789abcdef", &idx, &vnet), -EINVAL);
-	ASSERT_EQ(tun_open("xwg%d", &idx, &vnet), -EINVAL);
+	ASSERT_EQ(tun_open("lo", &idx, &vnet, &uso), -EEXIST);
+	ASSERT_EQ(tun_open("", &idx, &vnet, &uso), -EINVAL);
+	ASSERT_EQ(tun_open("0123456789abcdef", &idx, &vnet, &uso), -EINVAL);
+	ASSERT_EQ(tun_open("xwg%d", &idx, &vnet, &uso), -EINVAL);
 	ASSERT_EQ(idx, -1);
 
-	other_fd = tun_open("0123456789abcde", &other_ifindex, &vnet);
+	other_fd = tun_open("0123456789abcde", &other_ifindex, &vnet, &uso);
 	ASSERT_TRUE(other_fd >= 0);
 	ASSERT_TRUE(other_ifindex > 0 && other_ifindex != tun_ifindex);
 }

@@ -56,7 +56,10 @@ struct xwg_device {
 	uint16_t requested_port;	/* as configured (0 = random) */
 	uint32_t fwmark;
 	bool no_udp_gso;		/* the kernel refused UDP_SEGMENT: send datagrams one by one */
-	bool tun_vnet;			/* the TUN carries virtio-net headers (TSO/USO offloads on) */
+	bool tun_vnet;			/* the TUN carries virtio-net headers (TSO offloads on) */
+	bool tun_uso;			/* ... and UDP segmentation offload (kernel 6.2+) */
+	uint64_t tun_write_errors;	/* coalesced writes the TUN refused */
+	uint64_t tun_bad_frames;	/* TUN frames vnet_segment could not take apart (dropped) */
 	struct vnet_gro *tun_gro;	/* decrypted packets held back to be written coalesced */
 
 	bool has_identity;

@@ -27,9 +27,9 @@
  */
 #define TUN_READS	8
 #define TUN_GROUPS	32
-#define TUN_FRAME	(VNET_HDR_LEN + 65536)
-#define TUN_SEG_BUF	(96 << 10)	/* a 64 KiB TSO frame's segments with their copied headers */
-#define TUN_SEGS	256
+#define TUN_FRAME	VNET_FRAME_MAX
+#define TUN_SEGS	1024		/* a 64 KiB TSO frame of an MSS down to 64 bytes */
+#define TUN_SEG_BUF	(VNET_FRAME_MAX + TUN_SEGS * 120)	/* its segments with their copied headers */
 
 int device_watch(struct xwg_device *dev, int fd)
 {
@@ -93,7 +93,7 @@ int device_init(struct xwg_device *dev, const char *ifname, int mtu)
 		ret = -errno;
 		goto err;
 	}
-	ret = tun_open(ifname, &dev->ifindex, &dev->tun_vnet);
+	ret = tun_open(ifname, &dev->ifindex, &dev->tun_vnet, &dev->tun_uso);
 	if (ret < 0)
 		goto err;
 	dev->tun_fd = ret;

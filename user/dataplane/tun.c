@@ -30,13 +30,15 @@ static bool tun_offload_wanted(void)
 	return !env || strcmp(env, "0");
 }
 
-/* Turns offloads on; false (and vnet headers off again) when the kernel takes none of them. */
-static bool tun_offload_on(int fd)
+/*
+ * Turns offloads on; false (and vnet headers off again) when the kernel takes none of them.
+ * Kernels before 6.2 have no USO: then TCP only, and *uso tells the coalescer not to build UDP
+ * super-packets, which such a kernel would refuse.
+ */
+static bool tun_offload_on(int fd, bool *uso)
 {
-	if (ioctl(fd, TUNSETOFFLOAD, TUN_OFFLOADS_TCP | TUN_OFFLOADS_UDP) == 0 ||
-	    ioctl(fd, TUNSETOFFLOAD, TUN_OFFLOADS_TCP) == 0)
-		return true;
-	return false;
+	*uso = ioctl(fd, TUNSETOFFLOAD, TUN_OFFLOADS_TCP | TUN_OFFLOADS_UDP) == 0;
+	return *uso || ioctl(fd, TUNSETOFFLOAD, TUN_OFFLOADS_TCP) == 0;
 }
 
 static int tun_attach(int fd, const char *name, bool vnet)
@@ -49,7 +51,7 @@ static int tun_attach(int fd, const char *name, bool vnet)
 	return ioctl(fd, TUNSETIFF, &ifr) < 0 ? -errno : 0;
 }
 
-int tun_open(const char *name, int *ifindex, bool *vnet)
+int tun_open(const char *name, int *ifindex, bool *vnet, bool *uso)
 {
 	bool existed;
 	int fd, ret;
@@ -70,7 +72,8 @@ int tun_open(const char *name, int *ifindex, bool *vnet)
 			ret = -EEXIST;
 		goto err_close;
 	}
-	if (*vnet && !tun_offload_on(fd)) {
+	*uso = false;
+	if (*vnet && !tun_offload_on(fd, uso)) {
 		/* No offloads: plain packets are cheaper than headers that say nothing. Start over. */
 		close(fd);
 		fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -108,8 +111,12 @@ int tun_read(struct xwg_device *dev, uint8_t *buf, size_t size, uint8_t *seg_buf
 		return 1;
 	}
 	n = vnet_segment(buf, (size_t)len, seg_buf, seg_size, pkts, max_pkts);
-	/* A frame we cannot take apart is dropped, as a NIC drops a malformed one. */
-	return n < 0 ? 0 : n;
+	/* A frame we cannot take apart is dropped and counted, as a NIC drops a malformed one. */
+	if (n < 0) {
+		dev->tun_bad_frames++;
+		return 0;
+	}
+	return n;
 }
 
 static int tun_write_frame(void *ctx, const uint8_t *frame, size_t len)
@@ -127,6 +134,7 @@ int tun_write(struct xwg_device *dev, const void *pkt, size_t len)
 		dev->tun_gro = vnet_gro_new();
 		if (!dev->tun_gro)
 			return -ENOMEM;
+		vnet_gro_udp(dev->tun_gro, dev->tun_uso);
 	}
 	vnet_gro_add(dev->tun_gro, pkt, len, tun_write_frame, dev);
 	return 0;
@@ -134,8 +142,9 @@ int tun_write(struct xwg_device *dev, const void *pkt, size_t len)
 
 void tun_flush(struct xwg_device *dev)
 {
-	if (dev->tun_gro)
-		vnet_gro_flush(dev->tun_gro, tun_write_frame, dev);
+	/* A failed write is a dropped packet, as it would be for a NIC's receive queue. */
+	if (dev->tun_gro && vnet_gro_flush(dev->tun_gro, tun_write_frame, dev) < 0)
+		dev->tun_write_errors++;
 }
 
 void tun_close(struct xwg_device *dev)

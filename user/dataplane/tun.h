@@ -12,9 +12,10 @@ struct iovec;
 
 /*
  * Creates (or attaches to) TUN 'name' (IFF_TUN|IFF_NO_PI, and IFF_VNET_HDR with TSO/USO offloads
- * unless XWG_TUN_OFFLOAD=0 or the kernel refuses: *vnet says which). Returns fd or -errno; *ifindex set.
+ * unless XWG_TUN_OFFLOAD=0 or the kernel refuses: *vnet says which, *uso whether UDP segmentation
+ * is on too). Returns fd or -errno; *ifindex set.
  */
-int tun_open(const char *name, int *ifindex, bool *vnet);
+int tun_open(const char *name, int *ifindex, bool *vnet, bool *uso);
 /*
  * Reads one frame and splits it into inner IP packets (a TSO/USO super-packet into segments with
  * their checksums done). Returns the packet count (0: nothing usable, read again), -EAGAIN when
