@@ -44,7 +44,7 @@ KILL_MAX_GAP=10		# KEEPALIVE_TIMEOUT_S
 STREAM_PORT=5301 BULK_PORT=5401
 
 lib_init
-need_cmd python3 ping
+need_cmd python3 ping jq
 need_impl xwg
 topo_create || { nok "topology"; lib_done; }
 
@@ -78,12 +78,16 @@ bulk_finish() {
 	fi
 }
 
+# udp_counters NS: NS's UDP error counters (IPv4 and IPv6), "name value" a line.
+udp_counters() {
+	nsx "$1" cat /proc/net/snmp /proc/net/snmp6 2>/dev/null | awk '
+		/^Udp: / { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 } else for (i = 2; i <= NF; i++) print "Udp" k[i], $i }
+		/^Udp6/ { print $1, $2 }' | grep -E 'Errors|NoPorts'
+}
+
 # udp_rcvbuf_errors NS: UDP datagrams (IPv4 and IPv6) NS dropped for a full socket receive buffer.
 udp_rcvbuf_errors() {
-	nsx "$1" cat /proc/net/snmp /proc/net/snmp6 2>/dev/null | awk '
-		/^Udp: / { if (!h) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else n += $c }
-		$1 == "Udp6RcvbufErrors" { n += $2 }
-		END { print n + 0 }'
+	udp_counters "$1" | awk '$1 ~ /^Udp6?RcvbufErrors$/ { n += $2 } END { print n + 0 }'
 }
 
 # udp_check DESC NS_RX NS_TX DST SIZE GAP [PEER_SOCKET_LOSS]: UDP_SEGMENT buffers from NS_TX to DST (in
@@ -95,6 +99,7 @@ udp_check() {
 	local missing own
 	rout=$T_TMP/udp.$RANDOM.out
 	drops=$(udp_rcvbuf_errors "$nrx")
+	udp_counters "$nrx" >"$rout.c0"
 	nsx "$nrx" timeout 40 python3 "$LIB_DIR/udp_gso_check.py" recv $port "$UDP_BUFFERS" "$size" 20 >"$rout" 2>&1 &
 	rpid=$!
 	if ! wait_for 5 grep -q '^ready' "$rout"; then
@@ -118,6 +123,26 @@ udp_check() {
 	say "sender (rc $rc): $sout"
 	say "receiver: $res"
 	say "UDP receive buffer drops in $nrx during the run (any socket, the tunnel's included): $drops"
+	say "other UDP error counters that moved in $nrx: $(udp_counters "$nrx" | awk 'NR == FNR { c[$1] = $2; next }
+		$2 != c[$1] { printf "%s +%d ", $1, $2 - c[$1] }' "$rout.c0" -)"
+	pair_diag
+}
+
+# pair_diag: where packets of the current pair (CUR_N) may have gone: the xwg sides' non-zero reason
+# counters and packet counters, and every device's drop counters in both namespaces.
+pair_diag() {
+	local side ifn ns
+	for side in a b; do
+		ifn=$(ifname_of "$CUR_N" $side) ns=$([ $side = a ] && echo "$NS_A" || echo "$NS_B")
+		[ "${INST_IMPL[$ifn]:-}" = xwg ] || continue
+		say "$ifn: $(nsx "$ns" "$XWG" show "$ifn" --json 2>/dev/null | jq -c '{reasons: (.reasons // {} |
+			with_entries(select(.value != 0))), peer: (.peers[0] // {} | with_entries(select(.key |
+			test("packets|bytes"))))}' 2>/dev/null)"
+	done
+	for ns in "$NS_A" "$NS_B"; do
+		say "$ns drops: $(ip -n "$ns" -s -j link show 2>/dev/null | jq -r '[.[] | select(.ifname != "lo") |
+			"\(.ifname) rx \(.stats64.rx.dropped) tx \(.stats64.tx.dropped)"] | join(", ")' 2>/dev/null)"
+	done
 }
 
 # up_pair TAG N B FAM INIT: a in auto mode against B (an implementation or an xwg mode); 0 when both run.
@@ -142,6 +167,7 @@ run_setup() {
 	o1=$fam o2=$([ "$fam" = 4 ] && echo 6 || echo 4)
 	tag="auto(a) <-> $(case $b in wireguard-go*) echo "$b" ;; *) echo "xwg $b" ;; esac)(b), underlay v$fam, $init initiates"
 	say "--- $tag"
+	CUR_N=$n
 	up_pair "$tag" "$n" "$b" "$fam" "$init" || return
 	check "$tag: ping" ping_ok "$([ "$init" = a ] && echo "$NS_A" || echo "$NS_B")" \
 		"$(ovl4 "$n" "$([ "$init" = a ] && echo b || echo a)")" 2
