@@ -243,6 +243,9 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct xwg_dev_
 	/* auto lets TCP build them for the agent's batched path: by design there, not a fallback. */
 	if (skb->gso_size || skb->gso_segs > 1)
 		return cfg->flags & XWG_CFG_F_HYBRID ? -XWG_R_TX_BULK : -XWG_R_TX_GSO;
+	/* auto: a big single packet is cheaper in the agent's batch too (xwg_maps.h). */
+	if ((cfg->flags & XWG_CFG_F_HYBRID) && cfg->tx_bulk_len && p->inner_len >= cfg->tx_bulk_len)
+		return -XWG_R_TX_BULK;
 	if (p->inner_len > mtu || p->inner_len > TX_MAX_INNER)
 		return -XWG_R_TX_TOO_BIG;
 	p->ecn = xwg_ecn_encap(p->ecn);

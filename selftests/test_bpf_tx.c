@@ -57,7 +57,7 @@ enum {
 enum { K_ICMP4, K_TCP4, K_UDP4, K_TCP6, K_UDP6, K_ICMP6, K_FRAG4, K_V6EXT, K_ARP };
 enum { CS_GOOD, CS_PARTIAL, CS_GARBAGE, CS_ZERO };
 /* M_HYBRID*: auto's per-packet choice (XWG_CFG_F_HYBRID) for this one run. */
-enum { M_NONE, M_GSO, M_TRUNC_LEN, M_DISABLED, M_HYBRID, M_HYBRID_GSO };
+enum { M_NONE, M_GSO, M_TRUNC_LEN, M_DISABLED, M_HYBRID, M_HYBRID_GSO, M_HYBRID_BIG };
 
 struct fixture {
 	const char *name;
@@ -102,6 +102,13 @@ static const struct fixture fixtures[] = {
 	{ "hybrid: GSO super-packet to the batched path", K_TCP4, PEER_A, 1000, CS_PARTIAL, 0, M_HYBRID_GSO,
 	  TC_ACT_UNSPEC, XWG_R_TX_BULK },
 	{ "hybrid: single packet encrypted here", K_TCP4, PEER_A, 1000, CS_PARTIAL, 0, M_HYBRID,
+	  TC_ACT_REDIRECT, XWG_R_TX_OK },
+	/* With tx_bulk_len 600 (M_HYBRID_BIG): from 600 inner bytes up to the agent, below it here. */
+	{ "hybrid: big single packet to the batched path", K_TCP4, PEER_A, 1000, CS_PARTIAL, 0, M_HYBRID_BIG,
+	  TC_ACT_UNSPEC, XWG_R_TX_BULK },
+	{ "hybrid: packet at tx_bulk_len to the batched path", K_UDP4, PEER_A, 600 - 28, CS_GOOD, 0,
+	  M_HYBRID_BIG, TC_ACT_UNSPEC, XWG_R_TX_BULK },
+	{ "hybrid: packet under tx_bulk_len encrypted here", K_UDP4, PEER_A, 599 - 28, CS_GOOD, 0, M_HYBRID_BIG,
 	  TC_ACT_REDIRECT, XWG_R_TX_OK },
 	{ "nobody's destination", K_UDP4, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_PEER },
 	{ "nobody's v6 destination", K_UDP6, 0, 10, CS_GOOD, 0, M_NONE, TC_ACT_UNSPEC, XWG_R_TX_NO_PEER },
@@ -335,12 +342,23 @@ static uint64_t send_counter(int peer)
 	return kp.send_counter;
 }
 
-static int set_config_mark(uint32_t flags, uint16_t mtu, uint32_t fwmark)
+static int set_config_all(uint32_t flags, uint16_t mtu, uint32_t fwmark, uint32_t tx_bulk_len)
 {
-	struct xwg_dev_config c = { .flags = flags, .listen_port = htons(PORT), .mtu = mtu, .fwmark = fwmark };
+	struct xwg_dev_config c = { .flags = flags, .listen_port = htons(PORT), .mtu = mtu, .fwmark = fwmark,
+				    .tx_bulk_len = tx_bulk_len };
 	uint32_t zero = 0;
 
 	return bpf_map_update_elem(bpf_map__fd(skel->maps.xwg_config), &zero, &c, BPF_ANY);
+}
+
+static int set_config_mark(uint32_t flags, uint16_t mtu, uint32_t fwmark)
+{
+	return set_config_all(flags, mtu, fwmark, 0);
+}
+
+static int set_config_bulk(uint32_t flags, uint16_t mtu, uint32_t tx_bulk_len)
+{
+	return set_config_all(flags, mtu, 0, tx_bulk_len);
 }
 
 static int set_config(uint32_t flags, uint16_t mtu)
@@ -599,6 +617,8 @@ static void run_fixture(const struct fixture *f)
 		ASSERT_EQ(set_config(0, MTU), 0);
 	if (f->mutate == M_HYBRID || f->mutate == M_HYBRID_GSO)
 		ASSERT_EQ(set_config(XWG_CFG_F_TX | XWG_CFG_F_HYBRID, MTU), 0);
+	if (f->mutate == M_HYBRID_BIG)
+		ASSERT_EQ(set_config_bulk(XWG_CFG_F_TX | XWG_CFG_F_HYBRID, MTU, 600), 0);
 	for (uint32_t i = 0; i < XWG_R_MAX; i++)
 		before[i] = reason_count(i);
 	if (run_tc(frame, flen, f->mutate == M_GSO || f->mutate == M_HYBRID_GSO ? &ctx : NULL, &r)) {
@@ -607,7 +627,7 @@ static void run_fixture(const struct fixture *f)
 	}
 	for (uint32_t i = 0; i < XWG_R_MAX; i++)
 		after[i] = reason_count(i);
-	if (f->mutate == M_DISABLED || f->mutate == M_HYBRID || f->mutate == M_HYBRID_GSO)
+	if (f->mutate == M_DISABLED || f->mutate >= M_HYBRID)
 		ASSERT_EQ(set_config(XWG_CFG_F_TX, MTU), 0);
 	if (r.retval != f->verdict)
 		TEST_FAIL("%s: verdict %d, want %d", f->name, r.retval, f->verdict);

@@ -881,7 +881,7 @@ static pid_t canned_server(const char *ifname, const char *reply, char *path, si
 
 /* Everything an offloading agent adds; OK comes in two parts that must add up. */
 #define SHOW_OFFLOAD_REPLY \
-	"listen_port=51820\nxwg_mode=xdp-generic\nxwg_hybrid_rx_bulk_len=512\n" \
+	"listen_port=51820\nxwg_mode=xdp-generic\nxwg_hybrid_rx_bulk_len=512\nxwg_hybrid_tx_bulk_len=600\n" \
 	"xwg_refused=xdp:veth1: native XDP unsupported: Operation not supported\n" \
 	"xwg_underlay=eth0\nxwg_underlay=veth1\n" \
 	"xwg_reason=OK:12340\nxwg_reason=BAD_TAG:3\nxwg_reason=FUTURE_THING:5\nxwg_reason=OK:5\n" \
@@ -924,7 +924,7 @@ static void test_show_offload(void)
 	r = show_canned("xwgto", SHOW_OFFLOAD_REPLY, true, &ret, NULL);
 	ASSERT_EQ(ret, 0);
 	ASSERT_TRUE(r && strstr(r, "\"listen_port\":51820,\"fwmark\":0,\"mode\":\"xdp-generic\","
-				"\"hybrid\":{\"rx_bulk_len\":512},\"refused\":{\"xdp\":\"veth1: native XDP unsupported: Operation not supported\"},"
+				"\"hybrid\":{\"rx_bulk_len\":512,\"tx_bulk_len\":600},\"refused\":{\"xdp\":\"veth1: native XDP unsupported: Operation not supported\"},"
 				"\"underlay\":[\"eth0\",\"veth1\"],"
 				"\"reasons\":{\"OK\":12345,\"BAD_TAG\":3,\"FUTURE_THING\":5},\"peers\":[{"));
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":708,\"tx_bytes\":620,\"persistent_keepalive\":0,"
@@ -980,7 +980,7 @@ static void test_show_parse(void)
 		{ SHOW_OFFLOAD_REPLY, 0,
 		  "  listening port: 51820\n  data path: xdp-generic (on eth0, veth1)\n"
 		  "  refused: xdp: veth1: native XDP unsupported: Operation not supported\n"
-		  "  auto: bulk via the agent (GSO sends, data messages from 512 bytes), the rest in BPF\n"
+		  "  auto: bulk via the agent (GSO sends, packets from 600 bytes, data messages from 512 bytes), the rest in BPF\n"
 		  "  bpf counters:\n"
 		  "    OK                     12345  delivered to the tunnel\n"
 		  "    BAD_TAG                    3  authentication failed\n"
@@ -997,7 +997,7 @@ static void test_show_parse(void)
 		  "  in agent: 2 rx / 0 tx packets, 0 B received, 0 B sent\n" },
 		/* auto receiving every data message in BPF: only GSO sends go to the agent. */
 		{ "xwg_mode=xdp\nxwg_hybrid_rx_bulk_len=0\nerrno=0\n\n", 0,
-		  "  data path: xdp\n  auto: GSO sends via the agent, every data message received in BPF\n" },
+		  "  data path: xdp\n  auto: bulk via the agent (GSO sends), the rest in BPF\n" },
 		{ "xwg_hybrid_rx_bulk_len=x\nerrno=0\n\n", -EPROTO, NULL },
 		{ "xwg_mode=\nerrno=0\n\n", -EPROTO, NULL },
 		{ "xwg_reason=OK\nerrno=0\n\n", -EPROTO, NULL },

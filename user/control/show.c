@@ -57,6 +57,7 @@ struct show_device {
 	char mode[32];			/* "" = the server did not say (not xwg) */
 	bool hybrid;			/* auto chooses per packet: bulk via the agent */
 	uint32_t rx_bulk_len;		/* hybrid: data messages from this size go to the agent */
+	uint32_t tx_bulk_len;		/* hybrid: inner packets from this size (and GSO) go to the agent */
 	struct show_refused refused[SHOW_MAX_REFUSED];
 	size_t n_refused;
 	char underlay[SHOW_MAX_UNDERLAY][IFNAMSIZ];
@@ -223,6 +224,10 @@ static int show_device_line(struct show_device *d, const char *key, const char *
 	if (!strcmp(key, "xwg_hybrid_rx_bulk_len")) {
 		d->hybrid = true;
 		return show_parse_u32(value, UINT32_MAX, &d->rx_bulk_len);
+	}
+	if (!strcmp(key, "xwg_hybrid_tx_bulk_len")) {
+		d->hybrid = true;
+		return show_parse_u32(value, UINT32_MAX, &d->tx_bulk_len);
 	}
 	if (!strcmp(key, "xwg_refused"))
 		return show_add_refused(d, value);
@@ -536,11 +541,14 @@ static void show_human_offload(FILE *out, const struct show_device *d)
 	fprintf(out, "%s\n", d->n_underlay ? ")" : "");
 	for (size_t i = 0; i < d->n_refused; i++)
 		fprintf(out, "  refused: %s: %s\n", d->refused[i].mode, d->refused[i].reason);
-	if (d->hybrid && d->rx_bulk_len)
-		fprintf(out, "  auto: bulk via the agent (GSO sends, data messages from %u bytes), the rest in BPF\n",
-			d->rx_bulk_len);
-	else if (d->hybrid)
-		fprintf(out, "  auto: GSO sends via the agent, every data message received in BPF\n");
+	if (d->hybrid) {
+		fprintf(out, "  auto: bulk via the agent (GSO sends");
+		if (d->tx_bulk_len)
+			fprintf(out, ", packets from %u bytes", d->tx_bulk_len);
+		if (d->rx_bulk_len)
+			fprintf(out, ", data messages from %u bytes", d->rx_bulk_len);
+		fprintf(out, "), the rest in BPF\n");
+	}
 	if (d->skipped[0])
 		fprintf(out, "  not attached to: %s\n", d->skipped);
 	if (!d->n_reasons)
@@ -630,7 +638,8 @@ static void show_json_offload(FILE *out, const struct show_device *d)
 {
 	/* auto's per-packet choice: null when the device keeps everything it can in BPF (or is tun). */
 	if (d->hybrid)
-		fprintf(out, ",\"hybrid\":{\"rx_bulk_len\":%u}", d->rx_bulk_len);
+		fprintf(out, ",\"hybrid\":{\"rx_bulk_len\":%u,\"tx_bulk_len\":%u}", d->rx_bulk_len,
+			d->tx_bulk_len);
 	else
 		fprintf(out, ",\"hybrid\":null");
 	fprintf(out, ",\"refused\":{");

@@ -266,13 +266,13 @@ static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 	enum offload_mode active = offload_active_mode(dev);
 	const char *names[OFFLOAD_REPORT_UNDERLAY];
 	uint64_t counts[XWG_R_MAX];
-	uint32_t bulk;
+	uint32_t bulk, tx_bulk;
 	int m, n;
 
 	fprintf(out, "xwg_mode=%s\n", offload_mode_name(active));
 	/* auto's per-packet choice is on: its receive threshold (0: every data message in BPF). */
-	if (offload_hybrid(dev, &bulk))
-		fprintf(out, "xwg_hybrid_rx_bulk_len=%u\n", bulk);
+	if (offload_hybrid(dev, &bulk, &tx_bulk))
+		fprintf(out, "xwg_hybrid_rx_bulk_len=%u\nxwg_hybrid_tx_bulk_len=%u\n", bulk, tx_bulk);
 	/* The enum runs from worst (tun) to best (xdp). */
 	for (m = OFFLOAD_XDP; m > (int)active; m--) {
 		const char *why = offload_refused(dev, (enum offload_mode)m);

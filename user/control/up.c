@@ -204,13 +204,18 @@ static int agent_setup_links(struct xwg_device *dev, const struct xwg_config *cf
 static int agent_offload(struct xwg_device *dev, enum offload_mode mode, const struct xwg_config *cfg, char *err,
 			 size_t errlen)
 {
-	const char *why, *bulk = getenv(OFFLOAD_RX_BULK_ENV);
+	static const char *const envs[] = { OFFLOAD_RX_BULK_ENV, OFFLOAD_TX_BULK_ENV };
+	const char *why;
 	uint32_t len;
 	int ret;
 
-	if (mode == OFFLOAD_AUTO && offload_rx_bulk_len_parse(bulk, &len))
-		return agent_fail(err, errlen, 0, dev->ifname, "%s=\"%s\": want a number of bytes from 0 to 65535",
-				  OFFLOAD_RX_BULK_ENV, bulk);
+	for (size_t i = 0; mode == OFFLOAD_AUTO && i < sizeof(envs) / sizeof(envs[0]); i++) {
+		const char *v = getenv(envs[i]);
+
+		if (offload_bulk_len_parse(v, 0, &len))
+			return agent_fail(err, errlen, 0, dev->ifname,
+					  "%s=\"%s\": want a number of bytes from 0 to 65535", envs[i], v);
+	}
 	ret = offload_start(dev, mode, cfg && cfg->underlay[0] ? cfg->underlay : NULL);
 	if (ret)
 		return agent_fail(err, errlen, ret, dev->ifname, "cannot start the %s data path",

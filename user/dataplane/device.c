@@ -201,10 +201,9 @@ static bool device_read_tun(struct xwg_device *dev)
 			n += (unsigned int)ret;
 		}
 		send_packets_from_tun(dev, tun_pkts, n);
-		if (ret == -ENODEV)
-			return false;
+		/* Drained; any other error means the device went away (EBADFD once it is deleted). */
 		if (ret < 0)
-			return true;	/* -EAGAIN: drained (other errors: try again next wakeup) */
+			return ret == -EAGAIN;
 	}
 	return true;
 }

@@ -28,13 +28,13 @@ const char *offload_mode_name(enum offload_mode mode)
 	return mode <= OFFLOAD_AUTO ? offload_mode_names[mode] : "unknown";
 }
 
-int offload_rx_bulk_len_parse(const char *s, uint32_t *len)
+int offload_bulk_len_parse(const char *s, uint32_t def, uint32_t *len)
 {
 	unsigned long v;
 	char *end;
 
 	if (!s) {
-		*len = XWG_RX_BULK_LEN_DEFAULT;
+		*len = def;
 		return 0;
 	}
 	if (*s < '0' || *s > '9')
@@ -47,7 +47,7 @@ int offload_rx_bulk_len_parse(const char *s, uint32_t *len)
 	return 0;
 }
 
-bool offload_hybrid(const struct xwg_device *dev, uint32_t *rx_bulk_len)
+bool offload_hybrid(const struct xwg_device *dev, uint32_t *rx_bulk_len, uint32_t *tx_bulk_len)
 {
 	const struct offload *o = offload_live(dev);
 
@@ -55,6 +55,8 @@ bool offload_hybrid(const struct xwg_device *dev, uint32_t *rx_bulk_len)
 		return false;
 	if (rx_bulk_len)
 		*rx_bulk_len = o->rx_bulk_len;
+	if (tx_bulk_len)
+		*tx_bulk_len = o->tx_bulk_len;
 	return true;
 }
 
@@ -123,7 +125,10 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested, const cha
 	}
 	/* An explicit mode keeps everything it can in BPF; auto chooses per packet. */
 	o->hybrid = requested == OFFLOAD_AUTO;
-	if (o->hybrid && offload_rx_bulk_len_parse(getenv(OFFLOAD_RX_BULK_ENV), &o->rx_bulk_len)) {
+	if (o->hybrid && (offload_bulk_len_parse(getenv(OFFLOAD_RX_BULK_ENV), XWG_RX_BULK_LEN_DEFAULT,
+						 &o->rx_bulk_len) ||
+			  offload_bulk_len_parse(getenv(OFFLOAD_TX_BULK_ENV), XWG_TX_BULK_LEN_DEFAULT,
+						 &o->tx_bulk_len))) {
 		offload_slots_free(o);
 		free(o);
 		return -EINVAL;

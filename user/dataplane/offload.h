@@ -37,9 +37,12 @@ struct offload_peer_stats {
  * number up to 65535.
  */
 #define OFFLOAD_RX_BULK_ENV "XWG_RX_BULK_LEN"
-int offload_rx_bulk_len_parse(const char *s, uint32_t *len);
-/* auto's flavour: true when BPF runs and the device chooses per packet (hybrid). */
-bool offload_hybrid(const struct xwg_device *dev, uint32_t *rx_bulk_len);
+/* XWG_TX_BULK_LEN: in auto, inner packets at least this long (GSO or not) go to the agent's batch. */
+#define OFFLOAD_TX_BULK_ENV "XWG_TX_BULK_LEN"
+/* Either variable's value (NULL: def) into *len. */
+int offload_bulk_len_parse(const char *s, uint32_t def, uint32_t *len);
+/* auto's flavour: true when BPF runs and the device chooses per packet (hybrid), with its thresholds. */
+bool offload_hybrid(const struct xwg_device *dev, uint32_t *rx_bulk_len, uint32_t *tx_bulk_len);
 
 /* "auto", "tun", "tc", "xdp-generic", "xdp" <-> enum; parse returns -EINVAL for anything else. */
 int offload_mode_parse(const char *s, enum offload_mode *mode);

@@ -71,6 +71,7 @@ struct offload {
 	enum offload_mode mode;
 	bool hybrid;			/* auto picked the mode: per-packet choice (XWG_CFG_F_HYBRID) */
 	uint32_t rx_bulk_len;		/* hybrid: xwg_dev_config.rx_bulk_len */
+	uint32_t tx_bulk_len;		/* hybrid: xwg_dev_config.tx_bulk_len */
 	uint32_t cfg_flags;		/* the flags the xwg_config entry holds (as last written) */
 	char refused[OFFLOAD_MODES][160];
 	struct rx_bpf *rx;

@@ -19,7 +19,7 @@ int tun_open(const char *name, int *ifindex, bool *vnet, bool *uso);
 /*
  * Reads one frame and splits it into inner IP packets (a TSO/USO super-packet into segments with
  * their checksums done). Returns the packet count (0: nothing usable, read again), -EAGAIN when
- * the queue is empty, -ENODEV when the device is gone, or another -errno.
+ * the queue is empty, or another -errno: the device is gone (-ENODEV for a zero-length read).
  */
 int tun_read(struct xwg_device *dev, uint8_t *buf, size_t size, uint8_t *seg_buf, size_t seg_size,
 	     struct iovec *pkts, unsigned int max_pkts);
