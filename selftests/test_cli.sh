@@ -211,6 +211,14 @@ done
 out=$(XWG_RX_BULK_LEN=12x in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
 expect "up with a bad XWG_RX_BULK_LEN fails, quoting it, and creates nothing" \
 	"[ $rc = 1 ] && [[ \"\$out\" == *'XWG_RX_BULK_LEN=\"12x\": want a number of bytes from 0 to 65535'* ]] && no_trace $IF_A" "rc=$rc $out"
+out=$(XWG_TX_BULK_LEN=-1 in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "up with a bad XWG_TX_BULK_LEN fails, quoting it, and creates nothing" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *'XWG_TX_BULK_LEN=\"-1\": want a number of bytes from 0 to 65535'* ]] && no_trace $IF_A" "rc=$rc $out"
+for bad in 0 65 2x ''; do
+	out=$(XWG_THREADS=$bad in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+	expect "up with XWG_THREADS='$bad' fails, quoting it, and creates nothing" \
+		"[ $rc = 1 ] && [[ \"\$out\" == *'XWG_THREADS=\"$bad\": want a number of threads from 1 to 64'* ]] && no_trace $IF_A" "rc=$rc $out"
+done
 out=$(XWG_RX_BULK_LEN=70000 in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
 expect "... and one above 65535" "[ $rc = 1 ] && no_trace $IF_A" "rc=$rc $out"
 

@@ -22,6 +22,7 @@
 #include "encoding.h"
 #include "netlink.h"
 #include "offload.h"
+#include "parallel.h"
 #include "peer.h"
 #include "uapi.h"
 
@@ -247,9 +248,15 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 	enum offload_mode mode;
 	int ret;
 
+	const char *threads_env = getenv(PARALLEL_THREADS_ENV);
+	unsigned int threads;
+
 	ret = agent_parse_mode(o->mode, &mode, o->ifname, err, errlen);
 	if (ret)
 		return ret;
+	if (parallel_threads_parse(threads_env, &threads))
+		return agent_fail(err, errlen, 0, o->ifname, "%s=\"%s\": want a number of threads from 1 to %d",
+				  PARALLEL_THREADS_ENV, threads_env, PARALLEL_MAX_THREADS);
 	ret = device_init(dev, o->ifname, mtu);
 	if (ret)
 		return agent_fail(err, errlen, ret, o->ifname, "cannot create TUN device");

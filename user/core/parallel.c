@@ -13,7 +13,6 @@
 #define PARALLEL_MIN_ITEMS	8
 /* Items claimed at a time: few enough to balance, enough to keep the shared counter cool. */
 #define PARALLEL_CHUNK		4
-#define PARALLEL_MAX_THREADS	64
 
 struct parallel_job {
 	parallel_fn fn;
@@ -79,6 +78,24 @@ static void *parallel_worker(void *unused)
 			pthread_cond_signal(&pool.done);
 		pthread_mutex_unlock(&pool.lock);
 	}
+}
+
+int parallel_threads_parse(const char *s, unsigned int *threads)
+{
+	unsigned long v;
+	char *end;
+
+	*threads = 0;
+	if (!s)
+		return 0;
+	if (*s < '1' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > PARALLEL_MAX_THREADS)
+		return -EINVAL;
+	*threads = (unsigned int)v;
+	return 0;
 }
 
 unsigned int parallel_threads(void)

@@ -208,14 +208,14 @@ static bool device_read_tun(struct xwg_device *dev)
 	return true;
 }
 
-/* Crypto workers: XWG_THREADS, else one per online CPU (parallel.h). */
+/* Crypto workers: XWG_THREADS (checked by `xwg up`), else one per online CPU (parallel.h). */
 static void device_start_workers(void)
 {
-	const char *env = getenv("XWG_THREADS");
-	unsigned int threads = env ? (unsigned int)strtoul(env, NULL, 10) : 0;
+	unsigned int threads;
 
 	/* Without workers the agent still works, one thread doing everything. */
-	parallel_start(threads);
+	if (!parallel_threads_parse(getenv(PARALLEL_THREADS_ENV), &threads))
+		parallel_start(threads);
 }
 
 int device_run_timers(struct xwg_device *dev)
