@@ -801,7 +801,7 @@ static void test_socket_and_show(void)
 	ASSERT_TRUE(r && strstr(r, "\"preshared_key\":true"));
 	ASSERT_TRUE(r && strstr(r, "\"endpoint\":\"192.0.2.9:51820\""));
 	ASSERT_TRUE(r && strstr(r, "\"allowed_ips\":[\"10.0.0.0/24\",\"fd00::/64\"]"));
-	ASSERT_TRUE(r && strstr(r, "\"mode\":\"tun\",\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"));
+	ASSERT_TRUE(r && strstr(r, "\"mode\":\"tun\",\"agent_path\":null,\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"));
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":1260,\"tx_bytes\":4669,\"persistent_keepalive\":25,"
 				"\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,"
 				"\"agent_rx_packets\":11,\"agent_tx_packets\":13,\"agent_rx_bytes\":1100,"
@@ -881,7 +881,7 @@ static pid_t canned_server(const char *ifname, const char *reply, char *path, si
 
 /* Everything an offloading agent adds; OK comes in two parts that must add up. */
 #define SHOW_OFFLOAD_REPLY \
-	"listen_port=51820\nxwg_mode=xdp-generic\nxwg_hybrid_rx_bulk_len=512\nxwg_hybrid_tx_bulk_len=600\n" \
+	"listen_port=51820\nxwg_mode=xdp-generic\nxwg_agent_threads=2\nxwg_agent_tun_offload=tso,uso\nxwg_agent_udp_gso=1\nxwg_hybrid_rx_bulk_len=512\nxwg_hybrid_tx_bulk_len=600\n" \
 	"xwg_refused=xdp:veth1: native XDP unsupported: Operation not supported\n" \
 	"xwg_underlay=eth0\nxwg_underlay=veth1\n" \
 	"xwg_reason=OK:12340\nxwg_reason=BAD_TAG:3\nxwg_reason=FUTURE_THING:5\nxwg_reason=OK:5\n" \
@@ -924,7 +924,7 @@ static void test_show_offload(void)
 	r = show_canned("xwgto", SHOW_OFFLOAD_REPLY, true, &ret, NULL);
 	ASSERT_EQ(ret, 0);
 	ASSERT_TRUE(r && strstr(r, "\"listen_port\":51820,\"fwmark\":0,\"mode\":\"xdp-generic\","
-				"\"hybrid\":{\"rx_bulk_len\":512,\"tx_bulk_len\":600},\"refused\":{\"xdp\":\"veth1: native XDP unsupported: Operation not supported\"},"
+				"\"agent_path\":{\"threads\":2,\"tun_offload\":\"tso,uso\",\"udp_gso\":true},\"hybrid\":{\"rx_bulk_len\":512,\"tx_bulk_len\":600},\"refused\":{\"xdp\":\"veth1: native XDP unsupported: Operation not supported\"},"
 				"\"underlay\":[\"eth0\",\"veth1\"],"
 				"\"reasons\":{\"OK\":12345,\"BAD_TAG\":3,\"FUTURE_THING\":5},\"peers\":[{"));
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":708,\"tx_bytes\":620,\"persistent_keepalive\":0,"
@@ -980,6 +980,7 @@ static void test_show_parse(void)
 		{ SHOW_OFFLOAD_REPLY, 0,
 		  "  listening port: 51820\n  data path: xdp-generic (on eth0, veth1)\n"
 		  "  refused: xdp: veth1: native XDP unsupported: Operation not supported\n"
+		  "  agent path: 2 crypto threads, TUN offload tso,uso, UDP GSO on\n"
 		  "  auto: bulk via the agent (GSO sends, packets from 600 bytes, data messages from 512 bytes), the rest in BPF\n"
 		  "  bpf counters:\n"
 		  "    OK                     12345  delivered to the tunnel\n"
@@ -1056,7 +1057,7 @@ static void test_show_parse(void)
 		unlink(path);
 		ASSERT_EQ(ret, 0);
 		ASSERT_STREQ(r, "{\"interface\":\"x\\\"w\\\\g\\u0009\",\"public_key\":null,\"listen_port\":0,"
-			     "\"fwmark\":0,\"mode\":null,\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"
+			     "\"fwmark\":0,\"mode\":null,\"agent_path\":null,\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"
 			     "\"peers\":[{\"public_key\":"
 			     "\"0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\",\"preshared_key\":false,"
 			     "\"endpoint\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"

@@ -58,6 +58,9 @@ struct show_device {
 	bool hybrid;			/* auto chooses per packet: bulk via the agent */
 	uint32_t rx_bulk_len;		/* hybrid: data messages from this size go to the agent */
 	uint32_t tx_bulk_len;		/* hybrid: inner packets from this size (and GSO) go to the agent */
+	uint32_t agent_threads;		/* the agent's crypto threads; 0 = the server did not say */
+	char agent_tun_offload[16];	/* "tso,uso", "tso" or "none" */
+	uint32_t agent_udp_gso;		/* 1: UDP GSO sends work */
 	struct show_refused refused[SHOW_MAX_REFUSED];
 	size_t n_refused;
 	char underlay[SHOW_MAX_UNDERLAY][IFNAMSIZ];
@@ -224,6 +227,16 @@ static int show_device_line(struct show_device *d, const char *key, const char *
 	if (!strcmp(key, "xwg_hybrid_rx_bulk_len")) {
 		d->hybrid = true;
 		return show_parse_u32(value, UINT32_MAX, &d->rx_bulk_len);
+	}
+	if (!strcmp(key, "xwg_agent_threads"))
+		return show_parse_u32(value, 1024, &d->agent_threads);
+	if (!strcmp(key, "xwg_agent_udp_gso"))
+		return show_parse_u32(value, 1, &d->agent_udp_gso);
+	if (!strcmp(key, "xwg_agent_tun_offload")) {
+		if (strlen(value) >= sizeof(d->agent_tun_offload))
+			return -EPROTO;
+		strcpy(d->agent_tun_offload, value);
+		return 0;
 	}
 	if (!strcmp(key, "xwg_hybrid_tx_bulk_len")) {
 		d->hybrid = true;
@@ -541,6 +554,10 @@ static void show_human_offload(FILE *out, const struct show_device *d)
 	fprintf(out, "%s\n", d->n_underlay ? ")" : "");
 	for (size_t i = 0; i < d->n_refused; i++)
 		fprintf(out, "  refused: %s: %s\n", d->refused[i].mode, d->refused[i].reason);
+	if (d->agent_threads)
+		fprintf(out, "  agent path: %u crypto thread%s, TUN offload %s, UDP GSO %s\n", d->agent_threads,
+			d->agent_threads == 1 ? "" : "s", d->agent_tun_offload[0] ? d->agent_tun_offload : "none",
+			d->agent_udp_gso ? "on" : "off");
 	if (d->hybrid) {
 		fprintf(out, "  auto: bulk via the agent (GSO sends");
 		if (d->tx_bulk_len)
@@ -637,6 +654,13 @@ static void show_json_peer(FILE *out, const struct show_peer *p)
 static void show_json_offload(FILE *out, const struct show_device *d)
 {
 	/* auto's per-packet choice: null when the device keeps everything it can in BPF (or is tun). */
+	if (d->agent_threads) {
+		fprintf(out, ",\"agent_path\":{\"threads\":%u,\"tun_offload\":", d->agent_threads);
+		show_json_string(out, d->agent_tun_offload);
+		fprintf(out, ",\"udp_gso\":%s}", d->agent_udp_gso ? "true" : "false");
+	} else {
+		fprintf(out, ",\"agent_path\":null");
+	}
 	if (d->hybrid)
 		fprintf(out, ",\"hybrid\":{\"rx_bulk_len\":%u,\"tx_bulk_len\":%u}", d->rx_bulk_len,
 			d->tx_bulk_len);

@@ -14,6 +14,7 @@
 #include "device.h"
 #include "encoding.h"
 #include "offload.h"
+#include "parallel.h"
 #include "peer.h"
 #include "uapi.h"
 
@@ -270,6 +271,10 @@ static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 	int m, n;
 
 	fprintf(out, "xwg_mode=%s\n", offload_mode_name(active));
+	/* The agent's batched path (once it has a TUN): crypto threads, TUN offloads, UDP GSO. */
+	if (dev->tun_fd >= 0)
+		fprintf(out, "xwg_agent_threads=%u\nxwg_agent_tun_offload=%s\nxwg_agent_udp_gso=%d\n", parallel_threads(),
+			dev->tun_vnet ? (dev->tun_uso ? "tso,uso" : "tso") : "none", !dev->no_udp_gso);
 	/* auto's per-packet choice is on: its receive threshold (0: every data message in BPF). */
 	if (offload_hybrid(dev, &bulk, &tx_bulk))
 		fprintf(out, "xwg_hybrid_rx_bulk_len=%u\nxwg_hybrid_tx_bulk_len=%u\n", bulk, tx_bulk);
