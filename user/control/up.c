@@ -254,9 +254,14 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 	ret = agent_parse_mode(o->mode, &mode, o->ifname, err, errlen);
 	if (ret)
 		return ret;
+	const char *gso_env = getenv(DEVICE_UDP_GSO_ENV);
+	bool gso;
+
 	if (parallel_threads_parse(threads_env, &threads))
 		return agent_fail(err, errlen, 0, o->ifname, "%s=\"%s\": want a number of threads from 1 to %d",
 				  PARALLEL_THREADS_ENV, threads_env, PARALLEL_MAX_THREADS);
+	if (device_udp_gso_parse(gso_env, &gso))
+		return agent_fail(err, errlen, 0, o->ifname, "%s=\"%s\": want 0 or 1", DEVICE_UDP_GSO_ENV, gso_env);
 	ret = device_init(dev, o->ifname, mtu);
 	if (ret)
 		return agent_fail(err, errlen, ret, o->ifname, "cannot create TUN device");
@@ -284,6 +289,8 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 	ret = agent_offload(dev, mode, cfg, err, errlen);
 	if (ret)
 		goto err_uninit;
+	/* GRO'd datagrams suit the agent; a mode that decrypts at TC or generic XDP needs them single. */
+	device_set_udp_gro(dev, offload_active_mode(dev) == OFFLOAD_TUN || offload_hybrid(dev, NULL, NULL));
 	return 0;
 
 err_uninit:

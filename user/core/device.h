@@ -55,7 +55,8 @@ struct xwg_device {
 	uint16_t listen_port;		/* as bound (0 before the first bind) */
 	uint16_t requested_port;	/* as configured (0 = random) */
 	uint32_t fwmark;
-	bool no_udp_gso;		/* the kernel refused UDP_SEGMENT: send datagrams one by one */
+	bool no_udp_gso;		/* UDP_SEGMENT refused (or XWG_UDP_GSO=0): datagrams one by one */
+	bool no_udp_gro;		/* receive without UDP_GRO: BPF decrypts after GRO (tc, xdp-generic) */
 	bool tun_vnet;			/* the TUN carries virtio-net headers (TSO offloads on) */
 	bool tun_uso;			/* ... and UDP segmentation offload (kernel 6.2+) */
 	uint64_t tun_write_errors;	/* coalesced writes the TUN refused */
@@ -124,6 +125,11 @@ int device_run_timers(struct xwg_device *dev);
 int device_set_private_key(struct xwg_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);	/* zero = remove */
 int device_set_listen_port(struct xwg_device *dev, uint16_t port);	/* binds now; -EADDRINUSE */
 int device_set_fwmark(struct xwg_device *dev, uint32_t fwmark);
+/* UDP_GRO on the sockets, now and after a rebind (socket.c). */
+void device_set_udp_gro(struct xwg_device *dev, bool on);
+/* XWG_UDP_GSO: NULL or "1" -> true, "0" -> false; -EINVAL for anything else. */
+#define DEVICE_UDP_GSO_ENV "XWG_UDP_GSO"
+int device_udp_gso_parse(const char *s, bool *on);
 struct peer *device_lookup_peer(struct xwg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
 void device_remove_all_peers(struct xwg_device *dev);
 /* Adds fd to the event loop; a -1 fd (or no loop yet) is left out. 0 or -errno. */

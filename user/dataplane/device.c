@@ -67,8 +67,20 @@ void device_close_fd(int *fd)
 	*fd = -1;
 }
 
+int device_udp_gso_parse(const char *s, bool *on)
+{
+	*on = true;
+	if (!s || !strcmp(s, "1"))
+		return 0;
+	if (strcmp(s, "0"))
+		return -EINVAL;
+	*on = false;
+	return 0;
+}
+
 int device_init(struct xwg_device *dev, const char *ifname, int mtu)
 {
+	bool gso;
 	int ret;
 
 	memset(dev, 0, sizeof(*dev));
@@ -77,6 +89,8 @@ int device_init(struct xwg_device *dev, const char *ifname, int mtu)
 	if (strlen(ifname) >= sizeof(dev->ifname))
 		return -ENAMETOOLONG;
 	strcpy(dev->ifname, ifname);
+	/* Checked by `xwg up` before it gets here. */
+	dev->no_udp_gso = device_udp_gso_parse(getenv(DEVICE_UDP_GSO_ENV), &gso) == 0 && !gso;
 	allowedips_init(&dev->allowedips);
 
 	ret = index_table_init(&dev->index_table);

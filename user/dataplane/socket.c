@@ -50,7 +50,8 @@ static int socket_open(struct xwg_device *dev, int family, uint16_t port)
 			goto err;
 	}
 	/* Coalesced receives (socket_receive splits them); a kernel without UDP_GRO sends them singly. */
-	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	if (!dev->no_udp_gro)
+		setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&addr, len) < 0)
 		goto err;
 	return fd;
@@ -58,6 +59,23 @@ err:
 	ret = -errno;
 	close(fd);
 	return ret;
+}
+
+/*
+ * A socket with UDP_GRO makes the kernel coalesce its datagrams in GRO, which runs before TC
+ * ingress and generic XDP: a mode that decrypts there must see them one by one.
+ */
+void device_set_udp_gro(struct xwg_device *dev, bool on)
+{
+	int val = on;
+
+	dev->no_udp_gro = !on;
+	for (int i = 0; i < 2; i++) {
+		int fd = i ? dev->sock6 : dev->sock4;
+
+		if (fd >= 0)
+			setsockopt(fd, SOL_UDP, UDP_GRO, &val, sizeof(val));
+	}
 }
 
 static uint16_t socket_bound_port(int fd)
