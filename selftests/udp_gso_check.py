@@ -10,9 +10,14 @@ and checks that every datagram arrives exactly once, with its length and its byt
 paced (one buffer every GAP seconds) and the receiver's buffer is large, so no datagram has a reason
 to be lost: any loss fails (the receiver also reports what its own socket dropped, SO_RXQ_OVFL).
 
+Over IPv6 the receiver also says how many of the missing datagrams have a UDP checksum that computes to
+zero, which RFC 768/8200 say is sent as 0xFFFF: a sender writing 0x0000 instead makes Linux drop exactly
+those (Udp6InCsumErrors), since a zero UDP checksum is illegal in IPv6.
+
   udp_gso_check.py recv PORT BUFFERS SIZE [TIMEOUT]   # prints a summary; exit 0 when all arrived intact
   udp_gso_check.py send HOST PORT BUFFERS SIZE [GAP]
 """
+import ipaddress
 import socket
 import struct
 import sys
@@ -37,6 +42,16 @@ def plan(buffers, size):
 def datagram(num, length):
     body = HDR.pack(num, length)
     return (body + num.to_bytes(4, 'big') * (length // 4 + 1))[:length]
+
+
+def udp6_csum_is_zero(src, dst, sport, dport, payload):
+    """True when the datagram's UDP checksum over the IPv6 pseudo-header folds to zero (sent as 0xFFFF)."""
+    udp = struct.pack('!HHHH', sport, dport, 8 + len(payload), 0) + payload
+    b = src + dst + struct.pack('!I3xB', len(udp), socket.IPPROTO_UDP) + udp + b'\0' * (len(udp) % 2)
+    s = sum(struct.unpack(f'!{len(b) // 2}H', b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return s == 0xffff
 
 
 def send(host, port, buffers, size, gap):
@@ -65,22 +80,28 @@ def recv(port, buffers, size, timeout):
     # SO_RXQ_OVFL: the socket's own drop count arrives with each datagram, telling a loss here from one
     # upstream.
     s.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+    # The destination address, for the missing datagrams' checksums.
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
     s.bind(('::', port))
     print('ready', flush=True)
     seen = bytearray(len(want))
     bad = dups = got = own_drops = 0
     first_bad = ''
+    dst = None
+    flows = set()	# (source address, source port, destination address) of the intact datagrams
     end = time.monotonic() + timeout
     s.settimeout(timeout)
     while got < len(want):
         s.settimeout(max(end - time.monotonic(), 0.01) if got == 0 else 3)
         try:
-            d, anc, _, _ = s.recvmsg(70000, 64)
+            d, anc, _, src = s.recvmsg(70000, 128)
         except socket.timeout:
             break
         for level, kind, data in anc:
             if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(data) >= 4:
                 own_drops = struct.unpack('I', data[:4])[0]
+            if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(data) >= 16:
+                dst = data[:16]
         num = HDR.unpack_from(d)[0] if len(d) >= HDR.size else len(want)
         if num >= len(want) or d != datagram(num, want[num]):
             bad += 1
@@ -91,12 +112,27 @@ def recv(port, buffers, size, timeout):
             continue
         seen[num] = 1
         got += 1
+        flows.add((src[0], src[1], dst))
     missing = len(want) - got
+    zero = zero_csum_missing(want, seen, flows, port) if missing else None
     print(f'{got} of {len(want)} datagrams intact, {missing} missing, {dups} duplicated, {bad} bad, '
           f'{own_drops} dropped by this socket'
           + (f' (first bad: {first_bad})' if first_bad else '')
-          + (f' (first missing: #{seen.index(0)})' if missing else ''))
+          + (f' (first missing: #{seen.index(0)})' if missing else '')
+          + (f' ({zero} missing with a UDP checksum of 0xffff)' if zero is not None else ''))
     return 0 if missing == 0 and dups == 0 and bad == 0 else 1
+
+
+def zero_csum_missing(want, seen, flows, port):
+    """How many missing datagrams have a zero-folding IPv6 UDP checksum; None unless one IPv6 flow."""
+    if len(flows) != 1:
+        return None
+    addr, sport, dst = next(iter(flows))
+    src = ipaddress.IPv6Address(addr.split('%')[0])
+    if src.ipv4_mapped:
+        return None
+    return sum(udp6_csum_is_zero(src.packed, dst, sport, port, datagram(n, want[n]))
+               for n in range(len(want)) if not seen[n])
 
 
 if __name__ == '__main__':
