@@ -17,7 +17,7 @@
 #   WGGO_MODERN  the modern wireguard-go binary (TUN offloads, UDP GSO/GRO); default
 #                ../shared/peers/wireguard-go-modern beside the repository (or beside the main worktree
 #                when this is a linked git worktree).  Without it, its cases print
-#                "n/a (no modern wireguard-go: set WGGO_MODERN)" and the run goes on.
+#                "n/a (no modern wireguard-go at PLACES: set WGGO_MODERN)" and the run goes on.
 #   WIREGUARD_GO Debian's wireguard-go (default: wireguard-go on PATH)
 #
 # Cases:
@@ -83,21 +83,9 @@ for c in ip iperf3 ping jq wg; do
 	command -v "$c" >/dev/null || die "needs '$c' (make deps installs it)"
 done
 
-# The modern wireguard-go: $WGGO_MODERN, else ../shared/peers beside the repository or, in a linked
-# git worktree, beside the main worktree.
-modern_find() {
-	local d=$REPO_DIR/.. common
-	if [ -n "${WGGO_MODERN:-}" ]; then
-		[ -x "$WGGO_MODERN" ] && echo "$WGGO_MODERN"
-		return 0
-	fi
-	[ -x "$d/shared/peers/wireguard-go-modern" ] && { echo "$d/shared/peers/wireguard-go-modern"; return 0; }
-	common=$(git -C "$REPO_DIR" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) || return 0
-	d=$(dirname "$(dirname "$common")")
-	[ -x "$d/shared/peers/wireguard-go-modern" ] && echo "$d/shared/peers/wireguard-go-modern"
-	return 0
-}
-WGGO_MODERN_BIN=$(modern_find)
+# The modern wireguard-go, as lib.sh found it (WGGO_MODERN, else ../shared/peers; WGGO_MODERN_TRIED says
+# where it looked); empty when it is not there.
+WGGO_MODERN_BIN=$([ -x "$WGGO_MODERN" ] && echo "$WGGO_MODERN")
 
 lib_init
 
@@ -169,8 +157,7 @@ case_up() {
 		fi
 		if [ "$ia" = wireguard-go ] || [ "$ib" = wireguard-go ]; then
 			if [ "$bin" = - ]; then
-				WHY="no modern wireguard-go: set WGGO_MODERN"
-				[ -n "${WGGO_MODERN:-}" ] && WHY="WGGO_MODERN=$WGGO_MODERN is not executable"
+				WHY="no modern wireguard-go at $WGGO_MODERN_TRIED: set WGGO_MODERN"
 				return 1
 			fi
 			command -v "$bin" >/dev/null || { WHY="no wireguard-go ($bin)"; return 1; }

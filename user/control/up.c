@@ -23,6 +23,7 @@
 #include "netlink.h"
 #include "offload.h"
 #include "parallel.h"
+#include "xwg_maps.h"
 #include "peer.h"
 #include "uapi.h"
 
@@ -205,18 +206,9 @@ static int agent_setup_links(struct xwg_device *dev, const struct xwg_config *cf
 static int agent_offload(struct xwg_device *dev, enum offload_mode mode, const struct xwg_config *cfg, char *err,
 			 size_t errlen)
 {
-	static const char *const envs[] = { OFFLOAD_RX_BULK_ENV, OFFLOAD_TX_BULK_ENV };
 	const char *why;
-	uint32_t len;
 	int ret;
 
-	for (size_t i = 0; mode == OFFLOAD_AUTO && i < sizeof(envs) / sizeof(envs[0]); i++) {
-		const char *v = getenv(envs[i]);
-
-		if (offload_bulk_len_parse(v, 0, &len))
-			return agent_fail(err, errlen, 0, dev->ifname,
-					  "%s=\"%s\": want a number of bytes from 0 to 65535", envs[i], v);
-	}
 	ret = offload_start(dev, mode, cfg && cfg->underlay[0] ? cfg->underlay : NULL);
 	if (ret)
 		return agent_fail(err, errlen, ret, dev->ifname, "cannot start the %s data path",
@@ -240,31 +232,65 @@ static void agent_describe_mode(const struct xwg_device *dev, char *buf, size_t 
 		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : " on ", names[i]);
 }
 
+/* The data path's environment variables (xwg.8, ENVIRONMENT): read here only, handed down as tunables. */
+struct agent_env {
+	const char *name;
+	uint64_t min, max;
+	const char *want;		/* what the error says a good value is */
+	bool auto_only;			/* explicit modes ignore it */
+};
+
+enum { ENV_THREADS, ENV_UDP_GSO, ENV_RX_BULK, ENV_TX_BULK, ENV_MAX };
+
+static const struct agent_env agent_envs[ENV_MAX] = {
+	[ENV_THREADS] = { "XWG_THREADS", 1, PARALLEL_MAX_THREADS, "a number of threads from 1 to 64" },
+	[ENV_UDP_GSO] = { "XWG_UDP_GSO", 0, 1, "0 or 1" },
+	[ENV_RX_BULK] = { "XWG_RX_BULK_LEN", 0, 65535, "a number of bytes from 0 to 65535", true },
+	[ENV_TX_BULK] = { "XWG_TX_BULK_LEN", 0, 65535, "a number of bytes from 0 to 65535", true },
+};
+
+/* Fills tune from the environment over its defaults; a bad value is an error that quotes it. */
+static int agent_read_env(struct device_tunables *tune, enum offload_mode mode, const char *ifname, char *err,
+			  size_t errlen)
+{
+	uint64_t v[ENV_MAX] = { [ENV_THREADS] = tune->threads, [ENV_UDP_GSO] = tune->udp_gso,
+				[ENV_RX_BULK] = tune->rx_bulk_len, [ENV_TX_BULK] = tune->tx_bulk_len };
+
+	for (int i = 0; i < ENV_MAX; i++) {
+		const struct agent_env *e = &agent_envs[i];
+		const char *s = getenv(e->name);
+
+		if (!s || (e->auto_only && mode != OFFLOAD_AUTO))
+			continue;
+		if (uint_parse(s, e->max, &v[i]) || v[i] < e->min)
+			return agent_fail(err, errlen, 0, ifname, "%s=\"%s\": want %s", e->name, s, e->want);
+	}
+	tune->threads = (unsigned int)v[ENV_THREADS];
+	tune->udp_gso = v[ENV_UDP_GSO];
+	tune->rx_bulk_len = (uint32_t)v[ENV_RX_BULK];
+	tune->tx_bulk_len = (uint32_t)v[ENV_TX_BULK];
+	return 0;
+}
+
 /* Brings the device to "ready": configured and answering on its UAPI socket. Unwinds on failure. */
 static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char *err, size_t errlen)
 {
 	const struct xwg_config *cfg = o->cfg;
 	int mtu = cfg && cfg->mtu ? cfg->mtu : XWG_DEFAULT_MTU;
+	struct device_tunables tune = { .udp_gso = true, .rx_bulk_len = XWG_RX_BULK_LEN_DEFAULT,
+					.tx_bulk_len = XWG_TX_BULK_LEN_DEFAULT };
 	enum offload_mode mode;
 	int ret;
 
-	const char *threads_env = getenv(PARALLEL_THREADS_ENV);
-	unsigned int threads;
-
 	ret = agent_parse_mode(o->mode, &mode, o->ifname, err, errlen);
+	if (!ret)
+		ret = agent_read_env(&tune, mode, o->ifname, err, errlen);
 	if (ret)
 		return ret;
-	const char *gso_env = getenv(DEVICE_UDP_GSO_ENV);
-	bool gso;
-
-	if (parallel_threads_parse(threads_env, &threads))
-		return agent_fail(err, errlen, 0, o->ifname, "%s=\"%s\": want a number of threads from 1 to %d",
-				  PARALLEL_THREADS_ENV, threads_env, PARALLEL_MAX_THREADS);
-	if (device_udp_gso_parse(gso_env, &gso))
-		return agent_fail(err, errlen, 0, o->ifname, "%s=\"%s\": want 0 or 1", DEVICE_UDP_GSO_ENV, gso_env);
 	ret = device_init(dev, o->ifname, mtu);
 	if (ret)
 		return agent_fail(err, errlen, ret, o->ifname, "cannot create TUN device");
+	device_set_tunables(dev, &tune);
 	if (cfg) {
 		ret = agent_apply_config(dev, cfg, err, errlen);
 	} else {

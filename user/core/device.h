@@ -45,8 +45,16 @@ struct device_control {
 	void (*closing)(struct xwg_device *dev);	/* the device goes away: close the UAPI socket */
 };
 
+/* What `xwg up` read from the environment for the data path (xwg.8, ENVIRONMENT; control/up.c). */
+struct device_tunables {
+	unsigned int threads;		/* crypto threads, the loop's included; 0 = one per online CPU */
+	bool udp_gso;			/* false: XWG_UDP_GSO=0, datagrams one by one */
+	uint32_t rx_bulk_len, tx_bulk_len;	/* auto's thresholds (include/xwg_maps.h) */
+};
+
 struct xwg_device {
 	char ifname[IFNAMSIZ];
+	struct device_tunables tune;	/* device_set_tunables, before offload_start / device_run */
 	int ifindex;
 	int tun_fd;
 	int mtu;
@@ -55,7 +63,7 @@ struct xwg_device {
 	uint16_t listen_port;		/* as bound (0 before the first bind) */
 	uint16_t requested_port;	/* as configured (0 = random) */
 	uint32_t fwmark;
-	bool no_udp_gso;		/* UDP_SEGMENT refused (or XWG_UDP_GSO=0): datagrams one by one */
+	bool no_udp_gso;		/* UDP_SEGMENT refused (or !tune.udp_gso): datagrams one by one */
 	bool no_udp_gro;		/* receive without UDP_GRO: BPF decrypts after GRO (tc, xdp-generic) */
 	bool tun_vnet;			/* the TUN carries virtio-net headers (TSO offloads on) */
 	bool tun_uso;			/* ... and UDP segmentation offload (kernel 6.2+) */
@@ -127,9 +135,8 @@ int device_set_listen_port(struct xwg_device *dev, uint16_t port);	/* binds now;
 int device_set_fwmark(struct xwg_device *dev, uint32_t fwmark);
 /* UDP_GRO on the sockets, now and after a rebind (socket.c). */
 void device_set_udp_gro(struct xwg_device *dev, bool on);
-/* XWG_UDP_GSO: NULL or "1" -> true, "0" -> false; -EINVAL for anything else. */
-#define DEVICE_UDP_GSO_ENV "XWG_UDP_GSO"
-int device_udp_gso_parse(const char *s, bool *on);
+/* Takes the tunables (before the sockets send and device_run starts the workers). */
+void device_set_tunables(struct xwg_device *dev, const struct device_tunables *tune);
 struct peer *device_lookup_peer(struct xwg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
 void device_remove_all_peers(struct xwg_device *dev);
 /* Adds fd to the event loop; a -1 fd (or no loop yet) is left out. 0 or -errno. */

@@ -80,24 +80,6 @@ static void *parallel_worker(void *unused)
 	}
 }
 
-int parallel_threads_parse(const char *s, unsigned int *threads)
-{
-	unsigned long v;
-	char *end;
-
-	*threads = 0;
-	if (!s)
-		return 0;
-	if (*s < '1' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > PARALLEL_MAX_THREADS)
-		return -EINVAL;
-	*threads = (unsigned int)v;
-	return 0;
-}
-
 unsigned int parallel_threads(void)
 {
 	return pool.workers + 1;

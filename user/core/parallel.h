@@ -12,9 +12,6 @@
 typedef void (*parallel_fn)(void *arg, unsigned int item);
 
 #define PARALLEL_MAX_THREADS	64
-/* XWG_THREADS: NULL -> 0 (one per CPU); else a decimal 1..PARALLEL_MAX_THREADS. 0 or -EINVAL. */
-#define PARALLEL_THREADS_ENV	"XWG_THREADS"
-int parallel_threads_parse(const char *s, unsigned int *threads);
 /* Starts threads - 1 workers (the caller is the last one); 0 = one per online CPU. 0 or -errno. */
 int parallel_start(unsigned int threads);
 /* Stops and joins the workers (a no-op when none run). */

@@ -133,21 +133,29 @@ static size_t send_padded_len(size_t len, int mtu)
 
 static uint8_t send_buf[sizeof(struct message_data) + 65536 + 64 + NOISE_AUTHTAG_LEN] __attribute__((aligned(64)));
 
-/* Encrypts one plaintext (empty = keepalive) under kp with the given nonce and sends it. 0 or -errno. */
-static int send_data(struct peer *peer, struct noise_keypair *kp, uint64_t counter, const uint8_t *pkt,
-		     size_t len)
+/* One data message into buf: header, plaintext padded to padded bytes, sealed under kp with counter. */
+static void send_seal(uint8_t *buf, const struct noise_keypair *kp, uint64_t counter, const uint8_t *pkt,
+		      size_t len, size_t padded)
 {
-	struct message_data *hdr = (struct message_data *)send_buf;
-	size_t padded = len ? send_padded_len(len, peer->dev->mtu) : 0;
+	struct message_data *hdr = (struct message_data *)buf;
 
-	if (padded > sizeof(send_buf) - sizeof(*hdr) - NOISE_AUTHTAG_LEN)
-		return -EMSGSIZE;
 	hdr->header.type = htole32(MESSAGE_DATA);
 	hdr->key_idx = kp->remote_index;
 	hdr->counter = htole64(counter);
 	memcpy(hdr->encrypted_data, pkt, len);
 	memset(hdr->encrypted_data + len, 0, padded - len);
 	aead_encrypt(hdr->encrypted_data, hdr->encrypted_data, padded, NULL, 0, counter, kp->send_key);
+}
+
+/* Encrypts one plaintext (empty = keepalive) under kp with the given nonce and sends it. 0 or -errno. */
+static int send_data(struct peer *peer, struct noise_keypair *kp, uint64_t counter, const uint8_t *pkt,
+		     size_t len)
+{
+	size_t padded = len ? send_padded_len(len, peer->dev->mtu) : 0;
+
+	if (padded > sizeof(send_buf) - sizeof(struct message_data) - NOISE_AUTHTAG_LEN)
+		return -EMSGSIZE;
+	send_seal(send_buf, kp, counter, pkt, len, padded);
 
 	timers_any_authenticated_packet_traversal(peer);
 	timers_any_authenticated_packet_sent(peer);
@@ -255,15 +263,8 @@ static uint8_t send_slots[SEND_BATCH][SEND_SLOT] __attribute__((aligned(64)));
 static void send_batch_seal(void *unused, unsigned int i)
 {
 	const struct send_item *it = &send_items[i];
-	struct message_data *hdr = (struct message_data *)send_slots[i];
 
-	hdr->header.type = htole32(MESSAGE_DATA);
-	hdr->key_idx = it->kp->remote_index;
-	hdr->counter = htole64(it->counter);
-	memcpy(hdr->encrypted_data, it->pkt, it->len);
-	memset(hdr->encrypted_data + it->len, 0, it->padded - it->len);
-	aead_encrypt(hdr->encrypted_data, hdr->encrypted_data, it->padded, NULL, 0, it->counter,
-		     it->kp->send_key);
+	send_seal(send_slots[i], it->kp, it->counter, it->pkt, it->len, it->padded);
 }
 
 /* Seals and sends what is queued; the timers move once per run of one peer's packets. */

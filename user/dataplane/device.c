@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Device lifetime, identity, handshake load, and the single-threaded event loop. */
 #include <errno.h>
-#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,20 +66,14 @@ void device_close_fd(int *fd)
 	*fd = -1;
 }
 
-int device_udp_gso_parse(const char *s, bool *on)
+void device_set_tunables(struct xwg_device *dev, const struct device_tunables *tune)
 {
-	*on = true;
-	if (!s || !strcmp(s, "1"))
-		return 0;
-	if (strcmp(s, "0"))
-		return -EINVAL;
-	*on = false;
-	return 0;
+	dev->tune = *tune;
+	dev->no_udp_gso = !tune->udp_gso;
 }
 
 int device_init(struct xwg_device *dev, const char *ifname, int mtu)
 {
-	bool gso;
 	int ret;
 
 	memset(dev, 0, sizeof(*dev));
@@ -89,8 +82,6 @@ int device_init(struct xwg_device *dev, const char *ifname, int mtu)
 	if (strlen(ifname) >= sizeof(dev->ifname))
 		return -ENAMETOOLONG;
 	strcpy(dev->ifname, ifname);
-	/* Checked by `xwg up` before it gets here. */
-	dev->no_udp_gso = device_udp_gso_parse(getenv(DEVICE_UDP_GSO_ENV), &gso) == 0 && !gso;
 	allowedips_init(&dev->allowedips);
 
 	ret = index_table_init(&dev->index_table);
@@ -222,15 +213,6 @@ static bool device_read_tun(struct xwg_device *dev)
 	return true;
 }
 
-/* Crypto workers: XWG_THREADS (checked by `xwg up`), else one per online CPU (parallel.h). */
-static void device_start_workers(void)
-{
-	unsigned int threads;
-
-	/* Without workers the agent still works, one thread doing everything. */
-	if (!parallel_threads_parse(getenv(PARALLEL_THREADS_ENV), &threads))
-		parallel_start(threads);
-}
 
 int device_run_timers(struct xwg_device *dev)
 {
@@ -258,7 +240,8 @@ int device_run(struct xwg_device *dev)
 	ret = device_watch(dev, offload_events_fd(dev));
 	if (ret < 0)
 		return ret;
-	device_start_workers();
+	/* Without workers the agent still works, one thread doing everything. */
+	parallel_start(dev->tune.threads);
 	dev->running = true;
 	while (dev->running) {
 		int timeout, n;

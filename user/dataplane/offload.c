@@ -28,25 +28,6 @@ const char *offload_mode_name(enum offload_mode mode)
 	return mode <= OFFLOAD_AUTO ? offload_mode_names[mode] : "unknown";
 }
 
-int offload_bulk_len_parse(const char *s, uint32_t def, uint32_t *len)
-{
-	unsigned long v;
-	char *end;
-
-	if (!s) {
-		*len = def;
-		return 0;
-	}
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 65535)
-		return -EINVAL;
-	*len = (uint32_t)v;
-	return 0;
-}
-
 bool offload_hybrid(const struct xwg_device *dev, uint32_t *rx_bulk_len, uint32_t *tx_bulk_len)
 {
 	const struct offload *o = offload_live(dev);
@@ -125,14 +106,8 @@ int offload_start(struct xwg_device *dev, enum offload_mode requested, const cha
 	}
 	/* An explicit mode keeps everything it can in BPF; auto chooses per packet. */
 	o->hybrid = requested == OFFLOAD_AUTO;
-	if (o->hybrid && (offload_bulk_len_parse(getenv(OFFLOAD_RX_BULK_ENV), XWG_RX_BULK_LEN_DEFAULT,
-						 &o->rx_bulk_len) ||
-			  offload_bulk_len_parse(getenv(OFFLOAD_TX_BULK_ENV), XWG_TX_BULK_LEN_DEFAULT,
-						 &o->tx_bulk_len))) {
-		offload_slots_free(o);
-		free(o);
-		return -EINVAL;
-	}
+	o->rx_bulk_len = dev->tune.rx_bulk_len;
+	o->tx_bulk_len = dev->tune.tx_bulk_len;
 	o->rec_fd = -1;
 	o->disp_slot = o->disp_ports = o->disp_progs = o->disp_prog = -1;
 	snprintf(o->config_underlays, sizeof(o->config_underlays), "%s", underlays ? underlays : "");

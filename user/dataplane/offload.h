@@ -31,16 +31,6 @@ struct offload_peer_stats {
 	uint64_t last_rx_ns, last_rx_data_ns, last_tx_ns, last_tx_data_ns;
 };
 
-/*
- * XWG_RX_BULK_LEN: in auto, data messages (UDP payload bytes) at least this long go to the agent's
- * batched path; 0 keeps them all in BPF. Unset: XWG_RX_BULK_LEN_DEFAULT. -EINVAL unless a decimal
- * number up to 65535.
- */
-#define OFFLOAD_RX_BULK_ENV "XWG_RX_BULK_LEN"
-/* XWG_TX_BULK_LEN: in auto, inner packets at least this long (GSO or not) go to the agent's batch. */
-#define OFFLOAD_TX_BULK_ENV "XWG_TX_BULK_LEN"
-/* Either variable's value (NULL: def) into *len. */
-int offload_bulk_len_parse(const char *s, uint32_t def, uint32_t *len);
 /* auto's flavour: true when BPF runs and the device chooses per packet (hybrid), with its thresholds. */
 bool offload_hybrid(const struct xwg_device *dev, uint32_t *rx_bulk_len, uint32_t *tx_bulk_len);
 
