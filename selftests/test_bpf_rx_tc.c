@@ -138,14 +138,7 @@ static const struct fixture hybrid_keep_fixtures[] = { HYBRID_KEEP_UNKNOWN_FIXTU
 /* auto's per-packet choice on the main table's keypair, then the explicit modes' behaviour. */
 static void test_hybrid(void)
 {
-	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN,
-				  HYBRID_BULK), 0);
-	RUN_FIXTURES(hybrid_fixtures, run_fixture);
-	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_HYBRID, HYBRID_BULK), 0);
-	RUN_FIXTURES(hybrid_keep_fixtures, run_fixture);
-	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX, HYBRID_BULK), 0);
-	RUN_FIXTURES(not_hybrid_fixtures, run_fixture);
-	ASSERT_EQ(set_config(LO_IFINDEX, XWG_CFG_F_RX), 0);
+	RUN_HYBRID_FIXTURES(hybrid_fixtures, hybrid_keep_fixtures, not_hybrid_fixtures, run_fixture);
 }
 
 /* Peer A's per-CPU stats hold exactly the delivered and keepalive message bytes, as in XDP. */

@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <sys/uio.h>
 #include "test.h"
 #include "device.h"
 #include "crypto.h"
@@ -275,11 +276,13 @@ static size_t inner_packet(uint8_t *buf, bool from_peer, uint8_t tag)
 	return 40;
 }
 
+/* Through the agent's real transmit path: a batch (of one) from the TUN. */
 static void send_from_tun(struct fx *f, uint8_t tag)
 {
 	uint8_t pkt[64];
+	struct iovec iov = { .iov_base = pkt, .iov_len = inner_packet(pkt, false, tag) };
 
-	send_packet_from_tun(&f->dev, pkt, inner_packet(pkt, false, tag));
+	send_packets_from_tun(&f->dev, &iov, 1);
 }
 
 /* The peer's data message with this counter, sealed with kp's receive key. */

@@ -604,4 +604,19 @@ static inline const struct xwg_event *find_event(const struct events *e, uint32_
 	return NULL;
 }
 
+/*
+ * The hybrid tables in order, each under its configuration: auto dropping unknown indices, auto
+ * keeping them for the agent, then an explicit mode with a threshold it must ignore.
+ */
+#define RUN_HYBRID_FIXTURES(hybrid, keep, not_hybrid, run_fixture) do { \
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN, \
+				  HYBRID_BULK), 0); \
+	RUN_FIXTURES(hybrid, run_fixture); \
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX | XWG_CFG_F_HYBRID, HYBRID_BULK), 0); \
+	RUN_FIXTURES(keep, run_fixture); \
+	ASSERT_EQ(set_config_bulk(LO_IFINDEX, XWG_CFG_F_RX, HYBRID_BULK), 0); \
+	RUN_FIXTURES(not_hybrid, run_fixture); \
+	ASSERT_EQ(set_config(LO_IFINDEX, XWG_CFG_F_RX), 0); \
+} while (0)
+
 #endif
