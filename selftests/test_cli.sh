@@ -157,7 +157,7 @@ fi
 in_ns() { ip netns exec $NS "$@"; }
 in_ns ip link set lo up
 no_trace() {	# no_trace IFNAME: neither the interface nor its socket exists
-	! in_ns ip link show "$1" >/dev/null 2>&1 && [ ! -e /var/run/wireguard/"$1".sock ]
+	! in_ns ip link show "$1" >/dev/null 2>&1 && [ ! -e /var/run/wireguard/"$1".sock ] && [ ! -e /run/xwg/"$1".state ]
 }
 
 PORT=$((30000 + $$ % 20000))
@@ -189,15 +189,35 @@ expect "up with a bad key fails with file:line: unknown key" \
 	"[ $rc = 1 ] && [ \"\$out\" = \"xwg: $IF_A.conf:5: unknown key 'Lisen'\" ]" "rc=$rc $out"
 expect "... and leaves no interface or socket behind" "no_trace $IF_A"
 
-write_conf "$TMP/$IF_A.conf" "DNS = 1.1.1.1" ""
+write_conf "$TMP/$IF_A.conf" "DNS = 1.1.1.1, 300.1.1.1" ""
 out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
-expect "up refuses the unsupported wg-quick key DNS" \
-	"[ $rc = 1 ] && [[ \"\$out\" == *\"$IF_A.conf:5: 'DNS' is not supported\"* ]] && no_trace $IF_A" "rc=$rc $out"
+expect "up refuses a bad DNS server, quoting it" \
+	"[ $rc = 1 ] && [ \"\$out\" = \"xwg: $IF_A.conf:5: invalid DNS server '300.1.1.1'\" ] && no_trace $IF_A" "rc=$rc $out"
 
-write_conf "$TMP/$IF_A.conf" "" "AllowedIPs = 0.0.0.0/0"
+write_conf "$TMP/$IF_A.conf" "Table = 0x10" ""
 out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
-expect "up refuses a default route and creates nothing" \
-	"[ $rc = 1 ] && [[ \"\$out\" == *'0.0.0.0/0 needs a default route'* ]] && no_trace $IF_A" "rc=$rc $out"
+expect "up refuses a bad Table, quoting it" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *\"$IF_A.conf:5: invalid Table '0x10'\"* ]] && no_trace $IF_A" "rc=$rc $out"
+
+write_conf "$TMP/$IF_A.conf" "PreUp = exit 3" ""
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "a failing PreUp hook stops up before anything is created" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *\"PreUp 'exit 3' failed (exit status 3)\"* ]] && no_trace $IF_A" "rc=$rc $out"
+
+write_conf "$TMP/$IF_A.conf" "PostUp = echo hook %i >$TMP/hook.out; exit 4" ""
+out=$(in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "a failing PostUp hook (run with %i expanded) undoes up" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *\"exit status 4\"* ]] && [ \"\$(cat $TMP/hook.out)\" = 'hook $IF_A' ] && no_trace $IF_A" \
+	"rc=$rc $out"
+
+write_conf "$TMP/$IF_A.conf" $'MTU = 1300\nMode = tun\nTable = off\nSaveConfig = false\n# comment\nPreDown = true' \
+	"AllowedIPs = 10.9.0.0/16"
+out=$(in_ns "$XWG" strip "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "strip keeps only what wg(8) reads" \
+	"[ $rc = 0 ] && ! grep -Eqi '^(Address|MTU|Mode|Table|SaveConfig|PreDown) *=' <<<\"\$out\" && grep -q '^# comment' <<<\"\$out\" && grep -q '^AllowedIPs = 10.9.0.0/16' <<<\"\$out\"" \
+	"rc=$rc $out"
+expect "... every key left is one of wg(8)'s" \
+	"! grep -Ev '^(\\[(Interface|Peer)\\]|(PrivateKey|ListenPort|FwMark|PublicKey|PresharedKey|Endpoint|AllowedIPs|PersistentKeepalive) = .*|#.*|)\$' <<<\"\$out\"" "$out"
 
 # Only lo in the namespace: no underlay for BPF, so an explicit BPF mode fails and auto falls back.
 write_conf "$TMP/$IF_A.conf" "" ""

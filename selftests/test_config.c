@@ -277,11 +277,13 @@ static const struct bad_case bad_cases[] = {
 	{ PEER2 "[Peer]\nPublicKey = " KEY3 "\n[Peer]\nPublicKey = " KEY2 "\n",
 	  "wg0.conf:6: duplicate peer PublicKey" },
 	{ PEER2 "PublicKey = " KEY3 "\n", "wg0.conf:3: PublicKey given twice in one [Peer]" },
-	{ IF "PrivateKey = " KEY1 "\nAddress = 10.0.0.1/24\nDNS = 1.1.1.1\n", "wg0.conf:4: 'DNS' is not supported by xwg" },
-	{ IF "Table = off\n", "wg0.conf:2: 'Table' is not supported by xwg" },
-	{ IF "PostUp = iptables -A FORWARD -i %i -j ACCEPT\n", "wg0.conf:2: 'PostUp' is not supported by xwg" },
-	{ IF "predown = true\n", "wg0.conf:2: 'predown' is not supported by xwg" },
-	{ IF "SaveConfig = true\n", "wg0.conf:2: 'SaveConfig' is not supported by xwg" },
+	{ IF "DNS = 1.1.1.1, 1.2.3\n", "wg0.conf:2: invalid DNS server '1.2.3'" },
+	{ IF "DNS = fd00::1/64\n", "wg0.conf:2: invalid DNS server 'fd00::1/64'" },
+	{ IF "DNS = corp.example, bad$name\n", "wg0.conf:2: invalid DNS search domain 'bad$name'" },
+	{ IF "DNS = 1.1.1.1,,8.8.8.8\n", "wg0.conf:2: empty element in DNS" },
+	{ IF "Table = 0\n", "wg0.conf:2: invalid Table '0' (auto, off, main or a table number)" },
+	{ IF "Table = vpn\n", "wg0.conf:2: invalid Table 'vpn' (auto, off, main or a table number)" },
+	{ IF "SaveConfig = yes\n", "wg0.conf:2: invalid SaveConfig 'yes' (true or false)" },
 	/* A key whose '=' is missing must not end up in the message, whatever the line looks like. */
 	{ IF "PrivateKey " KEY1 "\n", "wg0.conf:2: expected 'Key = Value'" },
 	{ IF "ListenPort 51820\n", "wg0.conf:2: expected 'Key = Value'" },
@@ -382,6 +384,96 @@ static void test_parse_file(void)
 	rmdir(dir);
 }
 
+/* wg-quick's keys: DNS split into servers and search domains, Table, SaveConfig, hooks in order. */
+static void test_quick_keys(void)
+{
+	static const char text[] =
+		"[Interface]\nPrivateKey = " KEY1 "\nDNS = 10.0.0.53, fd00::53,corp.example\n"
+		"dns = lab.example\nTable = 1234\nSaveConfig = TRUE\n"
+		"PostUp = ip rule add from 10.0.0.1 table 7 # comment\nPreUp = echo a=b\npostup = echo %i\n"
+		"PreDown = x\nPostDown = y\n[Peer]\nPublicKey = " KEY2 "\nAllowedIPs = 0.0.0.0/0, ::/0\n";
+	struct xwg_config cfg;
+	char err[256] = "", buf[64];
+
+	ASSERT_EQ(config_parse_string(&cfg, "wg0", text, err, sizeof(err)), 0);
+	ASSERT_STREQ(err, "");
+	ASSERT_EQ(cfg.n_dns, 2);
+	prefix_format(buf, sizeof(buf), &cfg.dns[0]);
+	ASSERT_STREQ(buf, "10.0.0.53/32");
+	prefix_format(buf, sizeof(buf), &cfg.dns[1]);
+	ASSERT_STREQ(buf, "fd00::53/128");
+	ASSERT_EQ(cfg.n_dns_search, 2);
+	ASSERT_STREQ(cfg.dns_search[0], "corp.example");
+	ASSERT_STREQ(cfg.dns_search[1], "lab.example");
+	ASSERT_EQ(cfg.table_mode, XWG_TABLE_ID);
+	ASSERT_EQ(cfg.table, 1234);
+	ASSERT_TRUE(cfg.has_table && cfg.save_config);
+	ASSERT_EQ(cfg.n_hooks[XWG_HOOK_PRE_UP], 1);
+	ASSERT_STREQ(cfg.hooks[XWG_HOOK_PRE_UP][0], "echo a=b");
+	ASSERT_EQ(cfg.n_hooks[XWG_HOOK_POST_UP], 2);
+	ASSERT_STREQ(cfg.hooks[XWG_HOOK_POST_UP][0], "ip rule add from 10.0.0.1 table 7");
+	ASSERT_STREQ(cfg.hooks[XWG_HOOK_POST_UP][1], "echo %i");
+	ASSERT_STREQ(cfg.hooks[XWG_HOOK_PRE_DOWN][0], "x");
+	ASSERT_STREQ(cfg.hooks[XWG_HOOK_POST_DOWN][0], "y");
+	/* A default route is a full tunnel now, not an error. */
+	ASSERT_EQ(cfg.peers->n_allowed_ips, 2);
+	ASSERT_EQ(cfg.peers->allowed_ips[0].cidr, 0);
+	config_free(&cfg);
+
+	ASSERT_EQ(config_parse_string(&cfg, "wg0", "[Interface]\nTable = off\n", err, sizeof(err)), 0);
+	ASSERT_TRUE(cfg.table_mode == XWG_TABLE_OFF && cfg.has_table);
+	config_free(&cfg);
+	ASSERT_EQ(config_parse_string(&cfg, "wg0", "[Interface]\nTable = main\n", err, sizeof(err)), 0);
+	ASSERT_TRUE(cfg.table_mode == XWG_TABLE_ID && cfg.table == 254);
+	config_free(&cfg);
+	ASSERT_EQ(config_parse_string(&cfg, "wg0", "[Interface]\n", err, sizeof(err)), 0);
+	ASSERT_TRUE(cfg.table_mode == XWG_TABLE_AUTO && !cfg.has_table && !cfg.save_config);
+	config_free(&cfg);
+}
+
+/* strip drops wg-quick's and xwg's [Interface] keys, nothing of [Peer], and keeps lines as written. */
+static void test_strip(void)
+{
+	static const char text[] =
+		"# head\n[Interface]\nPrivateKey = " KEY1 "\nAddress = 10.0.0.1/24 # mine\n  mtu=1400\n"
+		"Mode = tun\nListenPort = 5\nPostUp = a=b\n[Peer]\nPublicKey = " KEY2 "\n"
+		"Endpoint = 127.0.0.1:1\n";
+	static const char want[] =
+		"# head\n[Interface]\nPrivateKey = " KEY1 "\nListenPort = 5\n[Peer]\nPublicKey = " KEY2 "\n"
+		"Endpoint = 127.0.0.1:1\n";
+	char dir[] = "/tmp/xwg-test-strip-XXXXXX", path[64], err[256] = "", *out = NULL;
+	size_t len = 0;
+	FILE *f, *mem;
+
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/wg0.conf", dir);
+	f = fopen(path, "w");
+	ASSERT_TRUE(f != NULL);
+	if (!f)
+		return;
+	fputs(text, f);
+	fclose(f);
+	mem = open_memstream(&out, &len);
+	ASSERT_EQ(config_strip(path, mem, err, sizeof(err)), 0);
+	fclose(mem);
+	ASSERT_STREQ(out, want);
+	free(out);
+
+	/* A file the parser refuses is not stripped: the error names the line, nothing is written. */
+	f = fopen(path, "w");
+	fputs("[Interface]\nTable = nope\n", f);
+	fclose(f);
+	out = NULL;
+	mem = open_memstream(&out, &len);
+	ASSERT_EQ(config_strip(path, mem, err, sizeof(err)), -EINVAL);
+	fclose(mem);
+	ASSERT_STREQ(out, "");
+	ASSERT_TRUE(strstr(err, ":2: invalid Table 'nope'") != NULL);
+	free(out);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Many peers: exercises the file reader's buffer growth and the duplicate scan. */
 static void test_many_peers(void)
 {
@@ -443,5 +535,7 @@ int main(void)
 	RUN_TEST(test_bad_names);
 	RUN_TEST(test_parse_file);
 	RUN_TEST(test_many_peers);
+	RUN_TEST(test_quick_keys);
+	RUN_TEST(test_strip);
 	return TEST_SUMMARY();
 }

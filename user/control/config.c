@@ -95,17 +95,110 @@ static int config_parse_list(struct config_parser *p, const char *key, char *val
 	return 0;
 }
 
-/* wg-quick's keys that xwg deliberately does not implement: refuse them loudly, never drop them. */
-static bool config_key_unsupported(const char *key)
-{
-	static const char *const keys[] = {
-		"DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig",
-	};
+const char *const config_hook_names[XWG_HOOK_MAX] = {
+	[XWG_HOOK_PRE_UP] = "PreUp", [XWG_HOOK_POST_UP] = "PostUp",
+	[XWG_HOOK_PRE_DOWN] = "PreDown", [XWG_HOOK_POST_DOWN] = "PostDown",
+};
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcasecmp(key, keys[i]))
-			return true;
-	return false;
+static int config_push_string(char ***arr, size_t *n, const char *s)
+{
+	char **grown = realloc(*arr, (*n + 1) * sizeof(**arr));
+
+	if (!grown)
+		return -ENOMEM;
+	*arr = grown;
+	grown[*n] = strdup(s);
+	if (!grown[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * A search domain goes to resolvconf or resolvectl as one argument: letters, digits, '-', '_' and
+ * dots, as DNS names are, and no more than a name's 253 characters.
+ */
+static bool config_domain_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len && len <= 253 && s[0] != '-' && s[0] != '.' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == len;
+}
+
+/* DNS = 10.0.0.1, fd00::1, corp.example: addresses are servers, the rest search domains (wg-quick's rule). */
+static int config_parse_dns(struct config_parser *p, char *value)
+{
+	struct xwg_config *cfg = p->cfg;
+	struct xwg_prefix pfx, *grown;
+	char *save = NULL, *tok;
+
+	if (value[0] == ',' || (*value && value[strlen(value) - 1] == ',') || strstr(value, ",,"))
+		return config_error(p, "empty element in DNS");
+	for (tok = strtok_r(value, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		/* wg-quick takes digits-and-dots and anything with a colon as an address. */
+		if (strspn(tok, "0123456789.") == strlen(tok) || strchr(tok, ':')) {
+			if (strchr(tok, '/') || prefix_parse(&pfx, tok, true))
+				return config_error(p, "invalid DNS server '%s'", tok);
+			grown = realloc(cfg->dns, (cfg->n_dns + 1) * sizeof(*grown));
+			if (!grown)
+				return -ENOMEM;
+			cfg->dns = grown;
+			grown[cfg->n_dns++] = pfx;
+		} else if (!config_domain_valid(tok)) {
+			return config_error(p, "invalid DNS search domain '%s'", tok);
+		} else if (config_push_string(&cfg->dns_search, &cfg->n_dns_search, tok)) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Table = auto | off | main | N: where the routes for the allowed IPs go. */
+static int config_parse_table(struct config_parser *p, const char *value)
+{
+	struct xwg_config *cfg = p->cfg;
+	uint64_t v;
+
+	cfg->has_table = true;
+	if (!strcasecmp(value, "auto")) {
+		cfg->table_mode = XWG_TABLE_AUTO;
+	} else if (!strcasecmp(value, "off")) {
+		cfg->table_mode = XWG_TABLE_OFF;
+	} else if (!strcasecmp(value, "main")) {
+		cfg->table_mode = XWG_TABLE_ID;
+		cfg->table = 254;	/* RT_TABLE_MAIN */
+	} else if (!uint_parse(value, UINT32_MAX, &v) && v) {
+		cfg->table_mode = XWG_TABLE_ID;
+		cfg->table = (uint32_t)v;
+	} else {
+		return config_error(p, "invalid Table '%s' (auto, off, main or a table number)", value);
+	}
+	return 0;
+}
+
+/* wg-quick's keys: everything that is not wg(8)'s and that xwg up applies itself. */
+static int config_quick_key(struct config_parser *p, const char *key, char *value, bool *known)
+{
+	struct xwg_config *cfg = p->cfg;
+
+	*known = true;
+	if (!strcasecmp(key, "DNS"))
+		return config_parse_dns(p, value);
+	if (!strcasecmp(key, "Table"))
+		return config_parse_table(p, value);
+	if (!strcasecmp(key, "SaveConfig")) {
+		/* wg-quick's read_bool: exactly these two words. */
+		if (strcasecmp(value, "true") && strcasecmp(value, "false"))
+			return config_error(p, "invalid SaveConfig '%s' (true or false)", value);
+		cfg->save_config = !strcasecmp(value, "true");
+		return 0;
+	}
+	for (int h = 0; h < XWG_HOOK_MAX; h++)
+		if (!strcasecmp(key, config_hook_names[h]))
+			return config_push_string(&cfg->hooks[h], &cfg->n_hooks[h], value);
+	*known = false;
+	return 0;
 }
 
 /* Underlay = IF, IF: interface names appended to cfg->underlay as "IF,IF"; a bad name is an error. */
@@ -166,10 +259,13 @@ static int config_interface_key(struct config_parser *p, const char *key, char *
 		snprintf(cfg->mode, sizeof(cfg->mode), "%s", modes[i]);
 	} else if (!strcasecmp(key, "Underlay")) {
 		return config_parse_underlay(p, value);
-	} else if (config_key_unsupported(key)) {
-		return config_error(p, "'%s' is not supported by xwg", key);
 	} else {
-		return config_error(p, "unknown key '%s'", key);
+		bool known;
+		int ret = config_quick_key(p, key, value, &known);
+
+		if (!known)
+			return config_error(p, "unknown key '%s'", key);
+		return ret;
 	}
 	return 0;
 }
@@ -308,7 +404,7 @@ static int config_line(struct config_parser *p, char *line)
 }
 
 /* The text held the private key. */
-static void config_wipe_free(char *s, size_t len)
+void config_wipe_free(char *s, size_t len)
 {
 	crypto_zero(s, len);
 	free(s);
@@ -383,7 +479,7 @@ err_nomem:
 	return ret;
 }
 
-static int config_read_file(const char *path, char **out)
+int config_read_file(const char *path, char **out)
 {
 	size_t len = 0, cap = 4096, got;
 	char *buf = malloc(cap), *grown;
@@ -455,6 +551,9 @@ int config_parse_file(struct xwg_config *cfg, const char *path, char *err, size_
 	}
 	ret = config_parse_string(cfg, path, text, err, errlen);
 	config_wipe_free(text, strlen(text));
+	/* Down and SaveConfig come back to this file, from another working directory. */
+	if (!ret && !realpath(path, cfg->path))
+		snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	return ret;
 }
 
@@ -469,6 +568,15 @@ void config_free(struct xwg_config *cfg)
 		free(peer);
 	}
 	free(cfg->addresses);
+	free(cfg->dns);
+	for (size_t i = 0; i < cfg->n_dns_search; i++)
+		free(cfg->dns_search[i]);
+	free(cfg->dns_search);
+	for (int h = 0; h < XWG_HOOK_MAX; h++) {
+		for (size_t i = 0; i < cfg->n_hooks[h]; i++)
+			free(cfg->hooks[h][i]);
+		free(cfg->hooks[h]);
+	}
 	/* Keys were in here: do not leave them behind in freed-but-readable memory. */
 	crypto_zero(cfg, sizeof(*cfg));
 }

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include "encoding.h"
 
@@ -20,8 +21,15 @@ struct xwg_config_peer {
 	struct xwg_config_peer *next;
 };
 
+/* wg-quick's Table: auto (the default: main, with policy routing for a /0), off, or a table id. */
+enum xwg_table_mode { XWG_TABLE_AUTO, XWG_TABLE_OFF, XWG_TABLE_ID };
+
+/* wg-quick's hooks, in the order they run. */
+enum xwg_hook { XWG_HOOK_PRE_UP, XWG_HOOK_POST_UP, XWG_HOOK_PRE_DOWN, XWG_HOOK_POST_DOWN, XWG_HOOK_MAX };
+
 struct xwg_config {
 	char ifname[16];		/* from the file name (wg0.conf -> wg0) */
+	char path[4096];		/* the file, absolute (config_parse_file; "" from a string) */
 	bool has_private_key;
 	uint8_t private_key[32];
 	bool has_listen_port;
@@ -34,7 +42,21 @@ struct xwg_config {
 	size_t n_addresses;
 	struct xwg_config_peer *peers;	/* in file order */
 	size_t n_peers;
+	/* The rest is wg-quick's, not wg(8)'s: applied by xwg up/down (quick.c). */
+	enum xwg_table_mode table_mode;
+	uint32_t table;			/* XWG_TABLE_ID */
+	bool has_table;			/* given in the file (SaveConfig writes it back only then) */
+	bool save_config;
+	struct xwg_prefix *dns;		/* DNS servers (cidr = full length) */
+	size_t n_dns;
+	char **dns_search;		/* DNS search domains */
+	size_t n_dns_search;
+	char **hooks[XWG_HOOK_MAX];	/* commands, %i not yet expanded */
+	size_t n_hooks[XWG_HOOK_MAX];
 };
+
+/* The file key of each hook ("PreUp", ...). */
+extern const char *const config_hook_names[XWG_HOOK_MAX];
 
 /*
  * Parses path. On error returns -EINVAL (or -errno for I/O) and writes a message naming the file,
@@ -43,5 +65,16 @@ struct xwg_config {
 int config_parse_file(struct xwg_config *cfg, const char *path, char *err, size_t errlen);
 int config_parse_string(struct xwg_config *cfg, const char *name, const char *text, char *err, size_t errlen);
 void config_free(struct xwg_config *cfg);
+
+/* The whole file as a NUL-terminated string (-EILSEQ if it holds a NUL); free with config_wipe_free. */
+int config_read_file(const char *path, char **out);
+void config_wipe_free(char *s, size_t len);
+
+/*
+ * Like wg-quick strip: writes the lines of the file at path that wg(8) understands (everything but
+ * wg-quick's and xwg's own [Interface] keys) to out. The file is parsed first: a bad file is an error
+ * in err and nothing is written.
+ */
+int config_strip(const char *path, FILE *out, char *err, size_t errlen);
 
 #endif

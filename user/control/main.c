@@ -18,6 +18,7 @@
 #include "encoding.h"
 #include "noise.h"
 #include "offload.h"
+#include "quick.h"
 #include "show.h"
 
 #ifndef XWG_VERSION
@@ -248,6 +249,12 @@ static int cmd_up(int argc, char *argv[])
 		return 1;
 	}
 	config_warn_permissions(path);
+	ret = quick_prepare(&cfg, if_nametoindex(cfg.ifname) != 0, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "xwg: %s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
 	opts.ifname = cfg.ifname;
 	opts.cfg = &cfg;
 	opts.mode = mode ? mode : cfg.mode;
@@ -280,6 +287,24 @@ static int cmd_run(int argc, char *argv[])
 		return 1;
 	}
 	return 0;
+}
+
+/* xwg strip CONFIG|IFNAME: the wg(8) part of a wg-quick file, for wg setconf / wg syncconf. */
+static int cmd_strip(int argc, char *argv[])
+{
+	char path[4096], err[512];
+
+	if (argc != 2 || argv[1][0] == '-') {
+		usage_command(stderr, commands_find(argv[0]));
+		return 1;
+	}
+	if (config_locate(argv[1], path, sizeof(path)))
+		return 1;
+	if (config_strip(path, stdout, err, sizeof(err))) {
+		fprintf(stderr, "xwg: %s\n", err);
+		return 1;
+	}
+	return write_stdout_checked(argv[0]);
 }
 
 /* The kernel's rule for a device name (dev_valid_name), which is wider than wg-quick's. */
@@ -408,28 +433,39 @@ static bool process_alive(pid_t pid)
 	return state != 'Z';
 }
 
-static int cmd_down(int argc, char *argv[])
+/* The running configuration, for SaveConfig: a UAPI get on the agent's socket, copied to out. */
+static int down_getconf(void *ctx, FILE *out)
+{
+	static const char req[] = "get=1\n\n";
+	const char *ifname = ctx;
+	char buf[4096];
+	ssize_t n;
+	int fd = agent_connect(ifname), ret = 0;
+
+	if (fd < 0)
+		return fd;
+	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1) {
+		close(fd);
+		return -EIO;
+	}
+	shutdown(fd, SHUT_WR);	/* one request: the agent answers it, then sees EOF and hangs up */
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			ret = -EIO;
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* SIGTERM to the agent behind fd (closed here), then wait for it to be gone; 0 or exit status 1. */
+static int down_stop_agent(const char *ifname, int fd)
 {
 	struct timespec tick = { 0, 50 * 1000 * 1000 };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char ifname[IFNAMSIZ];
-	int fd, waited;
+	int waited;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		usage_command(stderr, commands_find(argv[0]));
-		return 1;
-	}
-	if (arg_ifname("down", argv[1], ifname))
-		return 1;
-	fd = agent_connect(ifname);
-	/* No agent, but a dead one's tunnel and pins: removing those is what down is for. */
-	if ((fd == -ENOENT || fd == -ECONNREFUSED) && offload_cleanup_stale(ifname) == 0) {
-		printf("[#] xwg: %s down (removed what a dead agent left)\n", ifname);
-		return 0;
-	}
-	if (fd < 0)
-		return agent_connect_error(ifname, fd);
 	/* Close before signalling: the agent serves one connection at a time and would wait for ours. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
 		fprintf(stderr, "xwg: %s: cannot identify the agent's process\n", ifname);
@@ -450,8 +486,47 @@ static int cmd_down(int argc, char *argv[])
 		}
 		nanosleep(&tick, NULL);
 	}
-	printf("[#] xwg: %s down\n", ifname);
 	return 0;
+}
+
+/*
+ * wg-quick's down around the agent's: PreDown and SaveConfig while it runs, then the agent stops
+ * (taking the device and its routes), then routes in other tables, rules, firewall, DNS, PostDown.
+ */
+static int cmd_down(int argc, char *argv[])
+{
+	struct quick_down d;
+	char ifname[IFNAMSIZ];
+	int fd, claimed, ret = 0;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		usage_command(stderr, commands_find(argv[0]));
+		return 1;
+	}
+	if (arg_ifname("down", argv[1], ifname))
+		return 1;
+	fd = agent_connect(ifname);
+	if (fd < 0 && fd != -ENOENT && fd != -ECONNREFUSED)
+		return agent_connect_error(ifname, fd);
+	claimed = quick_down_claim(ifname, &d);
+	if (claimed < 0)
+		fprintf(stderr, "xwg: %s: cannot read %s/%s.state: %s\n", ifname, XWG_STATE_DIR, ifname,
+			strerror(-claimed));
+	if (claimed > 0)
+		quick_down_begin(&d, fd >= 0 ? down_getconf : NULL, ifname);
+	if (fd >= 0) {
+		ret = down_stop_agent(ifname, fd);
+	} else if (offload_cleanup_stale(ifname) == 0 || claimed > 0) {
+		/* No agent, but a dead one's tunnel and pins: removing those is what down is for. */
+		printf("[#] xwg: %s down (removed what a dead agent left)\n", ifname);
+	} else if (claimed <= 0) {
+		return agent_connect_error(ifname, fd);
+	}
+	if (claimed > 0)
+		quick_down_end(&d);
+	if (!ret && fd >= 0)
+		printf("[#] xwg: %s down\n", ifname);
+	return ret;
 }
 
 /* One interface into a buffer first, so an agent that vanishes mid-listing leaves no half object. */
@@ -547,6 +622,8 @@ static const struct command commands[] = {
 	  "CONFIG_FILE|INTERFACE [--mode auto|xdp|xdp-generic|tc|tun] [--foreground]" },
 	{ "down", cmd_down, "Stops the agent of an interface, which removes the interface",
 	  "INTERFACE|CONFIG_FILE" },
+	{ "strip", cmd_strip, "Prints the part of a configuration file that wg(8) understands (like wg-quick strip)",
+	  "CONFIG|IFNAME" },
 	{ "show", cmd_show, "Shows the state of one or all interfaces", "[INTERFACE|all|interfaces] [--json]" },
 	{ "run", cmd_run, "Runs an unconfigured interface for wg(8) to configure (like wireguard-go)",
 	  "[-f|--foreground] [--mode auto|xdp|xdp-generic|tc|tun] INTERFACE" },

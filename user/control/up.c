@@ -25,6 +25,7 @@
 #include "parallel.h"
 #include "xwg_maps.h"
 #include "peer.h"
+#include "quick.h"
 #include "uapi.h"
 
 /* A wedged agent must not hang the CLI forever (show, attach, detach, down). */
@@ -84,26 +85,6 @@ static int agent_parse_mode(const char *name, enum offload_mode *mode, const cha
 		return 0;
 	return agent_fail(err, errlen, 0, ifname,
 			  "unknown data path mode '%s' (auto, xdp, xdp-generic, tc or tun)", name);
-}
-
-/*
- * A /0 allowed IP means a default route through the tunnel, which only works with wg-quick's
- * fwmark policy routing (otherwise the encrypted packets would loop back into the tunnel).
- */
-static int agent_check_routes(const struct xwg_config *cfg, char *err, size_t errlen)
-{
-	char buf[64];
-
-	for (const struct xwg_config_peer *p = cfg->peers; p; p = p->next) {
-		for (size_t i = 0; i < p->n_allowed_ips; i++) {
-			if (p->allowed_ips[i].cidr)
-				continue;
-			prefix_format(buf, sizeof(buf), &p->allowed_ips[i]);
-			return agent_fail(err, errlen, 0, cfg->ifname,
-					  "AllowedIPs %s needs a default route, which xwg does not support yet", buf);
-		}
-	}
-	return 0;
 }
 
 static int agent_apply_peer(struct xwg_device *dev, const struct xwg_config_peer *cp, char *err, size_t errlen)
@@ -167,7 +148,7 @@ static int agent_apply_config(struct xwg_device *dev, const struct xwg_config *c
 	return 0;
 }
 
-/* The ip(8) half of wg-quick. Everything added here goes away with the TUN device. */
+/* Addresses, MTU, link up: what goes away with the TUN device. Routes and the rest are quick_up's. */
 static int agent_setup_links(struct xwg_device *dev, const struct xwg_config *cfg, int mtu,
 			     char *err, size_t errlen)
 {
@@ -187,15 +168,6 @@ static int agent_setup_links(struct xwg_device *dev, const struct xwg_config *cf
 	ret = nl_link_set_up(dev->ifindex, true);
 	if (ret)
 		return agent_fail(err, errlen, ret, dev->ifname, "cannot bring the interface up");
-	for (const struct xwg_config_peer *p = cfg->peers; p; p = p->next) {
-		for (size_t i = 0; i < p->n_allowed_ips; i++) {
-			ret = nl_route_add(dev->ifindex, &p->allowed_ips[i], 0);
-			if (ret) {
-				prefix_format(buf, sizeof(buf), &p->allowed_ips[i]);
-				return agent_fail(err, errlen, ret, dev->ifname, "cannot add route %s", buf);
-			}
-		}
-	}
 	return 0;
 }
 
@@ -282,9 +254,14 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 	enum offload_mode mode;
 	int ret;
 
+	/* Checked before: an existing interface here is a dead agent's, with its pins, being adopted. */
+	bool adopting = if_nametoindex(o->ifname) != 0;
+
 	ret = agent_parse_mode(o->mode, &mode, o->ifname, err, errlen);
 	if (!ret)
 		ret = agent_read_env(&tune, mode, o->ifname, err, errlen);
+	if (!ret && cfg)
+		ret = quick_pre_up(cfg, adopting, err, errlen);
 	if (ret)
 		return ret;
 	ret = device_init(dev, o->ifname, mtu);
@@ -317,6 +294,12 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 		goto err_uninit;
 	/* GRO'd datagrams suit the agent; a mode that decrypts at TC or generic XDP needs them single. */
 	device_set_udp_gro(dev, offload_active_mode(dev) == OFFLOAD_TUN || offload_hybrid(dev, NULL, NULL));
+	/* wg-quick's part last, on a working tunnel: DNS, routes and rules, firewall, PostUp. */
+	if (cfg) {
+		ret = quick_up(dev, cfg, adopting, err, errlen);
+		if (ret)
+			goto err_uninit;
+	}
 	return 0;
 
 err_uninit:
@@ -336,11 +319,35 @@ static void agent_block_signals(void)
 	device_block_signals(&mask);
 }
 
+/* The running configuration, for SaveConfig: the agent's own answer to a UAPI get. */
+static int agent_getconf(void *ctx, FILE *out)
+{
+	static const char req[] = "get=1\n\n";
+	FILE *in = fmemopen((void *)req, sizeof(req) - 1, "r");
+
+	if (!in)
+		return -errno;
+	uapi_serve(ctx, in, out);
+	fclose(in);
+	return 0;
+}
+
+/*
+ * Stopped by a signal: unless xwg down claimed the interface's wg-quick state first (and does the
+ * same around the agent's exit), the agent runs down itself: PreDown, SaveConfig, the device, the
+ * routes, rules and DNS, PostDown.
+ */
 static int agent_serve(struct xwg_device *dev)
 {
 	int ret = device_run(dev);
+	struct quick_down d;
+	int claimed = quick_down_claim(dev->ifname, &d);
 
+	if (claimed > 0)
+		quick_down_begin(&d, agent_getconf, dev);
 	device_uninit(dev);
+	if (claimed > 0)
+		quick_down_end(&d);
 	return ret;
 }
 
@@ -476,11 +483,6 @@ static int agent_precheck(const struct agent_opts *o, char *err, size_t errlen)
 	ret = agent_parse_mode(o->mode, &mode, o->ifname, err, errlen);
 	if (ret)
 		return ret;
-	if (o->cfg) {
-		ret = agent_check_routes(o->cfg, err, errlen);
-		if (ret)
-			return ret;
-	}
 	/* A tunnel left by an agent that died, with its BPF state pinned, is adopted, not refused. */
 	if (if_nametoindex(o->ifname) && !offload_has_pins(o->ifname))
 		return agent_fail(err, errlen, 0, o->ifname, "interface already exists");
