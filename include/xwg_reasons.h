@@ -17,6 +17,9 @@
  * The order is ABI (the xwg_reasons per-CPU array is indexed by it): append only.
  * AGENT_* are counted by the agent, not BPF, and shown with the rest: AGENT_NO_COUNTER keeps the
  * packet staged (the keypair is retired and a handshake started), AGENT_NO_REPLAY_CHECK drops it.
+ * AGENT_UNROUTABLE counts packets without peer or endpoint (BPF hands them up as TX_NO_PEER /
+ * TX_NO_ENDPOINT), AGENT_ICMP_UNREACH how many of them got a destination unreachable back; the
+ * rest were rate-limited or must not be answered (ICMP errors, fragments, multicast, ...).
  */
 #define XWG_REASONS(X)								\
 	X(OK,            DELIVER, "delivered to the tunnel")			\
@@ -54,7 +57,9 @@
 	X(TX_BULK,       AGENT,   "auto: GSO super-packet to the batched path")	\
 	X(RX_BULK,       AGENT,   "auto: bulk data message to the batched path")	\
 	X(INDEX_DROP,    DROP,    "auto: unknown receiver index dropped")	\
-	X(BAD_HEADER,    DROP,    "auto: truncated or unknown message dropped")
+	X(BAD_HEADER,    DROP,    "auto: truncated or unknown message dropped")	\
+	X(AGENT_UNROUTABLE, DROP, "agent: no peer or no endpoint, dropped")	\
+	X(AGENT_ICMP_UNREACH, DROP, "agent: of those, answered with ICMP unreachable")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {

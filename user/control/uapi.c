@@ -301,6 +301,8 @@ static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 	/* The agent's own fail-closed drops, next to BPF's. */
 	counts[XWG_R_AGENT_NO_COUNTER] += dev->tx_keypair_retired;
 	counts[XWG_R_AGENT_NO_REPLAY_CHECK] += dev->rx_replay_unchecked;
+	counts[XWG_R_AGENT_UNROUTABLE] += dev->tx_unroutable;
+	counts[XWG_R_AGENT_ICMP_UNREACH] += dev->icmp_unreach_sent;
 	for (unsigned int r = 0; r < XWG_R_MAX; r++)
 		if (counts[r])
 			fprintf(out, "xwg_reason=%s:%" PRIu64 "\n", xwg_reason_key(r), counts[r]);

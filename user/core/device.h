@@ -34,6 +34,7 @@ struct index_table {
 
 struct ratelimiter;
 struct vnet_gro;
+struct icmp_state;
 struct xwg_device;
 
 /*
@@ -99,6 +100,10 @@ struct xwg_device {
 	/* Fail-closed events, shown with the BPF reasons (AGENT_NO_COUNTER, AGENT_NO_REPLAY_CHECK). */
 	uint64_t tx_keypair_retired;	/* no send counter: keypair retired, packet kept staged */
 	uint64_t rx_replay_unchecked;	/* replay window unreachable: authenticated packet dropped */
+	/* No peer or no endpoint (AGENT_UNROUTABLE), and how many got an ICMP error (AGENT_ICMP_UNREACH). */
+	uint64_t tx_unroutable;
+	uint64_t icmp_unreach_sent;
+	struct icmp_state *icmp;	/* icmp_send.c: rate limit, tunnel addresses, IPv4 raw socket */
 };
 
 #define NSEC_PER_SEC 1000000000ULL

@@ -83,6 +83,12 @@ void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockad
 					  const void *local_addr, int local_ifindex);
 /* TUN (tun.c): hand one decrypted inner packet to the kernel; 0 or -errno. */
 int tun_write(struct xwg_device *dev, const void *pkt, size_t len);
+/*
+ * pkt, read from the TUN, has no peer for its destination, or its peer no endpoint: it is dropped,
+ * and the data plane (icmp_send.c) may answer the sender with a destination unreachable, as the
+ * kernel's WireGuard does. pkt is only read, and only during the call.
+ */
+void hooks_packet_unroutable(struct xwg_device *dev, const uint8_t *pkt, size_t len);
 /* Handshake load (device.c): true while more handshake messages arrive than we answer freely. */
 bool device_under_load(struct xwg_device *dev);
 

@@ -215,13 +215,27 @@ static struct peer *send_route(struct xwg_device *dev, const uint8_t *pkt, size_
 	return NULL;
 }
 
+/*
+ * No peer owns the destination, or the peer has no endpoint (never configured, never heard from):
+ * the packet is dropped, and the sender may hear so (hooks_packet_unroutable), like wg_xmit's
+ * icmp_ndo_send. True when that is the case.
+ */
+static bool send_unroutable(struct xwg_device *dev, const struct peer *peer, const uint8_t *pkt, size_t len)
+{
+	if (peer && peer->endpoint.addr.sa.sa_family)
+		return false;
+	dev->tx_unroutable++;
+	hooks_packet_unroutable(dev, pkt, len);
+	return true;
+}
+
 void send_packet_from_tun(struct xwg_device *dev, uint8_t *pkt, size_t len)
 {
 	struct peer *peer = send_route(dev, pkt, len);
 	struct noise_keypair *kp;
 	uint64_t counter;
 
-	if (!peer || !peer->endpoint.addr.sa.sa_family)
+	if (send_unroutable(dev, peer, pkt, len))
 		return;
 	kp = peer->keypairs.current_keypair;
 	/* Fast path: nothing queued ahead of us and a live session, so no copy into the staging ring. */
@@ -331,7 +345,7 @@ void send_packets_from_tun(struct xwg_device *dev, const struct iovec *pkts, uns
 		size_t len = pkts[i].iov_len;
 		struct peer *peer = send_route(dev, pkt, len);
 
-		if (!peer || !peer->endpoint.addr.sa.sa_family)
+		if (send_unroutable(dev, peer, pkt, len))
 			continue;
 		if (send_batch_add(dev, peer, pkt, len))
 			continue;

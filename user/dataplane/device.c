@@ -14,6 +14,7 @@
 #include "timers.h"
 #include "tun.h"
 #include "vnet.h"
+#include "icmp.h"
 
 /*
  * The agent answers handshakes synchronously, so its "queue" is the rate: past this many
@@ -128,6 +129,7 @@ void device_uninit(struct xwg_device *dev)
 	device_close_fd(&dev->signal_fd);
 	if (dev->ratelimiter)
 		ratelimiter_uninit(dev);
+	icmp_free(dev);
 	if (dev->index_table.slots)
 		index_table_free(&dev->index_table);
 	allowedips_free(&dev->allowedips);
