@@ -102,7 +102,7 @@ static bool icmp6_unspecified(const uint8_t *a)
 
 /*
  * Walks the extension headers to the upper layer. -EPERM for a non-first fragment or an ICMPv6
- * error (types below 128, RFC 4443 2.1), or when the chain cannot be followed within the packet.
+ * error (types below 128, RFC 4443 2.1), or when the chain runs past the packet.
  */
 static int icmp_walk6(const uint8_t *pkt, size_t len)
 {
@@ -136,7 +136,7 @@ static int icmp_walk6(const uint8_t *pkt, size_t len)
 		case IPPROTO_ICMPV6:
 			return off < len && pkt[off] >= 128 ? 0 : -EPERM;
 		default:
-			return 0;
+			return off <= len ? 0 : -EPERM;
 		}
 	}
 	return -EPERM;
