@@ -17,9 +17,9 @@
  * The order is ABI (the xwg_reasons per-CPU array is indexed by it): append only.
  * AGENT_* are counted by the agent, not BPF, and shown with the rest: AGENT_NO_COUNTER keeps the
  * packet staged (the keypair is retired and a handshake started), AGENT_NO_REPLAY_CHECK drops it.
- * AGENT_UNROUTABLE counts packets without peer or endpoint (BPF hands them up as TX_NO_PEER /
- * TX_NO_ENDPOINT), AGENT_ICMP_UNREACH how many of them got a destination unreachable back; the
- * rest were rate-limited or must not be answered (ICMP errors, fragments, multicast, ...).
+ * AGENT_UNROUTABLE counts unicast packets without peer or endpoint (BPF hands them up as
+ * TX_NO_PEER / TX_NO_ENDPOINT), AGENT_ICMP_UNREACH how many of them got a destination unreachable
+ * back; the rest were rate-limited or must not be answered (ICMP errors, later fragments, ...).
  */
 #define XWG_REASONS(X)								\
 	X(OK,            DELIVER, "delivered to the tunnel")			\

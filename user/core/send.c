@@ -216,6 +216,17 @@ static struct peer *send_route(struct xwg_device *dev, const uint8_t *pkt, size_
 }
 
 /*
+ * Multicast and broadcast: no peer by nature (the kernel's own MLD reports and router solicitations
+ * on an idle tunnel), so not counted as lost.
+ */
+static bool send_to_group(const uint8_t *pkt, size_t len)
+{
+	if (len >= sizeof(struct iphdr) && (pkt[0] >> 4) == 4)
+		return pkt[16] >= 224;
+	return len >= sizeof(struct ip6_hdr) && (pkt[0] >> 4) == 6 && pkt[24] == 0xff;
+}
+
+/*
  * No peer owns the destination, or the peer has no endpoint (never configured, never heard from):
  * the packet is dropped, and the sender may hear so (hooks_packet_unroutable), like wg_xmit's
  * icmp_ndo_send. True when that is the case.
@@ -224,7 +235,8 @@ static bool send_unroutable(struct xwg_device *dev, const struct peer *peer, con
 {
 	if (peer && peer->endpoint.addr.sa.sa_family)
 		return false;
-	dev->tx_unroutable++;
+	if (!send_to_group(pkt, len))
+		dev->tx_unroutable++;
 	hooks_packet_unroutable(dev, pkt, len);
 	return true;
 }
