@@ -8,7 +8,9 @@
 # Unreachable" (IPv4) and "Address unreachable" (IPv6), and so does an address owned by a peer that has
 # allowed IPs but no endpoint and was never heard from; a TCP connect there fails at once with "No route to
 # host"; the agent counts them (AGENT_UNROUTABLE, AGENT_ICMP_UNREACH in `xwg show --json`); pings to b work
-# before and after. A supported mode xwg refuses is a failure, a mode the machine lacks is skipped.
+# before and after. A host c behind a (a forwards) gets the same errors for its own pings: the IPv4 error
+# is routed there by a's stack, the IPv6 one forwarded from the tunnel.
+# A supported mode xwg refuses is a failure, a mode the machine lacks is skipped.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -18,6 +20,19 @@ lib_init
 need_cmd ping jq timeout
 need_impl xwg
 topo_create || { nok "topology"; lib_done; }
+
+# c: a host on a LAN behind a, routed through a into the tunnel.
+NS_C=$P-c C4=198.51.100.2 C6=2001:db8:c::2
+c_up() {
+	ns_create "$NS_C" || return 1
+	ip link add "${P}vc" netns "$NS_C" type veth peer name "${P}vac" netns "$NS_A" || return 1
+	ip -n "$NS_A" addr add 198.51.100.1/24 dev "${P}vac" && ip -n "$NS_A" addr add 2001:db8:c::1/64 dev "${P}vac" nodad &&
+		ip -n "$NS_C" addr add "$C4/24" dev "${P}vc" && ip -n "$NS_C" addr add "$C6/64" dev "${P}vc" nodad &&
+		ip -n "$NS_A" link set "${P}vac" up && ip -n "$NS_C" link set "${P}vc" up &&
+		ip -n "$NS_C" route add default via 198.51.100.1 && ip -n "$NS_C" -6 route add default via 2001:db8:c::1 &&
+		nsx "$NS_A" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+c_up || { nok "host behind a"; lib_done; }
 
 # unreach NS DST PATTERN: one ping to DST fails within its 2 s and prints PATTERN (the ICMP error's).
 unreach() {
@@ -72,6 +87,10 @@ run() {	# run N MODE
 		check_ge "$tag: BPF passed the no-endpoint packets up (TX_NO_ENDPOINT)" "$(reason "$n" TX_NO_ENDPOINT)" 2
 	fi
 	nsx "$NS_A" "$XWG" show "$ifa" | grep -E 'AGENT_|TX_NO' | sed 's/^/# /'
+	check "$tag: from c behind a, IPv4: Destination Host Unreachable" unreach "$NS_C" "$nopeer4" \
+		"From $(ovl4 "$n" a) icmp_seq=1 Destination Host Unreachable"
+	check "$tag: from c behind a, IPv6: Address unreachable" unreach "$NS_C" "$nopeer6" \
+		"From $(ovl6 "$n" a) icmp_seq=1 Destination unreachable: Address unreachable"
 	check "$tag: ping b (IPv4) still works" ping_ok "$NS_A" "$(ovl4 "$n" b)" 2
 	check "$tag: ping b (IPv6) still works" ping_ok "$NS_A" "$(ovl6 "$n" b)" 2
 	pair_down "$n"
