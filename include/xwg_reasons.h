@@ -58,8 +58,8 @@
 	X(RX_BULK,       AGENT,   "auto: bulk data message to the batched path")	\
 	X(INDEX_DROP,    DROP,    "auto: unknown receiver index dropped")	\
 	X(BAD_HEADER,    DROP,    "auto: truncated or unknown message dropped")	\
-	X(AGENT_UNROUTABLE, DROP, "agent: no peer or no endpoint, dropped")	\
-	X(AGENT_ICMP_UNREACH, DROP, "agent: of those, answered with ICMP unreachable")
+	X(AGENT_UNROUTABLE, DROP, "agent: no peer or endpoint, dropped")	\
+	X(AGENT_ICMP_UNREACH, DROP, "agent: ICMP unreachable sent")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {

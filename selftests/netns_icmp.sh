@@ -34,10 +34,10 @@ c_up() {
 }
 c_up || { nok "host behind a"; lib_done; }
 
-# unreach NS DST PATTERN: one ping to DST fails within its 2 s and prints PATTERN (the ICMP error's).
+# unreach NS DST PATTERN [PING-OPTION]: one ping to DST fails within its 2 s and prints PATTERN (the ICMP error's).
 unreach() {
 	local out
-	out=$(nsx "$1" ping -c1 -W2 "$2" 2>&1)
+	out=$(nsx "$1" ping -c1 -W2 ${4:-} "$2" 2>&1)
 	printf '%s\n' "$out"
 	printf '%s' "$out" | grep -q "$3"
 }
@@ -55,7 +55,7 @@ reason() {	# reason N KEY: a's counter KEY from xwg show --json
 }
 
 run() {	# run N MODE
-	local n=$1 mode=$2 tag="$2" ifa nopeer4 nopeer6 noep4 noep6
+	local n=$1 mode=$2 tag="$2" ifa nopeer4 nopeer6 noep4 noep6 before
 	if ! mode_supported "$mode"; then
 		skip "$tag" "this machine lacks mode $mode: $(mode_missing_why "$mode")"
 		return
@@ -81,6 +81,10 @@ run() {	# run N MODE
 	check "$tag: no endpoint, IPv6: Address unreachable" unreach "$NS_A" "$noep6" "Address unreachable"
 	check_ge "$tag: AGENT_UNROUTABLE counted" "$(reason "$n" AGENT_UNROUTABLE)" 5
 	check_ge "$tag: AGENT_ICMP_UNREACH counted" "$(reason "$n" AGENT_ICMP_UNREACH)" 5
+	# The subnet's broadcast address has no peer either, and must never be answered.
+	before=$(reason "$n" AGENT_ICMP_UNREACH)
+	check_fails "$tag: subnet broadcast: no error comes back" unreach "$NS_A" "10.78.$n.255" "Unreachable" -b
+	check_eq "$tag: ... and none was sent" "$before" "$(reason "$n" AGENT_ICMP_UNREACH)"
 	# In BPF modes xwg_tx hands them up rather than dropping them.
 	if [ "$mode" != tun ]; then
 		check_ge "$tag: BPF passed the no-peer packets up (TX_NO_PEER)" "$(reason "$n" TX_NO_PEER)" 3
