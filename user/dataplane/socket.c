@@ -156,18 +156,34 @@ int device_set_listen_port(struct xwg_device *dev, uint16_t port)
 	return ret;
 }
 
+/*
+ * The mark is what keeps policy routing (wg-quick's "not fwmark N table N") from sending the
+ * encrypted packets back into the tunnel, on both paths: the sockets get SO_MARK, and BPF marks
+ * what it redirects with the copy in its config map (xwg_dev_config.fwmark), rewritten at the end
+ * of the turn. A new mark may route differently: each peer's sticky source is forgotten and its
+ * endpoint published again, so the hop limit and the underlays are looked up with the new mark.
+ */
 int device_set_fwmark(struct xwg_device *dev, uint32_t fwmark)
 {
-	dev->fwmark = fwmark;
 	for (int i = 0; i < 2; i++) {
-		int fd = i ? dev->sock6 : dev->sock4;
+		int fd = i ? dev->sock6 : dev->sock4, ret;
 
-		if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
-			return -errno;
+		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) == 0)
+			continue;
+		ret = -errno;
+		/* Fail closed: both sockets keep the mark BPF and the other socket still use. */
+		if (i && dev->sock4 >= 0)
+			setsockopt(dev->sock4, SOL_SOCKET, SO_MARK, &dev->fwmark, sizeof(dev->fwmark));
+		return ret;
 	}
-	/* A new mark may route differently: forget the cached source addresses. */
-	for (struct peer *p = dev->peers; p; p = p->next_peer)
+	if (dev->fwmark == fwmark)
+		return 0;	/* same routes as before: keep the learned sources */
+	dev->fwmark = fwmark;
+	dev->config_changed = true;
+	for (struct peer *p = dev->peers; p; p = p->next_peer) {
 		p->endpoint.src_valid = false;
+		hooks_peer_changed(p, PUBLISH_ENDPOINT);
+	}
 	return 0;
 }
 
