@@ -32,6 +32,9 @@ need_impl xwg wireguard-go
 # The kernel's module would take the interface from the userspace implementation.
 [ -e /sys/module/wireguard ] && skip_all "the wireguard kernel module is loaded: wg-quick would not run xwg-run"
 topo_create || { nok "topology"; lib_done; }
+# Before the first snapshot: the veth's IPv6 link-local address (and its local route) settles.
+wait_for 10 sh -c "ip -n '$NS_A' -6 addr show dev '$VETH_A' scope link | grep -q fe80 &&
+	! ip -n '$NS_A' -6 addr show dev '$VETH_A' | grep -q tentative" || say "link-local address not ready"
 # The link the Makefile installs (make install); the agent's name is then xwg-run.
 ln -s "$XWG" "$T_TMP/xwg-run"
 
@@ -87,7 +90,9 @@ peer_json() {	# peer_json FIELD: one field of the client's peer in `xwg show --j
 }
 
 cap_start() {	# cap_start NAME IF FILTER: a capture in the client namespace; sets CAP_PID
-	nsx "$NS_A" tcpdump -nn -U -i "$2" -w "$T_TMP/$1.pcap" "$3" 2>"$T_TMP/$1.err" &
+	# Not through nsx: $! must be tcpdump itself (ip netns exec execs it), or kill_pid would miss it.
+	rm -f "$T_TMP/$1.pcap"
+	ip netns exec "$NS_A" tcpdump -nn -U -i "$2" -w "$T_TMP/$1.pcap" "$3" 2>"$T_TMP/$1.err" &
 	CAP_PID=$!
 	T_PIDS+=("$CAP_PID")
 	wait_for 5 grep -q "listening on" "$T_TMP/$1.err"
@@ -95,6 +100,33 @@ cap_start() {	# cap_start NAME IF FILTER: a capture in the client namespace; set
 
 cap_count() {	# cap_count NAME [FILTER]: packets in the capture matching FILTER
 	tcpdump -nn -r "$T_TMP/$1.pcap" ${2:+"$2"} 2>/dev/null | wc -l
+}
+
+# fwmark_live TAG DATAPATH: `wg set IF fwmark` on the live tunnel, with a rule that routes the new mark
+# to the endpoint with hop limit 33. Every data packet on the underlay must then carry TTL 33: BPF
+# republished its mark, endpoint and hop limit (with the old ones it would keep TTL 64).
+fwmark_live() {
+	local tag=$1 want=$2 n n33 tx0 tx1 ok_set=0
+	nsx "$NS_A" ip -4 rule add fwmark 0xca6d lookup 100 pref 90 &&
+		nsx "$NS_A" ip -4 route add "$UB4/32" dev "$VETH_A" table 100 hoplimit 33 &&
+		wg set "$IF_C" fwmark 0xca6d && ok_set=1
+	check_eq "$tag: wg set fwmark 0xca6d on the live tunnel (and a rule for it)" 1 "$ok_set"
+	if [ $ok_set = 1 ] && cap_start mark "$VETH_A" "udp and dst host $UB4 and dst port $SPORT and udp[8] = 4"; then
+		tx0=$(peer_json bpf_tx_packets)
+		check "$tag: ping $BEHIND4 with the new fwmark" ping_ok "$NS_A" "$BEHIND4" 5
+		tx1=$(peer_json bpf_tx_packets)
+		sleep 0.2
+		kill_pid "$CAP_PID"
+		n=$(cap_count mark) n33=$(cap_count mark 'ip[8] = 33')
+		check_ge "$tag: data packets left on the underlay with the new mark" "$n" 5
+		check_eq "$tag: every one has the hop limit of the new mark's route" "$n" "$n33"
+		[ "$want" = tun ] ||
+			check_ge "$tag: BPF encrypted them under the new mark (bpf tx +$((tx1 - tx0)))" $((tx1 - tx0)) 3
+	fi
+	# Back to wg-quick's mark: its down finds its rules by it.
+	check "$tag: wg set fwmark back to 51820" wg set "$IF_C" fwmark 51820
+	nsx "$NS_A" ip -4 route del "$UB4/32" dev "$VETH_A" table 100
+	nsx "$NS_A" ip -4 rule del fwmark 0xca6d lookup 100 pref 90
 }
 
 # run_mode MODE SERVER-IMPL: one client up/down against the running server.
@@ -159,6 +191,7 @@ run_mode() {
 			check_ge "$tag: bulk was encrypted in BPF (bpf tx +$((b_tx1 - b_tx0)))" $((b_tx1 - b_tx0)) 1000
 		fi ;;
 	esac
+	fwmark_live "$tag" "$want"
 	out=$(nsx "$NS_A" wg-quick down "$CONF_C" 2>&1); rc=$?
 	check_eq "$tag: wg-quick down" 0 "$rc"
 	[ $rc = 0 ] || printf '%s\n' "$out" | tail -n 10 | sed 's/^/#   /'
@@ -195,7 +228,7 @@ run_mode() {
 if ! inst_up xwg "$NS_B" "$IF_S"; then
 	nok "xwg server comes up"; lib_done
 fi
-for mode in auto tun tc xdp xdp-generic; do
+for mode in ${WGQ_MODES:-auto tun tc xdp xdp-generic}; do
 	if ! mode_supported "$mode"; then
 		skip "wg-quick [mode $mode]" "$(mode_missing_why "$mode")"
 		continue
