@@ -435,6 +435,58 @@ static struct xwg_dev_config config_of(struct xwg_device *dev)
 }
 
 /*
+ * wg set fwmark (wg-quick's policy routing): BPF marks its packets with the new value, and each
+ * endpoint is published again without its learned source, so that its route, hop limit and
+ * underlay are looked up under the new mark. The same mark again changes nothing.
+ */
+static void test_fwmark(void)
+{
+	struct sockaddr_in ep = { .sin_family = AF_INET, .sin_port = htons(51820) };
+	struct xwg_device dev;
+	struct xwg_peer val;
+	struct peer *peer;
+
+	dev_setup(&dev);
+	if (offload_setup(&dev)) {
+		TEST_FAIL("cannot load rx.bpf.o: %s", strerror(errno));
+		return;
+	}
+	peer = peer_create(&dev, (const uint8_t[32]){ 7, 7, 7 });
+	ASSERT_TRUE(peer != NULL);
+	inet_pton(AF_INET, "192.0.2.7", &ep.sin_addr);
+	peer_set_endpoint(peer, (struct sockaddr *)&ep);
+	dev.config_changed = true;
+	offload_publish(&dev);
+	ASSERT_EQ(config_of(&dev).fwmark, 0);
+	/* A source the receive path learned, published. */
+	peer->endpoint.src_valid = true;
+	peer->endpoint.src_ifindex = 1;
+	inet_pton(AF_INET, "192.0.2.1", &peer->endpoint.src4);
+	hooks_peer_changed(peer, PUBLISH_ENDPOINT);
+	offload_publish(&dev);
+	ASSERT_TRUE(peer_entry(&dev, peer, &val));
+	ASSERT_EQ(val.endpoint.ifindex, 1);
+
+	ASSERT_EQ(device_set_fwmark(&dev, 51820), 0);
+	ASSERT_TRUE(dev.config_changed);
+	ASSERT_TRUE(peer->publish & PUBLISH_ENDPOINT);
+	ASSERT_FALSE(peer->endpoint.src_valid);
+	offload_publish(&dev);
+	ASSERT_EQ(config_of(&dev).fwmark, 51820);
+	ASSERT_TRUE(peer_entry(&dev, peer, &val));
+	ASSERT_EQ(val.endpoint.ifindex, 0);
+	ASSERT_MEMEQ(val.endpoint.local, (uint8_t[16]){ 0 }, 16);
+	ASSERT_MEMEQ(val.endpoint.addr, &ep.sin_addr, 4);
+
+	peer->endpoint.src_valid = true;
+	ASSERT_EQ(device_set_fwmark(&dev, 51820), 0);
+	ASSERT_FALSE(dev.config_changed);
+	ASSERT_EQ(peer->publish, 0);
+	ASSERT_TRUE(peer->endpoint.src_valid);
+	dev_teardown(&dev);
+}
+
+/*
  * auto: the config map says hybrid, with the receive threshold; a new keypair is in the map as
  * soon as the session begins (before the response that lets the peer use it leaves), and unknown
  * indices are dropped only while every keypair the agent holds is in the map.
@@ -506,5 +558,6 @@ int main(void)
 	RUN_TEST(test_adopt);
 	RUN_TEST(test_timers_see_bpf);
 	RUN_TEST(test_hybrid);
+	RUN_TEST(test_fwmark);
 	return TEST_SUMMARY();
 }

@@ -464,10 +464,14 @@ void offload_underlay_follow(struct xwg_device *dev, const struct endpoint *ep)
 		return;
 	if (ep->src_valid && ep->src_ifindex > 0 && offload_find_underlay(o, ep->src_ifindex) >= 0)
 		return;
-	if (!ep->src_valid && !memcmp(&o->followed, &ep->addr, sizeof(o->followed)))
+	/* A new fwmark may route the same endpoint elsewhere (policy routing): look it up again. */
+	if (!ep->src_valid && !memcmp(&o->followed, &ep->addr, sizeof(o->followed)) &&
+	    o->followed_fwmark == dev->fwmark)
 		return;
-	if (!ep->src_valid)
+	if (!ep->src_valid) {
 		memcpy(&o->followed, &ep->addr, sizeof(o->followed));
+		o->followed_fwmark = dev->fwmark;
+	}
 	c.o = o;
 	c.tun = dev->ifindex;
 	offload_cand_endpoint(dev, ep, &c);

@@ -92,6 +92,7 @@ struct offload {
 	int disp_slot;			/* -1 until this interface joined the dispatcher */
 	int disp_ports, disp_progs, disp_prog;	/* its pinned maps and program, -1 when closed */
 	struct sockaddr_in6 followed;	/* the last endpoint offload_underlay_follow looked up */
+	uint32_t followed_fwmark;	/* ... and the fwmark its route was looked up with */
 	bool pinned;			/* the maps are pinned under the interface's directory */
 	struct peer *by_id[XWG_MAX_PEERS];
 	struct offload_slot *slots;	/* XWG_MAX_PEERS of them, by peer id */
