@@ -35,6 +35,8 @@ topo_create || { nok "topology"; lib_done; }
 # Before the first snapshot: the veth's IPv6 link-local address (and its local route) settles.
 wait_for 10 sh -c "ip -n '$NS_A' -6 addr show dev '$VETH_A' scope link | grep -q fe80 &&
 	! ip -n '$NS_A' -6 addr show dev '$VETH_A' | grep -q tentative" || say "link-local address not ready"
+# Where the namespace's XDP dispatcher is pinned while an xwg interface of it uses one.
+NS_DIR=netns:$(nsx "$NS_A" stat -L -c %i /proc/self/ns/net)
 # The link the Makefile installs (make install); the agent's name is then xwg-run.
 ln -s "$XWG" "$T_TMP/xwg-run"
 
@@ -211,6 +213,7 @@ run_mode() {
 	check_eq "$tag: no xwg agent is left" "" "$(agents "$NS_A" | tr '\n' ' ')"
 	check "$tag: no socket is left" test ! -e "$RUNDIR/$IF_C.sock"
 	check "$tag: no BPF pin of $IF_C is left" test ! -e "$BPFFS_DIR/$IF_C"
+	check "$tag: no dispatcher pins of the client namespace are left" test ! -e "$BPFFS_DIR/$NS_DIR"
 	after=$(state_dump)
 	# wg-quick sets src_valid_mark=1 for its rules and, like on any host, leaves it set.
 	out=$(diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") |
