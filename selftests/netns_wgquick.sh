@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # The real wg-quick(8) with xwg-run as its userspace implementation: a full tunnel (0.0.0.0/0, ::/0) in every mode.
-# xwg-timeout: 600
+# xwg-timeout: 300
 #
 # Server (namespace b): xwg (`xwg up`), later once Debian's wireguard-go, with addresses that exist only
 # behind it (on its loopback: 198.51.100.7/32, 2001:db8:99::7/128). Client (namespace a):
@@ -11,9 +11,10 @@
 #   - before up, the client has no route to the addresses behind the server;
 #   - after up: the data path is the one asked for; ping v4 and v6 reach the addresses behind the
 #     server; handshakes and data leave as UDP to the endpoint on the underlay veth, none goes back into
-#     the tunnel, and the tunnel's tx counters stay those of the few packets sent (no loop); in BPF
-#     modes the peer's "in BPF" counters move both ways; an iperf3 run moves MBs (in auto also through
-#     the agent's batched path, in tun all of it);
+#     the tunnel, and the peer's tx bytes stay those of the few packets sent (no loop); in BPF modes the
+#     peer's "in BPF" counters move both ways; an iperf3 run moves MBs (in auto also through the agent's
+#     batched path, in tun all of it); a new fwmark set on the live tunnel (with a rule routing it to the
+#     endpoint with hop limit 33) is obeyed at once: every data packet leaves with TTL 33, BPF's too;
 #   - after down: ip rules, every routing table, the nftables ruleset and the sysctls equal what they
 #     were before up (apart from src_valid_mark=1, which wg-quick sets and by design never undoes), and
 #     no xwg process, socket or BPF pin of the interface is left, nor anything attached to the underlay.
@@ -27,7 +28,7 @@ IPERF_SECS=${IPERF_SECS:-2}
 MIN_BULK=$((4 << 20))		# bytes the iperf3 run must move, at the least
 
 lib_init
-need_cmd wg-quick nft sysctl tcpdump iperf3 jq ping
+need_cmd wg-quick nft sysctl tcpdump iperf3 jq ping bpftool
 need_impl xwg wireguard-go
 # The kernel's module would take the interface from the userspace implementation.
 [ -e /sys/module/wireguard ] && skip_all "the wireguard kernel module is loaded: wg-quick would not run xwg-run"
@@ -72,8 +73,7 @@ state_dump() {
 		echo "== nft"; nsx "$NS_A" nft list ruleset
 		echo "== sysctl"; nsx "$NS_A" sysctl net.ipv4.conf net.ipv6.conf net.ipv4.ip_forward 2>/dev/null
 		echo "== links"; nsx "$NS_A" ip -br link | awk '{ print $1 }'
-		echo "== underlay"; nsx "$NS_A" ip -d link show "$VETH_A" | grep -Eo 'prog/xdp[^ ]*|xdp[a-z]* '
-		nsx "$NS_A" tc filter show dev "$VETH_A" ingress; nsx "$NS_A" tc filter show dev "$VETH_A" egress
+		echo "== underlay"; nsx "$NS_A" bpftool net show dev "$VETH_A"	# XDP and tc programs
 	} 2>&1
 }
 
@@ -93,8 +93,9 @@ peer_json() {	# peer_json FIELD: one field of the client's peer in `xwg show --j
 
 cap_start() {	# cap_start NAME IF FILTER: a capture in the client namespace; sets CAP_PID
 	# Not through nsx: $! must be tcpdump itself (ip netns exec execs it), or kill_pid would miss it.
+	# --immediate-mode: a packet still in the kernel's capture ring when tcpdump is stopped is lost.
 	rm -f "$T_TMP/$1.pcap"
-	ip netns exec "$NS_A" tcpdump -nn -U -i "$2" -w "$T_TMP/$1.pcap" "$3" 2>"$T_TMP/$1.err" &
+	ip netns exec "$NS_A" tcpdump -nn -U --immediate-mode -i "$2" -w "$T_TMP/$1.pcap" "$3" 2>"$T_TMP/$1.err" &
 	CAP_PID=$!
 	T_PIDS+=("$CAP_PID")
 	wait_for 5 grep -q "listening on" "$T_TMP/$1.err"
@@ -172,6 +173,9 @@ run_mode() {
 	tx1=$(wg show "$IF_C" transfer | cut -f3)
 	check_re "$tag: the peer's tx bytes are those of a few packets ($tx1)" '^[0-9]{3,4}$' "$tx1"
 	if [ "$want" != tun ]; then
+		# XDP shows in bpftool net (what the dump after down compares); this bpftool lists no TCX.
+		[ "$want" = tc ] || check_re "$tag: an XDP program is on the underlay (bpftool net)" \
+			"^$VETH_A\\([0-9]+\\) (driver|generic) id [0-9]+" "$(nsx "$NS_A" bpftool net show dev "$VETH_A")"
 		b_rx1=$(peer_json bpf_rx_packets) b_tx1=$(peer_json bpf_tx_packets)
 		check_ge "$tag: pings were encrypted in BPF (bpf tx packets +$((b_tx1 - b_tx0)))" $((b_tx1 - b_tx0)) 5
 		check_ge "$tag: replies were decrypted in BPF (bpf rx packets +$((b_rx1 - b_rx0)))" $((b_rx1 - b_rx0)) 5
