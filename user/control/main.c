@@ -455,33 +455,44 @@ static int down_getconf(void *ctx, FILE *out)
 	if (n < 0)
 		ret = -errno;
 	close(fd);
+	crypto_zero(buf, sizeof(buf));	/* the reply holds the private key */
 	return ret;
 }
 
-/* SIGTERM to the agent behind fd (closed here), then wait for it to be gone; 0 or exit status 1. */
-static int down_stop_agent(const char *ifname, int fd)
+/*
+ * The pid of the agent behind fd, which is closed here: the agent serves one connection at a time,
+ * and PreDown hooks and SaveConfig talk to it before it is stopped. 0 or exit status 1.
+ */
+static int down_agent_pid(const char *ifname, int fd, pid_t *pid)
 {
-	struct timespec tick = { 0, 50 * 1000 * 1000 };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	int waited;
+	int ret = 0;
 
-	/* Close before signalling: the agent serves one connection at a time and would wait for ours. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
 		fprintf(stderr, "xwg: %s: cannot identify the agent's process\n", ifname);
-		close(fd);
-		return 1;
+		ret = 1;
 	}
 	close(fd);
-	if (kill(cred.pid, SIGTERM) < 0) {
-		fprintf(stderr, "xwg: %s: cannot stop the agent (pid %d): %s\n", ifname, (int)cred.pid,
+	*pid = ret ? 0 : cred.pid;
+	return ret;
+}
+
+/* SIGTERM to the agent, then wait for it to be gone; 0 or exit status 1. */
+static int down_stop_agent(const char *ifname, pid_t pid)
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	int waited;
+
+	if (kill(pid, SIGTERM) < 0) {
+		fprintf(stderr, "xwg: %s: cannot stop the agent (pid %d): %s\n", ifname, (int)pid,
 			strerror(errno));
 		return 1;
 	}
-	for (waited = 0; process_alive(cred.pid); waited += 50) {
+	for (waited = 0; process_alive(pid); waited += 50) {
 		if (waited >= DOWN_TIMEOUT_MS) {
 			fprintf(stderr, "xwg: %s: the agent (pid %d) did not stop within %d seconds\n", ifname,
-				(int)cred.pid, DOWN_TIMEOUT_MS / 1000);
+				(int)pid, DOWN_TIMEOUT_MS / 1000);
 			return 1;
 		}
 		nanosleep(&tick, NULL);
@@ -498,6 +509,7 @@ static int cmd_down(int argc, char *argv[])
 	struct quick_down d;
 	char ifname[IFNAMSIZ];
 	int fd, claimed, ret = 0;
+	pid_t pid = 0;
 
 	if (argc != 2 || argv[1][0] == '-') {
 		usage_command(stderr, commands_find(argv[0]));
@@ -508,6 +520,8 @@ static int cmd_down(int argc, char *argv[])
 	fd = agent_connect(ifname);
 	if (fd < 0 && fd != -ENOENT && fd != -ECONNREFUSED)
 		return agent_connect_error(ifname, fd);
+	if (fd >= 0 && down_agent_pid(ifname, fd, &pid))
+		return 1;
 	claimed = quick_down_claim(ifname, &d);
 	if (claimed < 0)
 		fprintf(stderr, "xwg: %s: cannot read %s/%s.state: %s\n", ifname, XWG_STATE_DIR, ifname,
@@ -515,7 +529,7 @@ static int cmd_down(int argc, char *argv[])
 	if (claimed > 0)
 		quick_down_begin(&d, fd >= 0 ? down_getconf : NULL, ifname);
 	if (fd >= 0) {
-		ret = down_stop_agent(ifname, fd);
+		ret = down_stop_agent(ifname, pid);
 	} else if (offload_cleanup_stale(ifname) == 0 || claimed > 0) {
 		/* No agent, but a dead one's tunnel and pins: removing those is what down is for. */
 		printf("[#] xwg: %s down (removed what a dead agent left)\n", ifname);

@@ -129,31 +129,80 @@ static char *quick_hook_expand(const char *cmd, const char *ifname)
 	return out;
 }
 
-/* bash -c CMD with default signal handling (the agent blocks its stop signals); its exit status. */
-static int quick_hook_spawn(const char *cmd)
+int quick_spawn(char *const argv[], const char *input)
 {
-	char *argv[] = { "bash", "-c", (char *)cmd, NULL };
+	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	int status, ret;
+	int status, ret, pipefd[2] = { -1, -1 };
+	size_t len = input ? strlen(input) : 0, done = 0;
 	pid_t pid;
 
+	if (input && pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
 	sigemptyset(&none);
 	sigfillset(&all);
 	ret = posix_spawnattr_init(&attr);
 	if (ret)
-		return -ret;
+		goto out_pipe;
+	ret = posix_spawn_file_actions_init(&fa);
+	if (ret)
+		goto out_attr;
+	/* The agent blocks its stop signals and ignores SIGPIPE: the child gets the defaults back. */
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	ret = posix_spawnp(&pid, "bash", NULL, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
+	if (input)
+		ret = posix_spawn_file_actions_adddup2(&fa, pipefd[0], STDIN_FILENO);
+	if (!ret)
+		ret = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
 	if (ret)
-		return -ret;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
+		goto out_attr;
+	if (input) {
+		close(pipefd[0]);
+		pipefd[0] = -1;
+		/* A child that exits without reading gets EPIPE here (SIGPIPE is ignored): its status tells. */
+		while (done < len) {
+			ssize_t n = write(pipefd[1], input + done, len - done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			done += (size_t)n;
+		}
+		close(pipefd[1]);
+		pipefd[1] = -1;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			ret = errno;
+			goto out_attr;
+		}
+	}
+	posix_spawnattr_destroy(&attr);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+
+out_attr:
+	posix_spawnattr_destroy(&attr);
+out_pipe:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	return -ret;
+}
+
+/*
+ * bash as wg-quick runs a hook: inside its own "set -e -o pipefail" and extglob shell, so a hook
+ * "false; true" fails under xwg as it does under wg-quick.
+ */
+static int quick_hook_spawn(const char *cmd)
+{
+	char *argv[] = { "bash", "-e", "-o", "pipefail", "-O", "extglob", "-c", (char *)cmd, NULL };
+
+	return quick_spawn(argv, NULL);
 }
 
 int quick_hooks_run(const struct xwg_config *cfg, enum xwg_hook which, char *err, size_t errlen)

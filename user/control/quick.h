@@ -68,6 +68,13 @@ int quick_down_claim(const char *ifname, struct quick_down *d);
 void quick_down_begin(struct quick_down *d, int (*getconf)(void *ctx, FILE *out), void *ctx);
 void quick_down_end(struct quick_down *d);
 
+/*
+ * Runs argv[0] (looked up on PATH) with argv, no shell, input (if not NULL) on its stdin, and the
+ * default signal mask and dispositions. Its exit status (128 + signal if killed), or -errno if it
+ * could not be started.
+ */
+int quick_spawn(char *const argv[], const char *input);
+
 /* Hooks of one kind, in file order, each through "bash -c" with %i replaced by the interface name. */
 int quick_hooks_run(const struct xwg_config *cfg, enum xwg_hook which, char *err, size_t errlen);
 

@@ -28,6 +28,7 @@
 struct show_peer {
 	uint8_t public_key[32];
 	bool has_psk;
+	uint8_t psk[32];		/* kept for show_conf only */
 	char endpoint[80];		/* "" = none */
 	int64_t handshake_sec;		/* 0 = never */
 	uint64_t rx_bytes, tx_bytes;
@@ -52,6 +53,7 @@ struct show_reason {
 
 struct show_device {
 	bool has_key;
+	uint8_t private_key[32];	/* kept for show_conf only */
 	uint8_t public_key[32];
 	uint32_t listen_port, fwmark;
 	char mode[32];			/* "" = the server did not say (not xwg) */
@@ -106,9 +108,15 @@ static int show_add_peer(struct show_device *d, const char *hex)
 	if (d->n_peers == d->cap_peers) {
 		size_t cap = d->cap_peers ? d->cap_peers * 2 : 8;
 
-		p = realloc(d->peers, cap * sizeof(*p));
+		/* Not realloc(): the old array holds preshared keys and must be wiped, not just freed. */
+		p = malloc(cap * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
+		if (d->peers) {
+			memcpy(p, d->peers, d->n_peers * sizeof(*p));
+			crypto_zero(d->peers, d->cap_peers * sizeof(*p));
+			free(d->peers);
+		}
 		d->peers = p;
 		d->cap_peers = cap;
 	}
@@ -203,15 +211,13 @@ static int show_add_reason(struct show_device *d, const char *value)
 
 static int show_device_line(struct show_device *d, const char *key, const char *value)
 {
-	uint8_t priv[32];
 	int ret;
 
 	if (!strcmp(key, "private_key")) {
-		if (key_from_hex(priv, value))
+		if (key_from_hex(d->private_key, value))
 			return -EPROTO;
-		d->has_key = !crypto_is_zero(priv, sizeof(priv));
-		ret = d->has_key ? curve25519_generate_public(d->public_key, priv) : 0;
-		crypto_zero(priv, sizeof(priv));
+		d->has_key = !crypto_is_zero(d->private_key, sizeof(d->private_key));
+		ret = d->has_key ? curve25519_generate_public(d->public_key, d->private_key) : 0;
 		return ret ? -EPROTO : 0;
 	}
 	if (!strcmp(key, "listen_port"))
@@ -257,14 +263,12 @@ static int show_device_line(struct show_device *d, const char *key, const char *
 
 static int show_peer_line(struct show_peer *p, const char *key, const char *value)
 {
-	uint8_t psk[32];
 	uint64_t v;
 
 	if (!strcmp(key, "preshared_key")) {
-		if (key_from_hex(psk, value))
+		if (key_from_hex(p->psk, value))
 			return -EPROTO;
-		p->has_psk = !crypto_is_zero(psk, sizeof(psk));
-		crypto_zero(psk, sizeof(psk));
+		p->has_psk = !crypto_is_zero(p->psk, sizeof(p->psk));
 		return 0;
 	}
 	if (!strcmp(key, "endpoint")) {
@@ -358,12 +362,15 @@ static int show_read_reply(struct show_device *d, FILE *in)
 	return ret < 0 ? ret : 0;
 }
 
+/* The private and preshared keys were in here. */
 static void show_device_free(struct show_device *d)
 {
 	for (size_t i = 0; i < d->n_peers; i++)
 		free(d->peers[i].allowed);
+	if (d->peers)
+		crypto_zero(d->peers, d->cap_peers * sizeof(*d->peers));
 	free(d->peers);
-	memset(d, 0, sizeof(*d));
+	crypto_zero(d, sizeof(*d));
 }
 
 static void show_connect_error(const char *ifname, int err)
@@ -732,6 +739,61 @@ int show_print(const char *ifname, bool json, FILE *out)
 	if (fflush(out) || ferror(out))
 		ret = -EIO;
 out:
+	show_device_free(&d);
+	return ret;
+}
+
+/* ---- the configuration file (wg showconf) ---- */
+
+static void show_conf_key(FILE *out, const char *name, const uint8_t key[32])
+{
+	char b64[KEY_B64_LEN + 1];
+
+	key_to_base64(b64, key);
+	fprintf(out, "%s = %s\n", name, b64);
+	crypto_zero(b64, sizeof(b64));
+}
+
+static void show_conf_print(FILE *out, const struct show_device *d, const char *interface_extra)
+{
+	fprintf(out, "[Interface]\n%s", interface_extra ? interface_extra : "");
+	if (d->listen_port)
+		fprintf(out, "ListenPort = %u\n", d->listen_port);
+	if (d->fwmark)
+		fprintf(out, "FwMark = 0x%x\n", d->fwmark);
+	if (d->has_key)
+		show_conf_key(out, "PrivateKey", d->private_key);
+	for (size_t i = 0; i < d->n_peers; i++) {
+		const struct show_peer *p = &d->peers[i];
+
+		fprintf(out, "\n[Peer]\n");
+		show_conf_key(out, "PublicKey", p->public_key);
+		if (p->has_psk)
+			show_conf_key(out, "PresharedKey", p->psk);
+		for (size_t j = 0; j < p->n_allowed; j++)
+			fprintf(out, "%s%s", j ? ", " : "AllowedIPs = ", p->allowed[j]);
+		if (p->n_allowed)
+			fputc('\n', out);
+		if (p->endpoint[0])
+			fprintf(out, "Endpoint = %s\n", p->endpoint);
+		if (p->keepalive)
+			fprintf(out, "PersistentKeepalive = %u\n", p->keepalive);
+	}
+}
+
+int show_conf(FILE *in, const char *interface_extra, FILE *out)
+{
+	struct show_device d = { 0 };
+	int ret;
+
+	ret = show_read_reply(&d, in);
+	if (!ret && d.server_errno)
+		ret = d.server_errno;
+	if (!ret) {
+		show_conf_print(out, &d, interface_extra);
+		if (fflush(out) || ferror(out))
+			ret = -EIO;
+	}
 	show_device_free(&d);
 	return ret;
 }
