@@ -127,6 +127,43 @@ run_mode() {
 	check_gone "$m: DNS without resolvconf: nothing left" "$ifn"
 	check_eq "$m: DNS without resolvconf: resolv.conf untouched" "$RESOLV_BEFORE" "$(in_rc cat /etc/resolv.conf)"
 
+	# ---- DNS through resolvectl when there is no resolvconf (a stub that logs its arguments; this
+	# machine has no systemd-resolved). Down leaves it to resolved, which forgets a link that is gone;
+	# an up that fails later reverts while the link is still there.
+	mkdir -p "$T_TMP/ctlbin"
+	printf '#!/bin/sh\necho "$*" >>%s\n' "$T_TMP/resolvectl.log" >"$T_TMP/ctlbin/resolvectl"
+	chmod 0755 "$T_TMP/ctlbin/resolvectl"
+	: >"$T_TMP/resolvectl.log"
+	if in_rc ip netns exec "$NS_A" env PATH="$T_TMP/ctlbin" "$XWG" up "$(conf_path "$ifn")" "${margs[@]}" \
+		>"$T_TMP/$ifn.ctl" 2>&1; then
+		ok "$m: DNS through resolvectl: xwg up"
+		check_eq "$m: DNS through resolvectl: servers, then search domains" \
+			"$(printf 'dns %s 10.79.0.53 fd79::53\ndomain %s corp.example lab.example' "$ifn" "$ifn")" \
+			"$(cat "$T_TMP/resolvectl.log")"
+		check_eq "$m: DNS through resolvectl: the state records it" "dns.resolvectl=$ifn" \
+			"$(grep '^dns\.' "/run/xwg/$ifn.state" 2>&1)"
+		check "$m: DNS through resolvectl: xwg down" down "$ifn"
+		check_gone "$m: DNS through resolvectl: nothing left" "$ifn"
+	else
+		nok "$m: DNS through resolvectl: xwg up"; show_file "$T_TMP/$ifn.ctl"
+		down "$ifn"
+	fi
+	cp "$(conf_path "$ifn")" "$T_TMP/$ifn.conf.orig"
+	sed -i 's/^\[Interface\]$/&\nPostUp = exit 7/' "$(conf_path "$ifn")"
+	: >"$T_TMP/resolvectl.log"
+	if in_rc ip netns exec "$NS_A" env PATH="$T_TMP/ctlbin:/usr/bin" "$XWG" up "$(conf_path "$ifn")" "${margs[@]}" \
+		>"$T_TMP/$ifn.ctl" 2>&1; then
+		nok "$m: DNS through resolvectl, failing PostUp: xwg up fails"
+		down "$ifn"
+	else
+		ok "$m: DNS through resolvectl, failing PostUp: xwg up fails"
+	fi
+	check_eq "$m: DNS through resolvectl, failing PostUp: reverted" \
+		"$(printf 'dns %s 10.79.0.53 fd79::53\ndomain %s corp.example lab.example\nrevert %s' "$ifn" "$ifn" "$ifn")" \
+		"$(cat "$T_TMP/resolvectl.log")"
+	check_gone "$m: DNS through resolvectl, failing PostUp: nothing left" "$ifn"
+	cp "$T_TMP/$ifn.conf.orig" "$(conf_path "$ifn")"
+
 	# ---- hooks in order with %i, around xwg up and xwg down
 	ifn=${P}h${m:0:1} log=$T_TMP/$ifn.hooks
 	hook_conf "$ifn" "$m" "$log"
@@ -261,6 +298,25 @@ run_mode() {
 	else
 		nok "$m: SaveConfig: xwg up"; show_file "$T_TMP/$ifn.up"
 		down "$ifn"
+	fi
+
+	# ---- SaveConfig by the foreground agent itself, stopped by SIGTERM
+	cp "$T_TMP/$ifn.saved1" "$f" 2>/dev/null
+	unshare --mount --propagation private sh -c "$RC_SH" sh "$RC/resolv.conf" "$RC/resolvconf.conf" \
+		ip netns exec "$NS_A" "$XWG" up "$f" --foreground >"$T_TMP/$ifn.fg" 2>&1 &
+	k=$!
+	if wait_for 15 sock_ready "$ifn"; then
+		port2=$((53000 + RANDOM % 1000))
+		check "$m: SaveConfig by SIGTERM: wg set changes the port" wg set "$ifn" listen-port "$port2"
+		kill -TERM "$k"
+		wait "$k"
+		check_eq "$m: SaveConfig by SIGTERM: the agent saved the new port" "$port2" "$(conf_values "$f" ListenPort)"
+		check_eq "$m: SaveConfig by SIGTERM: the rest as before" \
+			"$(grep -v '^ListenPort' "$T_TMP/$ifn.saved1")" "$(grep -v '^ListenPort' "$f")"
+		check_gone "$m: SaveConfig by SIGTERM: nothing left" "$ifn"
+	else
+		nok "$m: SaveConfig by SIGTERM: xwg up --foreground"; show_file "$T_TMP/$ifn.fg"
+		kill_pid "$k"
 	fi
 
 	# ---- SaveConfig that cannot write: reported, and down goes on (a directory where the temp file goes)
