@@ -113,6 +113,24 @@ run_mode() {
 		down "$ifn"
 	fi
 
+	# ---- the agent killed with -9: xwg down undoes DNS from the state record alone
+	if up "$ifn" "${margs[@]}"; then
+		check_re "$m: DNS, kill -9: resolv.conf has the server" '^nameserver 10\.79\.0\.53$' \
+			"$(in_rc cat /etc/resolv.conf)"
+		for k in $(agent_pids "$NS_A"); do kill -KILL "$k"; done
+		wait_for 5 sh -c "[ -z \"\$(ip netns pids '$NS_A')\" ]"
+		check "$m: DNS, kill -9: xwg down" down "$ifn"
+		check_eq "$m: DNS, kill -9: resolv.conf as before up" "$RESOLV_BEFORE" "$(in_rc cat /etc/resolv.conf)"
+		# (The dead agent's socket file stays, as after any kill -9: nothing answers on it.)
+		check "$m: DNS, kill -9: no interface, state record or pins left after down" \
+			sh -c "! ip -n '$NS_A' link show '$ifn' 2>/dev/null && ! ls /run/xwg/'$ifn'.state* 2>/dev/null &&
+				[ ! -e '$BPFFS_DIR/$ifn' ]"
+		rm -f "$RUNDIR/$ifn.sock"
+	else
+		nok "$m: DNS, kill -9: xwg up"; show_file "$T_TMP/$ifn.up"
+		down "$ifn"
+	fi
+
 	# ---- DNS with neither resolvconf nor resolvectl on PATH: a clear error, nothing created
 	if in_rc ip netns exec "$NS_A" env PATH="$T_TMP/nobin" "$XWG" up "$(conf_path "$ifn")" "${margs[@]}" \
 		>"$T_TMP/$ifn.nodns" 2>&1; then

@@ -164,7 +164,9 @@ static int quick_save_interface(const struct xwg_config *cfg, const char *ifname
 		fprintf(out, "MTU = %d\n", mtu);
 	}
 	if (cfg->has_table) {
-		if (cfg->table_mode == XWG_TABLE_ID)
+		if (cfg->table_mode == XWG_TABLE_ID && cfg->table == 254)	/* RT_TABLE_MAIN, as written */
+			fprintf(out, "Table = main\n");
+		else if (cfg->table_mode == XWG_TABLE_ID)
 			fprintf(out, "Table = %u\n", cfg->table);
 		else
 			fprintf(out, "Table = %s\n", cfg->table_mode == XWG_TABLE_OFF ? "off" : "auto");
