@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,17 +135,18 @@ int quick_spawn(char *const argv[], const char *input)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	int status, ret, pipefd[2] = { -1, -1 };
+	int status, ret, stdin_fds[2] = { -1, -1 };
 	size_t len = input ? strlen(input) : 0, done = 0;
 	pid_t pid;
 
-	if (input && pipe2(pipefd, O_CLOEXEC) < 0)
+	/* A socket rather than a pipe: MSG_NOSIGNAL, so a child that does not read costs no SIGPIPE. */
+	if (input && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stdin_fds) < 0)
 		return -errno;
 	sigemptyset(&none);
 	sigfillset(&all);
 	ret = posix_spawnattr_init(&attr);
 	if (ret)
-		goto out_pipe;
+		goto out_fds;
 	ret = posix_spawn_file_actions_init(&fa);
 	if (ret)
 		goto out_attr;
@@ -153,18 +155,18 @@ int quick_spawn(char *const argv[], const char *input)
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	if (input)
-		ret = posix_spawn_file_actions_adddup2(&fa, pipefd[0], STDIN_FILENO);
+		ret = posix_spawn_file_actions_adddup2(&fa, stdin_fds[0], STDIN_FILENO);
 	if (!ret)
 		ret = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (ret)
 		goto out_attr;
 	if (input) {
-		close(pipefd[0]);
-		pipefd[0] = -1;
-		/* A child that exits without reading gets EPIPE here (SIGPIPE is ignored): its status tells. */
+		close(stdin_fds[0]);
+		stdin_fds[0] = -1;
+		/* A child that exits without reading makes this fail: its exit status tells what happened. */
 		while (done < len) {
-			ssize_t n = write(pipefd[1], input + done, len - done);
+			ssize_t n = send(stdin_fds[1], input + done, len - done, MSG_NOSIGNAL);
 
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -172,8 +174,8 @@ int quick_spawn(char *const argv[], const char *input)
 				break;
 			done += (size_t)n;
 		}
-		close(pipefd[1]);
-		pipefd[1] = -1;
+		close(stdin_fds[1]);
+		stdin_fds[1] = -1;
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
@@ -186,11 +188,11 @@ int quick_spawn(char *const argv[], const char *input)
 
 out_attr:
 	posix_spawnattr_destroy(&attr);
-out_pipe:
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
+out_fds:
+	if (stdin_fds[0] >= 0)
+		close(stdin_fds[0]);
+	if (stdin_fds[1] >= 0)
+		close(stdin_fds[1]);
 	return -ret;
 }
 

@@ -90,6 +90,11 @@ int quick_route_up(struct xwg_device *dev, const struct xwg_config *cfg, struct 
 /* Undoes what the state says quick_route_up did (the device may be gone already). */
 void quick_route_down(const struct quick_state *st);
 
+/*
+ * The file's DNS through resolvconf, else resolvectl (an error if neither is on PATH); records
+ * "dns.resolvconf=NAME" or "dns.resolvectl=IFNAME" before running them. quick_dns_down undoes what
+ * the state records, reporting failures on stderr.
+ */
 int quick_dns_up(const struct xwg_config *cfg, struct quick_state *st, char *err, size_t errlen);
 void quick_dns_down(const struct quick_state *st);
 
