@@ -205,7 +205,8 @@ run_mode() {
 	unshare --mount --propagation private sh -c "$RC_SH" sh "$RC/resolv.conf" "$RC/resolvconf.conf" \
 		ip netns exec "$NS_A" "$XWG" up "$(conf_path "$ifn")" --foreground >"$T_TMP/$ifn.fg" 2>&1 &
 	k=$!
-	if wait_for 15 sock_ready "$ifn"; then
+	# The socket answers while PostUp runs (a hook may use wg): wait for the hooks instead.
+	if wait_for 15 sock_ready "$ifn" && wait_for 15 sh -c "[ \$(wc -l <'$log') -ge 4 ]"; then
 		ok "$m: hooks: xwg up --foreground"
 		check_eq "$m: hooks: foreground up ran PreUp and PostUp" \
 			"$(expected_log "$ifn" preup postup)" "$(cat "$log")"
@@ -216,6 +217,38 @@ run_mode() {
 		check_gone "$m: hooks: SIGTERM: nothing left" "$ifn"
 	else
 		nok "$m: hooks: xwg up --foreground"; show_file "$T_TMP/$ifn.fg"
+		kill_pid "$k"
+	fi
+
+	# ---- hooks that talk to the agent they run for (PostUp = wg set %i ...): it keeps serving meanwhile
+	ifn=${P}w${m:0:1} log=$T_TMP/$ifn.hooks
+	keys_new WK
+	port2=$((54000 + RANDOM % 1000))
+	conf_iface "$ifn" "$WK_PRIV" "" "10.79.3.1/24" "" "$m"
+	{
+		echo "PostUp = timeout 10 wg set %i listen-port $port2"
+		echo "PreDown = timeout 10 wg show %i listen-port >>$log"
+	} >>"$(conf_path "$ifn")"
+	: >"$log"
+	if up "$ifn"; then
+		ok "$m: wg in hooks: xwg up with PostUp = wg set %i"
+		check_eq "$m: wg in hooks: PostUp's wg set took effect" "$port2" "$(wg show "$ifn" listen-port)"
+		check "$m: wg in hooks: xwg down" down "$ifn"
+		check_eq "$m: wg in hooks: PreDown's wg show answered" "$port2" "$(cat "$log")"
+	else
+		nok "$m: wg in hooks: xwg up with PostUp = wg set %i"; show_file "$T_TMP/$ifn.up"
+		down "$ifn"
+	fi
+	: >"$log"
+	ip netns exec "$NS_A" "$XWG" up "$(conf_path "$ifn")" --foreground >"$T_TMP/$ifn.fg" 2>&1 &
+	k=$!
+	if wait_for 15 sock_ready "$ifn"; then
+		kill -TERM "$k"
+		wait "$k"
+		check_eq "$m: wg in hooks: SIGTERM: the agent answered its own PreDown's wg show" "$port2" "$(cat "$log")"
+		check_gone "$m: wg in hooks: nothing left" "$ifn"
+	else
+		nok "$m: wg in hooks: xwg up --foreground"; show_file "$T_TMP/$ifn.fg"
 		kill_pid "$k"
 	fi
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -11,10 +12,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "quick.h"
+#include "uapi.h"
 
 extern char **environ;
 
@@ -130,7 +134,34 @@ static char *quick_hook_expand(const char *cmd, const char *ifname)
 	return out;
 }
 
-int quick_spawn(char *const argv[], const char *input)
+/*
+ * Waits for pid. Meanwhile dev (if not NULL) answers on its UAPI socket, because the child may be a
+ * hook running "wg set %i ..." against this very agent, which would otherwise wait for it forever.
+ */
+static int quick_wait(pid_t pid, struct xwg_device *dev, int *status)
+{
+	/* Without pidfds (Linux < 5.3) the wait is a plain one, as it was. */
+	int pidfd = dev && dev->uapi_fd >= 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+
+	while (pidfd >= 0) {
+		struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = dev->uapi_fd, .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		if (p[1].revents & POLLIN)
+			uapi_accept(dev);	/* one connection, bounded by its I/O timeouts */
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR)
+			return errno;
+	return 0;
+}
+
+int quick_spawn(char *const argv[], const char *input, struct xwg_device *dev)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -177,12 +208,9 @@ int quick_spawn(char *const argv[], const char *input)
 		close(stdin_fds[1]);
 		stdin_fds[1] = -1;
 	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			ret = errno;
-			goto out_attr;
-		}
-	}
+	ret = quick_wait(pid, dev, &status);
+	if (ret)
+		goto out_attr;
 	posix_spawnattr_destroy(&attr);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 
@@ -200,14 +228,15 @@ out_fds:
  * bash as wg-quick runs a hook: inside its own "set -e -o pipefail" and extglob shell, so a hook
  * "false; true" fails under xwg as it does under wg-quick.
  */
-static int quick_hook_spawn(const char *cmd)
+static int quick_hook_spawn(const char *cmd, struct xwg_device *dev)
 {
 	char *argv[] = { "bash", "-e", "-o", "pipefail", "-O", "extglob", "-c", (char *)cmd, NULL };
 
-	return quick_spawn(argv, NULL);
+	return quick_spawn(argv, NULL, dev);
 }
 
-int quick_hooks_run(const struct xwg_config *cfg, enum xwg_hook which, char *err, size_t errlen)
+int quick_hooks_run(const struct xwg_config *cfg, enum xwg_hook which, struct xwg_device *dev, char *err,
+		    size_t errlen)
 {
 	for (size_t i = 0; i < cfg->n_hooks[which]; i++) {
 		char *cmd = quick_hook_expand(cfg->hooks[which][i], cfg->ifname);
@@ -219,7 +248,7 @@ int quick_hooks_run(const struct xwg_config *cfg, enum xwg_hook which, char *err
 		}
 		fprintf(stderr, "[#] %s\n", cmd);
 		fflush(stderr);
-		ret = quick_hook_spawn(cmd);
+		ret = quick_hook_spawn(cmd, dev);
 		if (ret) {
 			if (ret < 0)
 				snprintf(err, errlen, "%s: %s '%s': cannot run bash: %s", cfg->ifname,
@@ -249,7 +278,7 @@ int quick_prepare(struct xwg_config *cfg, bool adopting, char *err, size_t errle
 int quick_pre_up(const struct xwg_config *cfg, bool adopting, char *err, size_t errlen)
 {
 	/* The interface already existed for its hooks: a restarted agent does not run them again. */
-	return adopting ? 0 : quick_hooks_run(cfg, XWG_HOOK_PRE_UP, err, errlen);
+	return adopting ? 0 : quick_hooks_run(cfg, XWG_HOOK_PRE_UP, NULL, err, errlen);
 }
 
 /* Undoes whatever the state records, in the reverse order of quick_up. */
@@ -277,7 +306,7 @@ int quick_up(struct xwg_device *dev, const struct xwg_config *cfg, bool adopting
 	if (!ret)
 		ret = quick_route_up(dev, cfg, &st, err, errlen);
 	if (!ret && !adopting)
-		ret = quick_hooks_run(cfg, XWG_HOOK_POST_UP, err, errlen);
+		ret = quick_hooks_run(cfg, XWG_HOOK_POST_UP, dev, err, errlen);
 	if (!ret)
 		return 0;
 	quick_undo(&st);
@@ -316,7 +345,7 @@ void quick_down_begin(struct quick_down *d, int (*getconf)(void *ctx, FILE *out)
 	if (!d->has_cfg)
 		return;
 	/* wg-quick stops at a failing PreDown; leaving the interface half up helps nobody, so go on. */
-	if (quick_hooks_run(&d->cfg, XWG_HOOK_PRE_DOWN, err, sizeof(err)))
+	if (quick_hooks_run(&d->cfg, XWG_HOOK_PRE_DOWN, d->dev, err, sizeof(err)))
 		fprintf(stderr, "xwg: %s\n", err);
 	if (!d->cfg.save_config)
 		return;
@@ -332,7 +361,7 @@ void quick_down_end(struct quick_down *d)
 	char err[512];
 
 	quick_undo(&d->st);
-	if (d->has_cfg && quick_hooks_run(&d->cfg, XWG_HOOK_POST_DOWN, err, sizeof(err)))
+	if (d->has_cfg && quick_hooks_run(&d->cfg, XWG_HOOK_POST_DOWN, NULL, err, sizeof(err)))
 		fprintf(stderr, "xwg: %s\n", err);
 	unlink(d->claimed);
 	if (d->has_cfg)

@@ -62,6 +62,7 @@ struct quick_down {
 	struct xwg_config cfg;		/* reread from the file up used; n/a if has_cfg is false */
 	bool has_cfg;
 	char claimed[96];		/* the renamed state file */
+	struct xwg_device *dev;		/* the agent's own, when it runs down itself: serves PreDown's wg calls */
 };
 /* 1 and d filled when ifname has a state file and it was ours to claim, 0 if none, -errno. */
 int quick_down_claim(const char *ifname, struct quick_down *d);
@@ -70,13 +71,18 @@ void quick_down_end(struct quick_down *d);
 
 /*
  * Runs argv[0] (looked up on PATH) with argv, no shell, input (if not NULL) on its stdin, and the
- * default signal mask and dispositions. Its exit status (128 + signal if killed), or -errno if it
- * could not be started.
+ * default signal mask and dispositions; meanwhile dev (if not NULL) keeps answering on its UAPI
+ * socket. Its exit status (128 + signal if killed), or -errno if it could not be started.
  */
-int quick_spawn(char *const argv[], const char *input);
+int quick_spawn(char *const argv[], const char *input, struct xwg_device *dev);
 
-/* Hooks of one kind, in file order, each through "bash -c" with %i replaced by the interface name. */
-int quick_hooks_run(const struct xwg_config *cfg, enum xwg_hook which, char *err, size_t errlen);
+/*
+ * Hooks of one kind, in file order, each through bash (as wg-quick: -e, pipefail) with %i replaced
+ * by the interface name. dev: the agent's own device, which keeps serving UAPI while a hook runs
+ * (PostUp, and PreDown when the agent runs down itself), so "wg set %i ..." in a hook works.
+ */
+int quick_hooks_run(const struct xwg_config *cfg, enum xwg_hook which, struct xwg_device *dev, char *err,
+		    size_t errlen);
 
 /* ---- per concern (quick_route.c, quick_dns.c, quick_save.c) */
 

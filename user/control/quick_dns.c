@@ -94,7 +94,7 @@ static int quick_dns_exec(char *const argv[], const char *input, const char *ifn
 		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s", i ? " " : "", argv[i]);
 	fprintf(stderr, "[#] %s\n", line);
 	fflush(stderr);
-	ret = quick_spawn(argv, input);
+	ret = quick_spawn(argv, input, NULL);
 	if (!ret)
 		return 0;
 	if (ret < 0)

@@ -343,8 +343,10 @@ static int agent_serve(struct xwg_device *dev)
 	struct quick_down d;
 	int claimed = quick_down_claim(dev->ifname, &d);
 
-	if (claimed > 0)
+	if (claimed > 0) {
+		d.dev = dev;
 		quick_down_begin(&d, agent_getconf, dev);
+	}
 	device_uninit(dev);
 	if (claimed > 0)
 		quick_down_end(&d);
