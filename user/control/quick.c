@@ -148,7 +148,7 @@ static int quick_wait(pid_t pid, struct xwg_device *dev, int *status)
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (p[0].revents)
+		if (p[0].revents || (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
 			break;
 		if (p[1].revents & POLLIN)
 			uapi_accept(dev);	/* one connection, bounded by its I/O timeouts */
