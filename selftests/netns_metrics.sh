@@ -117,11 +117,20 @@ check_eq "show --json: metrics URL" "\"http://127.0.0.1:$MPORT/metrics\"" "$(jq 
 check_has "xwg show lists the metrics URL" "$(nsx "$NS_A" "$XWG" show "$A")" \
 	"metrics: http://127.0.0.1:$MPORT/metrics"
 
-check "ping again" ping_ok "$NS_A" "$(ovl4 1 b)" 3
+# A burst (32 echo requests in flight) reaches the agent's batches when the agent carries the data.
+check "ping again, a burst" nsx "$NS_A" ping -c 64 -l 32 -i 0.01 -w 10 -q "$(ovl4 1 b)"
 M2=$T_TMP/m2.prom
 scrape "$M2"
 SENT2=$(metric "$M2" wireguard_sent_bytes_total $PL)
 check "sent bytes grew after a ping ($SENT1 -> $SENT2)" test "$SENT2" -gt "$SENT1"
+M1=$M2 INIT_TX=$(hs initiation tx) RESP_TX=$(hs response tx)
+check_eq "sent: the paths still add up to the total" "$SENT2" "$(( $(path_sum "$M2" tx) + 148 * INIT_TX + 92 * RESP_TX ))"
+BATCHED=$(metric "$M2" xwg_peer_data_packets_total $PL 'path="batched"' 'direction="tx"')
+if [ "$MODE" = tun ]; then
+	check_ge "tun: the burst went out in batches" "$BATCHED" 2
+else
+	say "$MODE: $BATCHED data messages sent in batches (BPF carries the rest)"
+fi
 
 nsx "$NS_A" "$XWG" metrics >"$T_TMP/all.prom" 2>"$T_TMP/all.err"
 check "xwg metrics (all interfaces) lists $A and $B" \
