@@ -132,7 +132,7 @@ static void metrics_data_paths(FILE *out, const struct metrics_iface *ifs, size_
 	struct metrics_path_count c[6];
 
 	metrics_family(out, name, "counter", bytes ?
-		       "Wire bytes of data messages by data path (bpf, batched, agent) and direction" :
+		       "Bytes of data messages (UDP payload) by data path (bpf, batched, agent) and direction" :
 		       "Data messages by data path (bpf, batched, agent) and direction");
 	for (size_t i = 0; i < n; i++) {
 		if (!metrics_is_xwg(ifs[i].d))
