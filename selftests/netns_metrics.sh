@@ -186,13 +186,19 @@ for L in "[::1]:9587" "0.0.0.0:9588"; do
 	URL=http://$L/healthz
 	[ "${L#0.0.0.0}" != "$L" ] && URL=http://127.0.0.1:9588/healthz
 	T_IFS+=("$R1")
-	if nsx "$NS_B" "$XWG" run --metrics-listen "$L" "$R1" >"$T_TMP/run.log" 2>&1; then
-		check_eq "xwg run --metrics-listen $L serves /healthz" "200" \
+	# The second through the environment, as wg-quick's users would.
+	if [ "$L" = "0.0.0.0:9588" ]; then
+		HOW="XWG_METRICS_LISTEN=$L" RUN_ENV=("XWG_METRICS_LISTEN=$L") RUN_OPT=()
+	else
+		HOW="--metrics-listen $L" RUN_ENV=() RUN_OPT=(--metrics-listen "$L")
+	fi
+	if nsx "$NS_B" env "${RUN_ENV[@]}" "$XWG" run "${RUN_OPT[@]}" "$R1" >"$T_TMP/run.log" 2>&1; then
+		check_eq "xwg run, $HOW, serves /healthz" "200" \
 			"$(nsx "$NS_B" curl -sg -o /dev/null -w '%{http_code}' "$URL")"
 		nsx "$NS_B" "$XWG" down "$R1" >/dev/null 2>&1
 		check_fails "$L is closed once the agent is down" nsx "$NS_B" curl -sgf -o /dev/null "$URL"
 	else
-		nok "xwg run --metrics-listen $L"; show_file "$T_TMP/run.log"
+		nok "xwg run, $HOW"; show_file "$T_TMP/run.log"
 	fi
 done
 
@@ -212,6 +218,10 @@ for V in foo "1.2.3.4:99999" ":" "" "127.0.0.1" "127.0.0.1:0" "localhost:9586" "
 done
 check_has "xwg run refuses a bad value too" "$(nsx "$NS_A" "$XWG" run --metrics-listen foo "$M" 2>&1)" \
 	"invalid --metrics-listen 'foo'"
+check_has "... and in XWG_METRICS_LISTEN" "$(nsx "$NS_A" env XWG_METRICS_LISTEN=1.2.3.4 "$XWG" run "$M" 2>&1)" \
+	"XWG_METRICS_LISTEN: invalid --metrics-listen '1.2.3.4'"
+check_fails "  no interface left behind" ip -n "$NS_A" link show "$M"
+check_has "xwg metrics refuses a bad name" "$(nsx "$NS_A" "$XWG" metrics 'a/b' 2>&1)" "'a/b' is not a valid interface name"
 # Taken by $A's agent: the start-up fails on that step and unwinds.
 if nsx "$NS_A" "$XWG" up "$(conf_path "$M")" --metrics-listen "127.0.0.1:$MPORT" >"$T_TMP/busy.out" 2>&1; then
 	nok "a port in use is refused"; nsx "$NS_A" "$XWG" down "$M" >/dev/null 2>&1

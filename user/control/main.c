@@ -294,6 +294,13 @@ static int cmd_run(int argc, char *argv[])
 	opts.foreground = env && !strcmp(env, "1");
 	if (args_agent(argc, argv, &opts.foreground, &opts.mode, &opts.metrics_listen, &opts.ifname))
 		return 1;
+	/* Like XWG_MODE: how wg-quick's users, whose xwg-run gets no options, ask for metrics. */
+	env = getenv("XWG_METRICS_LISTEN");
+	if (!opts.metrics_listen && env && *env) {
+		if (metrics_check("run: XWG_METRICS_LISTEN", env))
+			return 1;
+		opts.metrics_listen = env;
+	}
 	if (!ifname_valid(opts.ifname)) {
 		fprintf(stderr, "xwg: run: '%s' is not a valid interface name\n", opts.ifname);
 		return 1;
