@@ -232,7 +232,16 @@ fi
 check_fails "  no interface left behind" ip -n "$NS_A" link show "$M"
 check_fails "  no socket left behind" test -e "$RUNDIR/$M.sock"
 
-# ---- stopped with the agent ----
+# ---- stopped with the agent, even in the middle of scrapes ----
+( while :; do nsx "$NS_A" curl -s -o /dev/null "http://127.0.0.1:$MPORT/metrics"; done ) >/dev/null 2>&1 &
+LOOP=$!
+T_PIDS+=("$LOOP")
+sleep 0.5
+T0=$(date +%s%N)
+check "xwg down $A while /metrics is scraped in a loop (and by Prometheus)" nsx "$NS_A" "$XWG" down "$A"
+# A scrape in flight fails at once when the UAPI socket closes: no wait for its 5 s timeout.
+check "... within 2 s ($(( ($(date +%s%N) - T0) / 1000000 )) ms)" test $(( ($(date +%s%N) - T0) / 1000000 )) -lt 2000
+kill_pid "$LOOP"
 pair_down 1
 check_fails "the metrics port closes with the agent" nsx "$NS_A" curl -sf -o /dev/null "http://127.0.0.1:$MPORT/healthz"
 
