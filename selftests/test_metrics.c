@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Unit tests for the Prometheus text exposition (metrics.c), the --metrics-listen parser and the core's handshake counters. */
+/* Unit tests for the Prometheus exposition (metrics.c), --metrics-listen parsing and the core's handshake counters. */
 #include "test.h"
 #include "test_device.h"
 #include "peer.h"

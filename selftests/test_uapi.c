@@ -826,7 +826,10 @@ static void test_socket_and_show(void)
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":1260,\"tx_bytes\":4669,\"persistent_keepalive\":25,"
 				"\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,"
 				"\"agent_rx_packets\":11,\"agent_tx_packets\":13,\"agent_rx_bytes\":1100,"
-				"\"agent_tx_bytes\":1300," "\"batch_rx_packets\":0,\"batch_tx_packets\":0,\"batch_rx_bytes\":0,\"batch_tx_bytes\":0," "\"handshakes\":{\"initiations_sent\":0,\"responses_sent\":0,\"initiations_received\":0," "\"responses_received\":0,\"timeouts\":0,\"given_up\":0},\"offload_off\":null}]}\n"));
+				"\"agent_tx_bytes\":1300,"
+				"\"batch_rx_packets\":0,\"batch_tx_packets\":0,\"batch_rx_bytes\":0,\"batch_tx_bytes\":0,"
+				"\"handshakes\":{\"initiations_sent\":0,\"responses_sent\":0,\"initiations_received\":0,"
+				"\"responses_received\":0,\"timeouts\":0,\"given_up\":0},\"offload_off\":null}]}\n"));
 	free(r);
 
 	/* The listing includes us (it connects, which the child serves as a probe). */
@@ -951,7 +954,10 @@ static void test_show_offload(void)
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":708,\"tx_bytes\":620,\"persistent_keepalive\":0,"
 				"\"bpf_rx_packets\":12345,\"bpf_tx_packets\":23456,\"bpf_rx_bytes\":600,"
 				"\"bpf_tx_bytes\":500,\"agent_rx_packets\":12,\"agent_tx_packets\":3,"
-				"\"agent_rx_bytes\":2048,\"agent_tx_bytes\":300," "\"batch_rx_packets\":0,\"batch_tx_packets\":0,\"batch_rx_bytes\":0,\"batch_tx_bytes\":0," "\"handshakes\":{\"initiations_sent\":0,\"responses_sent\":0,\"initiations_received\":0," "\"responses_received\":0,\"timeouts\":0,\"given_up\":0},\"offload_off\":\"keypairs map: Cannot allocate memory\"}]}\n"));
+				"\"agent_rx_bytes\":2048,\"agent_tx_bytes\":300,"
+				"\"batch_rx_packets\":0,\"batch_tx_packets\":0,\"batch_rx_bytes\":0,\"batch_tx_bytes\":0,"
+				"\"handshakes\":{\"initiations_sent\":0,\"responses_sent\":0,\"initiations_received\":0,"
+				"\"responses_received\":0,\"timeouts\":0,\"given_up\":0},\"offload_off\":\"keypairs map: Cannot allocate memory\"}]}\n"));
 	free(r);
 
 	/* The quiet mode query attach uses to explain EOPNOTSUPP. */
@@ -1078,13 +1084,17 @@ static void test_show_parse(void)
 		unlink(path);
 		ASSERT_EQ(ret, 0);
 		ASSERT_STREQ(r, "{\"interface\":\"x\\\"w\\\\g\\u0009\",\"public_key\":null,\"listen_port\":0,"
-			     "\"fwmark\":0,\"mode\":null,\"agent_path\":null,\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{}," "\"cookie_replies\":{\"sent\":0,\"received\":0},\"metrics\":null,"
+			     "\"fwmark\":0,\"mode\":null,\"agent_path\":null,\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"
+			     "\"cookie_replies\":{\"sent\":0,\"received\":0},\"metrics\":null,"
 			     "\"peers\":[{\"public_key\":"
 			     "\"0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\",\"preshared_key\":false,"
 			     "\"endpoint\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
 			     "\"tx_bytes\":0,\"persistent_keepalive\":0,\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,"
 			     "\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,\"agent_rx_packets\":0,\"agent_tx_packets\":0,"
-			     "\"agent_rx_bytes\":0,\"agent_tx_bytes\":0," "\"batch_rx_packets\":0,\"batch_tx_packets\":0,\"batch_rx_bytes\":0,\"batch_tx_bytes\":0," "\"handshakes\":{\"initiations_sent\":0,\"responses_sent\":0,\"initiations_received\":0," "\"responses_received\":0,\"timeouts\":0,\"given_up\":0},\"offload_off\":null}]}\n");
+			     "\"agent_rx_bytes\":0,\"agent_tx_bytes\":0,"
+			     "\"batch_rx_packets\":0,\"batch_tx_packets\":0,\"batch_rx_bytes\":0,\"batch_tx_bytes\":0,"
+			     "\"handshakes\":{\"initiations_sent\":0,\"responses_sent\":0,\"initiations_received\":0,"
+			     "\"responses_received\":0,\"timeouts\":0,\"given_up\":0},\"offload_off\":null}]}\n");
 		free(r);
 	}
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The Prometheus text exposition of show's data model: wireguard_* as prometheus_wireguard_exporter names them, and xwg_*. */
+/* Prometheus text exposition of show's data model: prometheus_wireguard_exporter's wireguard_*, and xwg_*. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
