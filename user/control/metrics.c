@@ -386,14 +386,15 @@ static int metrics_set_all(struct metrics_set *s)
 		return -ENOMEM;
 	ret = show_list_interfaces(f);
 	fclose(f);
-	for (name = strtok_r(ret >= 0 ? names : NULL, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
-		ret = metrics_set_add(s, name, false);
-		if (ret == -ENOMEM)
-			break;
-		ret = 0;
+	if (ret < 0) {
+		free(names);
+		return ret;
 	}
+	ret = 0;
+	for (name = strtok_r(names, "\n", &save); name && ret != -ENOMEM; name = strtok_r(NULL, "\n", &save))
+		ret = metrics_set_add(s, name, false);
 	free(names);
-	return ret < 0 ? ret : 0;
+	return ret == -ENOMEM ? ret : 0;
 }
 
 int metrics_print(const char *ifname, FILE *out, bool quiet)
