@@ -13,7 +13,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 DEB_PKGS  := gcc make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libnl-3-dev \
              libnl-route-3-dev pkg-config iproute2 wireguard-go wireguard-tools iperf3 tshark \
              tcpdump iputils-ping ethtool procps psmisc kmod jq python3 python3-yaml util-linux linux-perf \
-             nftables libnftables-dev libmicrohttpd-dev openresolv prometheus
+             nftables libnftables-dev libmicrohttpd-dev openresolv prometheus curl
 
 # user/ by layer: the protocol core (no I/O, no libbpf), the data plane (TUN, sockets, BPF), control (CLI,
 # configuration, UAPI, netlink, show). Lower layers reach higher ones only through core/hooks.h.

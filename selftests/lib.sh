@@ -36,6 +36,7 @@ fi
 IMPL_A=${IMPL_A:-xwg}
 IMPL_B=${IMPL_B:-wireguard-go}
 XWG_MODE=${XWG_MODE:-}		# passed to `xwg up --mode` when set
+XWG_UP_ARGS=${XWG_UP_ARGS:-}	# more `xwg up` options (words), e.g. "--metrics-listen 127.0.0.1:9586"
 RUNDIR=/var/run/wireguard
 BPFFS_DIR=/sys/fs/bpf/xwg
 
@@ -378,10 +379,10 @@ inst_up() {
 		if [ "${XWG_DAEMON:-0}" = 1 ]; then
 			# As a user would: `xwg up` returns once the agent runs in the background.
 			INST_DAEMON[$ifn]=1
-			ip netns exec "$ns" "$XWG" up "$conf" ${XWG_MODE:+--mode "$XWG_MODE"} >"$T_TMP/$ifn.log" 2>&1 ||
+			ip netns exec "$ns" "$XWG" up "$conf" ${XWG_MODE:+--mode "$XWG_MODE"} ${XWG_UP_ARGS:-} >"$T_TMP/$ifn.log" 2>&1 ||
 				{ say "xwg up $conf failed"; show_file "$T_TMP/$ifn.log"; return 1; }
 		else
-			ip netns exec "$ns" "$XWG" up "$conf" --foreground ${XWG_MODE:+--mode "$XWG_MODE"} \
+			ip netns exec "$ns" "$XWG" up "$conf" --foreground ${XWG_MODE:+--mode "$XWG_MODE"} ${XWG_UP_ARGS:-} \
 				>"$T_TMP/$ifn.log" 2>&1 &
 			INST_PID[$ifn]=$!
 		fi

@@ -216,6 +216,9 @@ static void test_send_batch_order(void)
 	ASSERT_EQ(got, n);
 	ASSERT_EQ(kp->send_counter, n);
 	ASSERT_EQ(peer->agent_tx_packets, n);
+	/* Sealed in batches of SEND_BATCH: all of them count as batched (metrics' path="batched"). */
+	ASSERT_EQ(peer->batch_tx_packets, n);
+	ASSERT_EQ(peer->batch_tx_bytes, peer->agent_tx_bytes);
 	fx_teardown();
 }
 
@@ -294,6 +297,9 @@ static void test_receive_batch(void)
 	}
 	ASSERT_EQ(delivered, n);
 	ASSERT_EQ(peer->agent_rx_packets, n - 3);
+	/* Opened in batches of many: all batched. */
+	ASSERT_EQ(peer->batch_rx_packets, n - 3);
+	ASSERT_EQ(peer->batch_rx_bytes, peer->agent_rx_bytes);
 	fx_teardown();
 }
 

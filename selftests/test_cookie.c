@@ -221,7 +221,9 @@ static void test_cookie_reply_vector(void)
 	ASSERT_FALSE(peer.latest_cookie.is_valid);
 	ASSERT_TRUE(peer.latest_cookie.have_sent_mac1);
 
+	ASSERT_EQ(ini.cookies_received, 0);	/* the refused ones above did not count */
 	ASSERT_EQ(cookie_message_consume(&ini, &local), 0);
+	ASSERT_EQ(ini.cookies_received, 1);
 	ASSERT_TRUE(peer.latest_cookie.is_valid);
 	ASSERT_FALSE(peer.latest_cookie.have_sent_mac1);
 	ASSERT_MEMEQ(peer.latest_cookie.cookie, cookie, 16);

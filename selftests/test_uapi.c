@@ -151,6 +151,10 @@ static void test_attach_detach(void)
 		     "tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
 		     "xwg_bpf_rx_packets=0\nxwg_bpf_tx_packets=0\nxwg_bpf_rx_bytes=0\nxwg_bpf_tx_bytes=0\n"
 		     "xwg_agent_rx_packets=0\nxwg_agent_tx_packets=0\nxwg_agent_rx_bytes=0\nxwg_agent_tx_bytes=0\n"
+		     "xwg_batch_rx_packets=0\nxwg_batch_tx_packets=0\nxwg_batch_rx_bytes=0\nxwg_batch_tx_bytes=0\n"
+		     "xwg_handshake_initiations_sent=0\nxwg_handshake_responses_sent=0\n"
+		     "xwg_handshake_initiations_received=0\nxwg_handshake_responses_received=0\n"
+		     "xwg_handshake_timeouts=0\nxwg_handshakes_given_up=0\n"
 		     "errno=0\n\n");
 	dev_teardown(&dev);
 }
@@ -221,11 +225,24 @@ static void test_peer_full(void)
 	peer->agent_tx_packets = 9;
 	peer->agent_rx_bytes = 700;
 	peer->agent_tx_bytes = 900;
+	peer->batch_rx_packets = 5;
+	peer->batch_tx_packets = 6;
+	peer->batch_rx_bytes = 500;
+	peer->batch_tx_bytes = 600;
+	peer->hs_initiations_sent = 11;
+	peer->hs_responses_sent = 12;
+	peer->hs_initiations_received = 13;
+	peer->hs_responses_received = 14;
+	peer->hs_timeouts = 15;
+	peer->hs_given_up = 16;
+	dev.cookies_sent = 17;
+	dev.cookies_received = 18;
 	peer->last_handshake.tv_sec = 1700000000;
 	peer->last_handshake.tv_nsec = 123456789;
 	/* Masked prefixes, IPv4 first, hex lower case, PSK reported in full. */
 	snprintf(want, sizeof(want),
-		 "private_key=%s\nfwmark=4660\nxwg_mode=tun\npublic_key=%s\n"
+		 "private_key=%s\nfwmark=4660\nxwg_mode=tun\nxwg_cookie_replies_sent=17\n"
+		 "xwg_cookie_replies_received=18\npublic_key=%s\n"
 		 "preshared_key=0101010101010101010101010101010101010101010101010101010101010101\n"
 		 "protocol_version=1\nendpoint=[fd00::2]:51820\n"
 		 "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=123456789\n"
@@ -242,7 +259,11 @@ static void test_peer_full(void)
 		ASSERT_TRUE(r && strstr(r, "allowed_ip=fd00::/64\nxwg_bpf_rx_packets=0\nxwg_bpf_tx_packets=0\n"
 				   "xwg_bpf_rx_bytes=0\nxwg_bpf_tx_bytes=0\nxwg_agent_rx_packets=7\n"
 				   "xwg_agent_tx_packets=9\nxwg_agent_rx_bytes=700\nxwg_agent_tx_bytes=900\n"
-				   "errno=0\n\n"));
+				   "xwg_batch_rx_packets=5\nxwg_batch_tx_packets=6\nxwg_batch_rx_bytes=500\n"
+				   "xwg_batch_tx_bytes=600\nxwg_handshake_initiations_sent=11\n"
+				   "xwg_handshake_responses_sent=12\nxwg_handshake_initiations_received=13\n"
+				   "xwg_handshake_responses_received=14\nxwg_handshake_timeouts=15\n"
+				   "xwg_handshakes_given_up=16\nerrno=0\n\n"));
 		ASSERT_TRUE(r && strlen(r) > 7 && !strcmp(r + strlen(r) - 10, "\nerrno=0\n\n"));
 		free(r);
 	}
@@ -805,7 +826,10 @@ static void test_socket_and_show(void)
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":1260,\"tx_bytes\":4669,\"persistent_keepalive\":25,"
 				"\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,"
 				"\"agent_rx_packets\":11,\"agent_tx_packets\":13,\"agent_rx_bytes\":1100,"
-				"\"agent_tx_bytes\":1300,\"offload_off\":null}]}\n"));
+				"\"agent_tx_bytes\":1300,"
+				"\"batch_rx_packets\":0,\"batch_tx_packets\":0,\"batch_rx_bytes\":0,\"batch_tx_bytes\":0,"
+				"\"handshakes\":{\"initiations_sent\":0,\"responses_sent\":0,\"initiations_received\":0,"
+				"\"responses_received\":0,\"timeouts\":0,\"given_up\":0},\"offload_off\":null}]}\n"));
 	free(r);
 
 	/* The listing includes us (it connects, which the child serves as a probe). */
@@ -926,11 +950,14 @@ static void test_show_offload(void)
 	ASSERT_TRUE(r && strstr(r, "\"listen_port\":51820,\"fwmark\":0,\"mode\":\"xdp-generic\","
 				"\"agent_path\":{\"threads\":2,\"tun_offload\":\"tso,uso\",\"udp_gso\":true},\"hybrid\":{\"rx_bulk_len\":512,\"tx_bulk_len\":600},\"refused\":{\"xdp\":\"veth1: native XDP unsupported: Operation not supported\"},"
 				"\"underlay\":[\"eth0\",\"veth1\"],"
-				"\"reasons\":{\"OK\":12345,\"BAD_TAG\":3,\"FUTURE_THING\":5},\"peers\":[{"));
+				"\"reasons\":{\"OK\":12345,\"BAD_TAG\":3,\"FUTURE_THING\":5},\"cookie_replies\":{\"sent\":0,\"received\":0},\"metrics\":null,\"peers\":[{"));
 	ASSERT_TRUE(r && strstr(r, "\"rx_bytes\":708,\"tx_bytes\":620,\"persistent_keepalive\":0,"
 				"\"bpf_rx_packets\":12345,\"bpf_tx_packets\":23456,\"bpf_rx_bytes\":600,"
 				"\"bpf_tx_bytes\":500,\"agent_rx_packets\":12,\"agent_tx_packets\":3,"
-				"\"agent_rx_bytes\":2048,\"agent_tx_bytes\":300,\"offload_off\":\"keypairs map: Cannot allocate memory\"}]}\n"));
+				"\"agent_rx_bytes\":2048,\"agent_tx_bytes\":300,"
+				"\"batch_rx_packets\":0,\"batch_tx_packets\":0,\"batch_rx_bytes\":0,\"batch_tx_bytes\":0,"
+				"\"handshakes\":{\"initiations_sent\":0,\"responses_sent\":0,\"initiations_received\":0,"
+				"\"responses_received\":0,\"timeouts\":0,\"given_up\":0},\"offload_off\":\"keypairs map: Cannot allocate memory\"}]}\n"));
 	free(r);
 
 	/* The quiet mode query attach uses to explain EOPNOTSUPP. */
@@ -1058,12 +1085,16 @@ static void test_show_parse(void)
 		ASSERT_EQ(ret, 0);
 		ASSERT_STREQ(r, "{\"interface\":\"x\\\"w\\\\g\\u0009\",\"public_key\":null,\"listen_port\":0,"
 			     "\"fwmark\":0,\"mode\":null,\"agent_path\":null,\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"
+			     "\"cookie_replies\":{\"sent\":0,\"received\":0},\"metrics\":null,"
 			     "\"peers\":[{\"public_key\":"
 			     "\"0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\",\"preshared_key\":false,"
 			     "\"endpoint\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
 			     "\"tx_bytes\":0,\"persistent_keepalive\":0,\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,"
 			     "\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,\"agent_rx_packets\":0,\"agent_tx_packets\":0,"
-			     "\"agent_rx_bytes\":0,\"agent_tx_bytes\":0,\"offload_off\":null}]}\n");
+			     "\"agent_rx_bytes\":0,\"agent_tx_bytes\":0,"
+			     "\"batch_rx_packets\":0,\"batch_tx_packets\":0,\"batch_rx_bytes\":0,\"batch_tx_bytes\":0,"
+			     "\"handshakes\":{\"initiations_sent\":0,\"responses_sent\":0,\"initiations_received\":0,"
+			     "\"responses_received\":0,\"timeouts\":0,\"given_up\":0},\"offload_off\":null}]}\n");
 		free(r);
 	}
 }

@@ -15,6 +15,7 @@ struct agent_opts {
 	const char *mode;		/* data path (offload_mode_parse name); NULL or "" = "auto" */
 	bool foreground;		/* serve in this process instead of a detached child */
 	bool quiet;			/* no "[#] ..." progress line */
+	const char *metrics_listen;	/* "ADDR:PORT" for the metrics server (metrics.h); NULL = none */
 };
 
 /*

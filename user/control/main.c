@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "encoding.h"
 #include "noise.h"
+#include "metrics.h"
 #include "offload.h"
 #include "quick.h"
 #include "show.h"
@@ -202,11 +203,25 @@ static int mode_check(const char *cmd, const char *mode)
 	return -EINVAL;
 }
 
+/* Checked before anything is created, like the mode. */
+static int metrics_check(const char *cmd, const char *listen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (!metrics_listen_parse(listen, &ss, &len))
+		return 0;
+	fprintf(stderr, "xwg: %s: invalid --metrics-listen '%s' (want ADDR:PORT with a numeric address and a port "
+		"from 1 to 65535, e.g. 127.0.0.1:9586 or [::1]:9586)\n", cmd, listen);
+	return -EINVAL;
+}
+
 /*
- * up and run: "[-f|--foreground] [--mode MODE] NAME" in any order. Leaves what is not given as it
- * was; 0, or -EINVAL after printing the usage.
+ * up and run: "[-f|--foreground] [--mode MODE] [--metrics-listen ADDR:PORT] NAME" in any order.
+ * Leaves what is not given as it was; 0, or -EINVAL after printing the usage or a bad value.
  */
-static int args_agent(int argc, char *argv[], bool *foreground, const char **mode, const char **name)
+static int args_agent(int argc, char *argv[], bool *foreground, const char **mode, const char **metrics,
+		      const char **name)
 {
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f")) {
@@ -215,6 +230,10 @@ static int args_agent(int argc, char *argv[], bool *foreground, const char **mod
 			*mode = argv[++i];
 		} else if (!strncmp(argv[i], "--mode=", 7)) {
 			*mode = argv[i] + 7;
+		} else if (!strcmp(argv[i], "--metrics-listen") && i + 1 < argc) {
+			*metrics = argv[++i];
+		} else if (!strncmp(argv[i], "--metrics-listen=", 17)) {
+			*metrics = argv[i] + 17;
 		} else if (argv[i][0] == '-' || *name) {
 			fprintf(stderr, "xwg: %s: unexpected argument '%s'\n", argv[0], argv[i]);
 			*name = NULL;
@@ -224,7 +243,7 @@ static int args_agent(int argc, char *argv[], bool *foreground, const char **mod
 		}
 	}
 	if (*name)
-		return 0;
+		return *metrics ? metrics_check(argv[0], *metrics) : 0;
 	usage_command(stderr, commands_find(argv[0]));
 	return -EINVAL;
 }
@@ -237,7 +256,7 @@ static int cmd_up(int argc, char *argv[])
 	char path[4096], err[512];
 	int ret;
 
-	if (args_agent(argc, argv, &opts.foreground, &mode, &arg))
+	if (args_agent(argc, argv, &opts.foreground, &mode, &opts.metrics_listen, &arg))
 		return 1;
 	if (mode && mode_check(argv[0], mode))
 		return 1;
@@ -273,8 +292,15 @@ static int cmd_run(int argc, char *argv[])
 	char err[512];
 
 	opts.foreground = env && !strcmp(env, "1");
-	if (args_agent(argc, argv, &opts.foreground, &opts.mode, &opts.ifname))
+	if (args_agent(argc, argv, &opts.foreground, &opts.mode, &opts.metrics_listen, &opts.ifname))
 		return 1;
+	/* Like XWG_MODE: how wg-quick's users, whose xwg-run gets no options, ask for metrics. */
+	env = getenv("XWG_METRICS_LISTEN");
+	if (!opts.metrics_listen && env && *env) {
+		if (metrics_check("run: XWG_METRICS_LISTEN", env))
+			return 1;
+		opts.metrics_listen = env;
+	}
 	if (!ifname_valid(opts.ifname)) {
 		fprintf(stderr, "xwg: run: '%s' is not a valid interface name\n", opts.ifname);
 		return 1;
@@ -629,18 +655,35 @@ static int cmd_show(int argc, char *argv[])
 	return show_print(what, json, stdout) < 0 || write_stdout_checked("show");
 }
 
+/* xwg metrics [INTERFACE]: one interface, or every live one, in Prometheus text format. */
+static int cmd_metrics(int argc, char *argv[])
+{
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		fprintf(stderr, "xwg: metrics: unexpected argument '%s'\n", argv[argc - 1]);
+		usage_command(stderr, commands_find(argv[0]));
+		return 1;
+	}
+	if (argc == 2 && !ifname_valid(argv[1])) {
+		fprintf(stderr, "xwg: metrics: '%s' is not a valid interface name\n", argv[1]);
+		return 1;
+	}
+	/* metrics_print reports a failure to reach the interface itself. */
+	return metrics_print(argc == 2 ? argv[1] : NULL, stdout, false) < 0 || write_stdout_checked("metrics");
+}
+
 static int cmd_help(int argc, char *argv[]);
 
 static const struct command commands[] = {
 	{ "up", cmd_up, "Creates an interface from a configuration file and starts its agent",
-	  "CONFIG_FILE|INTERFACE [--mode auto|xdp|xdp-generic|tc|tun] [--foreground]" },
+	  "CONFIG_FILE|INTERFACE [--mode auto|xdp|xdp-generic|tc|tun] [--foreground] [--metrics-listen ADDR:PORT]" },
 	{ "down", cmd_down, "Stops the agent of an interface, which removes the interface",
 	  "INTERFACE|CONFIG_FILE" },
 	{ "strip", cmd_strip, "Prints the part of a configuration file that wg(8) understands (like wg-quick strip)",
 	  "CONFIG|IFNAME" },
 	{ "show", cmd_show, "Shows the state of one or all interfaces", "[INTERFACE|all|interfaces] [--json]" },
 	{ "run", cmd_run, "Runs an unconfigured interface for wg(8) to configure (like wireguard-go)",
-	  "[-f|--foreground] [--mode auto|xdp|xdp-generic|tc|tun] INTERFACE" },
+	  "[-f|--foreground] [--mode auto|xdp|xdp-generic|tc|tun] [--metrics-listen ADDR:PORT] INTERFACE" },
+	{ "metrics", cmd_metrics, "Prints the counters of one or all interfaces for Prometheus", "[INTERFACE]" },
 	{ "attach", cmd_attach, "Attaches the BPF data path of an interface to one more underlay device",
 	  "INTERFACE DEVICE" },
 	{ "detach", cmd_attach, "Detaches the BPF data path of an interface from an underlay device",

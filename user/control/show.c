@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <net/if.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,63 +18,6 @@
 #include "xwg_reasons.h"
 
 #define SHOW_LINE_MAX 512
-/*
- * What one reply can list. Beyond these an entry is dropped, not an error: a newer agent may know
- * more modes or reasons than this client, and the reply is still good.
- */
-#define SHOW_MAX_REFUSED 8
-#define SHOW_MAX_UNDERLAY 64	/* as OFFLOAD_REPORT_UNDERLAY */
-#define SHOW_MAX_REASONS 64
-
-struct show_peer {
-	uint8_t public_key[32];
-	bool has_psk;
-	uint8_t psk[32];		/* kept for show_conf only */
-	char endpoint[80];		/* "" = none */
-	int64_t handshake_sec;		/* 0 = never */
-	uint64_t rx_bytes, tx_bytes;
-	uint32_t keepalive;
-	char (*allowed)[64];
-	size_t n_allowed, cap_allowed;
-	/* xwg only (0 from other servers): packets BPF and the agent each handled. */
-	uint64_t bpf_rx_packets, bpf_tx_packets, bpf_rx_bytes, bpf_tx_bytes;
-	uint64_t agent_rx_packets, agent_tx_packets, agent_rx_bytes, agent_tx_bytes;
-	char offload_off[SHOW_LINE_MAX];	/* why BPF hands this peer to the agent; "" = it does not */
-};
-
-struct show_refused {
-	char mode[16];
-	char reason[SHOW_LINE_MAX];
-};
-
-struct show_reason {
-	char key[32];
-	uint64_t count;
-};
-
-struct show_device {
-	bool has_key;
-	uint8_t private_key[32];	/* kept for show_conf only */
-	uint8_t public_key[32];
-	uint32_t listen_port, fwmark;
-	char mode[32];			/* "" = the server did not say (not xwg) */
-	bool hybrid;			/* auto chooses per packet: bulk via the agent */
-	uint32_t rx_bulk_len;		/* hybrid: data messages from this size go to the agent */
-	uint32_t tx_bulk_len;		/* hybrid: inner packets from this size (and GSO) go to the agent */
-	uint32_t agent_threads;		/* the agent's crypto threads; 0 = the server did not say */
-	char agent_tun_offload[16];	/* "tso,uso", "tso" or "none" */
-	uint32_t agent_udp_gso;		/* 1: UDP GSO sends work */
-	struct show_refused refused[SHOW_MAX_REFUSED];
-	size_t n_refused;
-	char underlay[SHOW_MAX_UNDERLAY][IFNAMSIZ];
-	size_t n_underlay;
-	char skipped[512];		/* candidate underlays not attached to, and why */
-	struct show_reason reasons[SHOW_MAX_REASONS];
-	size_t n_reasons;
-	int server_errno;		/* the reply's errno, as a negative value */
-	struct show_peer *peers;
-	size_t n_peers, cap_peers;
-};
 
 /* ---- talking to the socket ---- */
 
@@ -258,8 +202,45 @@ static int show_device_line(struct show_device *d, const char *key, const char *
 	}
 	if (!strcmp(key, "xwg_reason"))
 		return show_add_reason(d, value);
+	if (!strcmp(key, "xwg_cookie_replies_sent"))
+		return show_parse_u64(value, UINT64_MAX, &d->cookies_sent);
+	if (!strcmp(key, "xwg_cookie_replies_received"))
+		return show_parse_u64(value, UINT64_MAX, &d->cookies_received);
+	if (!strcmp(key, "xwg_metrics")) {
+		if (strlen(value) >= sizeof(d->metrics_url))
+			return -EPROTO;
+		strcpy(d->metrics_url, value);
+		return 0;
+	}
 	return 0;
 }
+
+/* xwg's per-peer counters (0 from other servers). */
+#define SHOW_COUNTER(key, field) { key, offsetof(struct show_peer, field) }
+static const struct {
+	const char *key;
+	size_t offset;
+} show_peer_counters[] = {
+	SHOW_COUNTER("xwg_bpf_rx_packets", bpf_rx_packets),
+	SHOW_COUNTER("xwg_bpf_tx_packets", bpf_tx_packets),
+	SHOW_COUNTER("xwg_bpf_rx_bytes", bpf_rx_bytes),
+	SHOW_COUNTER("xwg_bpf_tx_bytes", bpf_tx_bytes),
+	SHOW_COUNTER("xwg_agent_rx_packets", agent_rx_packets),
+	SHOW_COUNTER("xwg_agent_tx_packets", agent_tx_packets),
+	SHOW_COUNTER("xwg_agent_rx_bytes", agent_rx_bytes),
+	SHOW_COUNTER("xwg_agent_tx_bytes", agent_tx_bytes),
+	SHOW_COUNTER("xwg_batch_rx_packets", batch_rx_packets),
+	SHOW_COUNTER("xwg_batch_tx_packets", batch_tx_packets),
+	SHOW_COUNTER("xwg_batch_rx_bytes", batch_rx_bytes),
+	SHOW_COUNTER("xwg_batch_tx_bytes", batch_tx_bytes),
+	SHOW_COUNTER("xwg_handshake_initiations_sent", hs_initiations_sent),
+	SHOW_COUNTER("xwg_handshake_responses_sent", hs_responses_sent),
+	SHOW_COUNTER("xwg_handshake_initiations_received", hs_initiations_received),
+	SHOW_COUNTER("xwg_handshake_responses_received", hs_responses_received),
+	SHOW_COUNTER("xwg_handshake_timeouts", hs_timeouts),
+	SHOW_COUNTER("xwg_handshakes_given_up", hs_given_up),
+};
+#undef SHOW_COUNTER
 
 static int show_peer_line(struct show_peer *p, const char *key, const char *value)
 {
@@ -291,22 +272,10 @@ static int show_peer_line(struct show_peer *p, const char *key, const char *valu
 		return show_parse_u32(value, 65535, &p->keepalive);
 	if (!strcmp(key, "allowed_ip"))
 		return show_add_allowed_ip(p, value);
-	if (!strcmp(key, "xwg_bpf_rx_packets"))
-		return show_parse_u64(value, UINT64_MAX, &p->bpf_rx_packets);
-	if (!strcmp(key, "xwg_bpf_tx_packets"))
-		return show_parse_u64(value, UINT64_MAX, &p->bpf_tx_packets);
-	if (!strcmp(key, "xwg_bpf_rx_bytes"))
-		return show_parse_u64(value, UINT64_MAX, &p->bpf_rx_bytes);
-	if (!strcmp(key, "xwg_bpf_tx_bytes"))
-		return show_parse_u64(value, UINT64_MAX, &p->bpf_tx_bytes);
-	if (!strcmp(key, "xwg_agent_rx_packets"))
-		return show_parse_u64(value, UINT64_MAX, &p->agent_rx_packets);
-	if (!strcmp(key, "xwg_agent_tx_packets"))
-		return show_parse_u64(value, UINT64_MAX, &p->agent_tx_packets);
-	if (!strcmp(key, "xwg_agent_rx_bytes"))
-		return show_parse_u64(value, UINT64_MAX, &p->agent_rx_bytes);
-	if (!strcmp(key, "xwg_agent_tx_bytes"))
-		return show_parse_u64(value, UINT64_MAX, &p->agent_tx_bytes);
+	for (size_t i = 0; i < sizeof(show_peer_counters) / sizeof(show_peer_counters[0]); i++)
+		if (!strcmp(key, show_peer_counters[i].key))
+			return show_parse_u64(value, UINT64_MAX,
+					      (uint64_t *)((char *)p + show_peer_counters[i].offset));
 	if (!strcmp(key, "xwg_offload_off")) {
 		snprintf(p->offload_off, sizeof(p->offload_off), "%s", value);
 		return 0;
@@ -363,7 +332,7 @@ static int show_read_reply(struct show_device *d, FILE *in)
 }
 
 /* The private and preshared keys were in here. */
-static void show_device_free(struct show_device *d)
+void show_device_free(struct show_device *d)
 {
 	for (size_t i = 0; i < d->n_peers; i++)
 		free(d->peers[i].allowed);
@@ -381,8 +350,7 @@ static void show_connect_error(const char *ifname, int err)
 		fprintf(stderr, "xwg: %s: cannot connect to the agent: %s\n", ifname, strerror(-err));
 }
 
-/* Fetches and parses the state; reports any failure on stderr when report is set. 0 or -errno. */
-static int show_fetch(const char *ifname, struct show_device *d, bool report)
+int show_fetch(const char *ifname, struct show_device *d, bool report)
 {
 	static const char req[] = "get=1\n\n";
 	char inbuf[BUFSIZ];	/* the reply carries the private key: a stdio buffer we can wipe */
@@ -541,6 +509,14 @@ static void show_human_peer(FILE *out, const struct show_peer *p, bool offloaded
 		show_path(out, "in agent", p->agent_rx_packets, p->agent_tx_packets, p->agent_rx_bytes,
 			  p->agent_tx_bytes);
 	}
+	if (p->batch_rx_packets || p->batch_tx_packets)
+		show_path(out, "agent in batches", p->batch_rx_packets, p->batch_tx_packets, p->batch_rx_bytes,
+			  p->batch_tx_bytes);
+	if (p->hs_initiations_sent || p->hs_initiations_received || p->hs_timeouts)
+		fprintf(out, "  handshake messages: %" PRIu64 " initiations / %" PRIu64 " responses sent, %" PRIu64
+			" / %" PRIu64 " received, %" PRIu64 " timed out, %" PRIu64 " given up\n",
+			p->hs_initiations_sent, p->hs_responses_sent, p->hs_initiations_received,
+			p->hs_responses_received, p->hs_timeouts, p->hs_given_up);
 	if (p->offload_off[0])
 		fprintf(out, "  offload: off (%s)\n", p->offload_off);
 }
@@ -575,6 +551,8 @@ static void show_human_offload(FILE *out, const struct show_device *d)
 	}
 	if (d->skipped[0])
 		fprintf(out, "  not attached to: %s\n", d->skipped);
+	if (d->metrics_url[0])
+		fprintf(out, "  metrics: %s\n", d->metrics_url);
 	if (!d->n_reasons)
 		return;
 	fprintf(out, "  bpf counters:\n");
@@ -649,6 +627,13 @@ static void show_json_peer(FILE *out, const struct show_peer *p)
 		",\"agent_rx_bytes\":%" PRIu64 ",\"agent_tx_bytes\":%" PRIu64,
 		p->bpf_rx_packets, p->bpf_tx_packets, p->bpf_rx_bytes, p->bpf_tx_bytes, p->agent_rx_packets,
 		p->agent_tx_packets, p->agent_rx_bytes, p->agent_tx_bytes);
+	fprintf(out, ",\"batch_rx_packets\":%" PRIu64 ",\"batch_tx_packets\":%" PRIu64 ",\"batch_rx_bytes\":%" PRIu64
+		",\"batch_tx_bytes\":%" PRIu64, p->batch_rx_packets, p->batch_tx_packets, p->batch_rx_bytes,
+		p->batch_tx_bytes);
+	fprintf(out, ",\"handshakes\":{\"initiations_sent\":%" PRIu64 ",\"responses_sent\":%" PRIu64
+		",\"initiations_received\":%" PRIu64 ",\"responses_received\":%" PRIu64 ",\"timeouts\":%" PRIu64
+		",\"given_up\":%" PRIu64 "}", p->hs_initiations_sent, p->hs_responses_sent, p->hs_initiations_received,
+		p->hs_responses_received, p->hs_timeouts, p->hs_given_up);
 	fprintf(out, ",\"offload_off\":");
 	if (p->offload_off[0])
 		show_json_string(out, p->offload_off);
@@ -697,7 +682,12 @@ static void show_json_offload(FILE *out, const struct show_device *d)
 		show_json_string(out, d->reasons[i].key);
 		fprintf(out, ":%" PRIu64, d->reasons[i].count);
 	}
-	fputc('}', out);
+	fprintf(out, "},\"cookie_replies\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 "},\"metrics\":",
+		d->cookies_sent, d->cookies_received);
+	if (d->metrics_url[0])
+		show_json_string(out, d->metrics_url);
+	else
+		fprintf(out, "null");
 }
 
 static void show_json(FILE *out, const char *ifname, const struct show_device *d)

@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "device.h"
 #include "encoding.h"
+#include "metrics.h"
 #include "offload.h"
 #include "parallel.h"
 #include "peer.h"
@@ -246,6 +247,17 @@ static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out
 		peer->agent_rx_packets, peer->agent_tx_packets);
 	fprintf(out, "xwg_agent_rx_bytes=%" PRIu64 "\nxwg_agent_tx_bytes=%" PRIu64 "\n",
 		peer->agent_rx_bytes, peer->agent_tx_bytes);
+	/* Of the agent's: sealed or opened in a batch with others. */
+	fprintf(out, "xwg_batch_rx_packets=%" PRIu64 "\nxwg_batch_tx_packets=%" PRIu64 "\n",
+		peer->batch_rx_packets, peer->batch_tx_packets);
+	fprintf(out, "xwg_batch_rx_bytes=%" PRIu64 "\nxwg_batch_tx_bytes=%" PRIu64 "\n",
+		peer->batch_rx_bytes, peer->batch_tx_bytes);
+	fprintf(out, "xwg_handshake_initiations_sent=%" PRIu64 "\nxwg_handshake_responses_sent=%" PRIu64 "\n",
+		peer->hs_initiations_sent, peer->hs_responses_sent);
+	fprintf(out, "xwg_handshake_initiations_received=%" PRIu64 "\nxwg_handshake_responses_received=%" PRIu64
+		"\n", peer->hs_initiations_received, peer->hs_responses_received);
+	fprintf(out, "xwg_handshake_timeouts=%" PRIu64 "\nxwg_handshakes_given_up=%" PRIu64 "\n",
+		peer->hs_timeouts, peer->hs_given_up);
 	why = offload_peer_refused(peer);
 	if (*why) {
 		fprintf(out, "xwg_offload_off=");
@@ -306,6 +318,14 @@ static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 	for (unsigned int r = 0; r < XWG_R_MAX; r++)
 		if (counts[r])
 			fprintf(out, "xwg_reason=%s:%" PRIu64 "\n", xwg_reason_key(r), counts[r]);
+	/* Like the reasons, only once there is something to count. */
+	if (dev->cookies_sent)
+		fprintf(out, "xwg_cookie_replies_sent=%" PRIu64 "\n", dev->cookies_sent);
+	if (dev->cookies_received)
+		fprintf(out, "xwg_cookie_replies_received=%" PRIu64 "\n", dev->cookies_received);
+	/* This process's metrics server (metrics_http.c), if --metrics-listen started one. */
+	if (metrics_http_url()[0])
+		fprintf(out, "xwg_metrics=%s\n", metrics_http_url());
 }
 
 static void uapi_get(struct xwg_device *dev, FILE *out)

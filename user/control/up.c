@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "device.h"
 #include "encoding.h"
+#include "metrics.h"
 #include "netlink.h"
 #include "offload.h"
 #include "parallel.h"
@@ -294,6 +295,12 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 		goto err_uninit;
 	/* GRO'd datagrams suit the agent; a mode that decrypts at TC or generic XDP needs them single. */
 	device_set_udp_gro(dev, offload_active_mode(dev) == OFFLOAD_TUN || offload_hybrid(dev, NULL, NULL));
+	/* Once the device is ready: the server reads it through the UAPI socket (metrics_http.c). */
+	if (o->metrics_listen) {
+		ret = metrics_http_start(o->ifname, o->metrics_listen, err, errlen);
+		if (ret)
+			goto err_uninit;
+	}
 	/* wg-quick's part last, on a working tunnel: DNS, routes and rules, firewall, PostUp. */
 	if (cfg) {
 		ret = quick_up(dev, cfg, adopting, err, errlen);
@@ -305,6 +312,7 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 err_uninit:
 	/* Also stops the offload and closes the UAPI socket; the TUN takes its addresses and routes along. */
 	device_uninit(dev);
+	metrics_http_stop();
 	return ret;
 }
 
@@ -348,6 +356,8 @@ static int agent_serve(struct xwg_device *dev)
 		quick_down_begin(&d, agent_getconf, dev);
 	}
 	device_uninit(dev);
+	/* After the UAPI socket closed: a scrape in flight fails at once instead of holding the stop up. */
+	metrics_http_stop();
 	if (claimed > 0)
 		quick_down_end(&d);
 	return ret;

@@ -196,6 +196,7 @@ int cookie_message_consume(struct xwg_device *dev, const struct message_handshak
 		c->birthdate = now_ns();
 		c->is_valid = true;
 		c->have_sent_mac1 = false;
+		dev->cookies_received++;
 	}
 	crypto_zero(cookie, sizeof(cookie));
 	return ret;

@@ -104,6 +104,8 @@ struct xwg_device {
 	uint64_t tx_unroutable;
 	uint64_t icmp_unreach_sent;
 	struct icmp_state *icmp;	/* icmp_send.c: rate limit, tunnel addresses, IPv4 raw socket */
+	/* Cookie replies: sent while under load, and received ones that decrypted (a peer asked us to wait). */
+	uint64_t cookies_sent, cookies_received;
 };
 
 #define NSEC_PER_SEC 1000000000ULL

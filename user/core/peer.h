@@ -75,6 +75,12 @@ struct peer {
 	uint64_t offload_seen_rx, offload_seen_rx_data, offload_seen_tx, offload_seen_tx_data;
 	uint64_t agent_rx_packets, agent_tx_packets;	/* transport packets the agent itself handled */
 	uint64_t agent_rx_bytes, agent_tx_bytes;	/* and their wire bytes (as rx_bytes/tx_bytes) */
+	/* Of those, the ones sealed or opened in a batch with others (the crypto workers could share it). */
+	uint64_t batch_rx_packets, batch_tx_packets, batch_rx_bytes, batch_tx_bytes;
+	/* Handshake messages, counted on the event loop: sent, and received with a valid handshake. */
+	uint64_t hs_initiations_sent, hs_responses_sent, hs_initiations_received, hs_responses_received;
+	uint64_t hs_timeouts;		/* initiations that got no answer within REKEY_TIMEOUT */
+	uint64_t hs_given_up;		/* handshakes abandoned after MAX_TIMER_HANDSHAKES retries */
 
 	struct staged_packet *staged[MAX_STAGED_PACKETS];	/* ring, oldest dropped when full */
 	unsigned int staged_head, staged_count;

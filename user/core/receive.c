@@ -28,7 +28,8 @@ static void receive_send_cookie(struct xwg_device *dev, const uint8_t *msg, size
 	uint32_t sender_index = receive_u32(msg + 4);
 
 	cookie_message_create(dev, &reply, msg, len, sender_index, src);
-	socket_send_to_addr(dev, &reply, sizeof(reply), src);
+	if (!socket_send_to_addr(dev, &reply, sizeof(reply), src))
+		dev->cookies_sent++;
 }
 
 static void receive_handshake(struct xwg_device *dev, uint8_t *msg, size_t len, uint32_t type,
@@ -57,12 +58,14 @@ static void receive_handshake(struct xwg_device *dev, uint8_t *msg, size_t len, 
 		peer = noise_consume_initiation(dev, (const struct message_handshake_initiation *)msg);
 		if (!peer)
 			return;
+		peer->hs_initiations_received++;
 		socket_set_peer_endpoint_from_packet(peer, src, local, ifindex);
 		send_handshake_response(peer);
 	} else {
 		peer = noise_consume_response(dev, (const struct message_handshake_response *)msg);
 		if (!peer)
 			return;
+		peer->hs_responses_received++;
 		socket_set_peer_endpoint_from_packet(peer, src, local, ifindex);
 		if (noise_begin_session(dev, peer) == 0) {
 			timers_session_derived(peer);
@@ -161,9 +164,6 @@ static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, stru
 	const void *inner_src;
 	int family;
 
-	peer->agent_rx_packets++;
-	peer->agent_rx_bytes += len;
-
 	socket_set_peer_endpoint_from_packet(peer, src, local, ifindex);
 	if (noise_received_with_keypair(peer, kp)) {
 		timers_handshake_complete(peer);
@@ -226,6 +226,17 @@ static void receive_commit_keypair(struct xwg_device *dev, unsigned int first)
 		receive_queue[slot[k]].fresh = ret == 0 && (fresh >> k & 1);
 }
 
+/* The agent's share of a peer's traffic; batched: opened with others, the crypto workers could share it. */
+static void receive_count(struct peer *peer, size_t len, bool batched)
+{
+	peer->agent_rx_packets++;
+	peer->agent_rx_bytes += len;
+	if (batched) {
+		peer->batch_rx_packets++;
+		peer->batch_rx_bytes += len;
+	}
+}
+
 /* On a crypto worker: authenticates and decrypts one queued message in place. */
 static void receive_open(void *unused, unsigned int i)
 {
@@ -254,10 +265,12 @@ void receive_flush(struct xwg_device *dev)
 			continue;
 		/* An earlier delivery may have rotated this keypair out (and freed it): then drop. */
 		entry = index_table_lookup(&dev->index_table, e->index, INDEX_KEYPAIR);
-		if (entry)
-			receive_data_deliver(dev, entry->peer, entry->keypair, e->msg, e->len,
-					     (const struct sockaddr *)&e->src, e->has_local ? e->local : NULL,
-					     e->ifindex, e->outer_tos);
+		if (!entry)
+			continue;
+		/* Counted before delivery, which may drop the inner packet: it was opened all the same. */
+		receive_count(entry->peer, e->len, n > 1);
+		receive_data_deliver(dev, entry->peer, entry->keypair, e->msg, e->len, (const struct sockaddr *)&e->src,
+				     e->has_local ? e->local : NULL, e->ifindex, e->outer_tos);
 	}
 }
 

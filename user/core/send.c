@@ -28,7 +28,8 @@ void send_handshake_initiation(struct peer *peer, bool is_retry)
 	cookie_add_macs(peer, &msg, sizeof(msg));
 	timers_any_authenticated_packet_traversal(peer);
 	timers_any_authenticated_packet_sent(peer);
-	socket_send_to_peer(peer, &msg, sizeof(msg));
+	if (!socket_send_to_peer(peer, &msg, sizeof(msg)))
+		peer->hs_initiations_sent++;
 	timers_handshake_initiated(peer);
 	crypto_zero(&msg, sizeof(msg));
 }
@@ -46,7 +47,8 @@ void send_handshake_response(struct peer *peer)
 	timers_session_derived(peer);
 	timers_any_authenticated_packet_traversal(peer);
 	timers_any_authenticated_packet_sent(peer);
-	socket_send_to_peer(peer, &msg, sizeof(msg));
+	if (!socket_send_to_peer(peer, &msg, sizeof(msg)))
+		peer->hs_responses_sent++;
 }
 
 /*
@@ -131,6 +133,17 @@ static size_t send_padded_len(size_t len, int mtu)
 	return len + (padded - last_unit);
 }
 
+/* The agent's share of a peer's traffic, added once per run of its packets; batched: sealed with others. */
+static void send_count(struct peer *peer, uint64_t packets, uint64_t bytes, bool batched)
+{
+	peer->agent_tx_packets += packets;
+	peer->agent_tx_bytes += bytes;
+	if (batched) {
+		peer->batch_tx_packets += packets;
+		peer->batch_tx_bytes += bytes;
+	}
+}
+
 static uint8_t send_buf[sizeof(struct message_data) + 65536 + 64 + NOISE_AUTHTAG_LEN] __attribute__((aligned(64)));
 
 /* One data message into buf: header, plaintext padded to padded bytes, sealed under kp with counter. */
@@ -161,8 +174,7 @@ static int send_data(struct peer *peer, struct noise_keypair *kp, uint64_t count
 	timers_any_authenticated_packet_sent(peer);
 	if (len)
 		timers_data_sent(peer);
-	peer->agent_tx_packets++;
-	peer->agent_tx_bytes += message_data_len(padded);
+	send_count(peer, 1, message_data_len(padded), false);
 	return socket_send_to_peer_tos(peer, send_buf, message_data_len(padded),
 				       len ? xwg_ecn_encap(xwg_ecn_get(pkt)) : 0);
 }
@@ -297,6 +309,7 @@ static void send_batch_seal(void *unused, unsigned int i)
 static void send_batch_flush(struct xwg_device *dev)
 {
 	unsigned int n = send_queued;
+	uint64_t run_packets = 0, run_bytes = 0;
 
 	if (!n)
 		return;
@@ -310,10 +323,12 @@ static void send_batch_flush(struct xwg_device *dev)
 			.peer = it->peer, .buf = send_slots[i], .len = wire,
 			.tos = xwg_ecn_encap(xwg_ecn_get(it->pkt)),
 		};
-		it->peer->agent_tx_packets++;
-		it->peer->agent_tx_bytes += wire;
+		run_packets++;
+		run_bytes += wire;
 		if (i + 1 < n && send_items[i + 1].peer == it->peer)
 			continue;
+		send_count(it->peer, run_packets, run_bytes, n > 1);
+		run_packets = run_bytes = 0;
 		timers_any_authenticated_packet_traversal(it->peer);
 		timers_any_authenticated_packet_sent(it->peer);
 		timers_data_sent(it->peer);

@@ -91,7 +91,9 @@ void timers_stop(struct peer *peer)
 
 static void timers_expired_retransmit_handshake(struct peer *peer)
 {
+	peer->hs_timeouts++;
 	if (peer->timer_handshake_attempts > MAX_TIMER_HANDSHAKES) {
+		peer->hs_given_up++;
 		/* Give up: drop what waited for this peer and wipe keys later unless traffic returns. */
 		timer_cancel(&peer->timer_send_keepalive);
 		peer_purge_staged(peer);
