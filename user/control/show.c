@@ -29,6 +29,7 @@ struct show_peer {
 	uint8_t public_key[32];
 	bool has_psk;
 	char endpoint[80];		/* "" = none */
+	char endpoint_host[256];	/* xwg: the name it is looked up again from; "" = none */
 	int64_t handshake_sec;		/* 0 = never */
 	uint64_t rx_bytes, tx_bytes;
 	uint32_t keepalive;
@@ -303,6 +304,10 @@ static int show_peer_line(struct show_peer *p, const char *key, const char *valu
 		return show_parse_u64(value, UINT64_MAX, &p->agent_rx_bytes);
 	if (!strcmp(key, "xwg_agent_tx_bytes"))
 		return show_parse_u64(value, UINT64_MAX, &p->agent_tx_bytes);
+	if (!strcmp(key, "xwg_endpoint_host")) {
+		snprintf(p->endpoint_host, sizeof(p->endpoint_host), "%s", value);
+		return 0;
+	}
 	if (!strcmp(key, "xwg_offload_off")) {
 		snprintf(p->offload_off, sizeof(p->offload_off), "%s", value);
 		return 0;
@@ -507,7 +512,9 @@ static void show_human_peer(FILE *out, const struct show_peer *p, bool offloaded
 	fprintf(out, "\npeer: %s\n", b64);
 	if (p->has_psk)
 		fprintf(out, "  preshared key: (hidden)\n");
-	if (p->endpoint[0])
+	if (p->endpoint[0] && p->endpoint_host[0])
+		fprintf(out, "  endpoint: %s (%s)\n", p->endpoint, p->endpoint_host);
+	else if (p->endpoint[0])
 		fprintf(out, "  endpoint: %s\n", p->endpoint);
 	fprintf(out, "  allowed ips: ");
 	for (size_t i = 0; i < p->n_allowed; i++)
@@ -627,6 +634,11 @@ static void show_json_peer(FILE *out, const struct show_peer *p)
 	fprintf(out, ",\"preshared_key\":%s,\"endpoint\":", p->has_psk ? "true" : "false");
 	if (p->endpoint[0])
 		show_json_string(out, p->endpoint);
+	else
+		fprintf(out, "null");
+	fprintf(out, ",\"endpoint_host\":");
+	if (p->endpoint_host[0])
+		show_json_string(out, p->endpoint_host);
 	else
 		fprintf(out, "null");
 	fprintf(out, ",\"allowed_ips\":[");

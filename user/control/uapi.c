@@ -246,6 +246,12 @@ static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out
 		peer->agent_rx_packets, peer->agent_tx_packets);
 	fprintf(out, "xwg_agent_rx_bytes=%" PRIu64 "\nxwg_agent_tx_bytes=%" PRIu64 "\n",
 		peer->agent_rx_bytes, peer->agent_tx_bytes);
+	/* The name the endpoint is looked up again from, while it is in use (not after roaming). */
+	if (peer->endpoint_name.host[0] && !peer->endpoint_name.learned) {
+		fprintf(out, "xwg_endpoint_host=");
+		uapi_print_text(out, peer->endpoint_name.host);
+		fputc('\n', out);
+	}
 	why = offload_peer_refused(peer);
 	if (*why) {
 		fprintf(out, "xwg_offload_off=");
