@@ -971,6 +971,10 @@ static void test_show_parse(void)
 		  "  private key: (hidden)\n  listening port: 51820\n  data path: unknown\n\n"
 		  "peer: 0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\n  endpoint: 127.0.0.1:40000\n"
 		  "  allowed ips: 10.99.0.2/32\n  transfer: 708 B received, 620 B sent\n" },
+		/* The host name an xwg endpoint is looked up again from, after the address. */
+		{ "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		  "endpoint=192.0.2.1:51820\nxwg_endpoint_host=vpn.example.org\nerrno=0\n\n", 0,
+		  "  endpoint: 192.0.2.1:51820 (vpn.example.org)\n" },
 		{ "listen_port=1\npublic_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
 		  "allowed_ip=10.0.0.0/40\nerrno=0\n\n", -EPROTO, NULL },
 		{ "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
@@ -1060,7 +1064,7 @@ static void test_show_parse(void)
 			     "\"fwmark\":0,\"mode\":null,\"agent_path\":null,\"hybrid\":null,\"refused\":{},\"underlay\":[],\"reasons\":{},"
 			     "\"peers\":[{\"public_key\":"
 			     "\"0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\",\"preshared_key\":false,"
-			     "\"endpoint\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
+			     "\"endpoint\":null,\"endpoint_host\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
 			     "\"tx_bytes\":0,\"persistent_keepalive\":0,\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,"
 			     "\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,\"agent_rx_packets\":0,\"agent_tx_packets\":0,"
 			     "\"agent_rx_bytes\":0,\"agent_tx_bytes\":0,\"offload_off\":null}]}\n");
