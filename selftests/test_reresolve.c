@@ -3,10 +3,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include "test.h"
 #include "test_device.h"
 #include "config.h"
 #include "reresolve.h"
+#include "resolver.h"
 
 #define KEY1 "BxQhLjtIVWJvfImWo7C9ytfk8f4LGCUyP0xZZnOAjZo="
 #define KEY2 "DhsoNUJPXGl2g5CdqrfE0d7r+AUSHyw5RlNgbXqHlKE="
@@ -67,6 +69,14 @@ static struct peer *named_peer(struct xwg_device *dev)
 	return peer;
 }
 
+static void named_done(struct xwg_device *dev)
+{
+	resolver_stop(dev);
+	device_remove_all_peers(dev);
+	index_table_free(&dev->index_table);
+	allowedips_free(&dev->allowedips);
+}
+
 static void test_when_due(void)
 {
 	struct xwg_device dev;
@@ -99,7 +109,7 @@ static void test_when_due(void)
 	ASSERT_TRUE(reresolve_due(peer, t0 + S(1000 + RERESOLVE_RETRY_S), wall, AFTER));
 	reresolve_started(peer, t0 + S(2000), 5);
 	ASSERT_EQ(peer->endpoint_name.not_before, t0 + S(2005));
-	device_remove_all_peers(&dev);
+	named_done(&dev);
 }
 
 static void test_answers(void)
@@ -130,7 +140,7 @@ static void test_answers(void)
 	reresolve_started(peer, now_ns(), AFTER);
 	ASSERT_EQ(reresolve_finished(peer, gen + 1, (struct sockaddr *)&a), RERESOLVE_STALE);
 	ASSERT_MEMEQ(&peer->endpoint.addr.in4, &b, sizeof(b));
-	device_remove_all_peers(&dev);
+	named_done(&dev);
 }
 
 static void test_roaming_wins(void)
@@ -157,7 +167,7 @@ static void test_roaming_wins(void)
 	/* Until the configuration sets the name again. */
 	ASSERT_EQ(reresolve_set_name(peer, "vpn.example.org", 51820), 0);
 	ASSERT_FALSE(peer->endpoint_name.learned);
-	device_remove_all_peers(&dev);
+	named_done(&dev);
 }
 
 static void test_address_set_forgets_name(void)
@@ -181,7 +191,46 @@ static void test_address_set_forgets_name(void)
 	long_name[ENDPOINT_HOST_MAX] = '\0';
 	ASSERT_EQ(reresolve_set_name(peer, long_name, 1), -EINVAL);
 	ASSERT_EQ(reresolve_set_name(peer, "", 1), -EINVAL);
-	device_remove_all_peers(&dev);
+	named_done(&dev);
+}
+
+/* The data plane's worker: a due name is looked up off the caller's thread, the answer applied by collect. */
+static void test_resolver_thread(void)
+{
+	struct sockaddr_in lo = sin4("127.0.0.1", 51820);
+	struct xwg_device dev;
+	struct peer *peer = named_peer(&dev);
+	struct pollfd pfd;
+	int fd;
+
+	ASSERT_EQ(reresolve_set_name(peer, "localhost", 51820), 0);
+	peer->endpoint_name.not_before = 0;
+	peer->timer_retransmit_handshake.at = now_ns() + S(5);
+	resolver_tick(&dev);
+	ASSERT_TRUE(peer->endpoint_name.resolving);
+	fd = resolver_fd(&dev);
+	ASSERT_TRUE(fd >= 0);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ASSERT_EQ(poll(&pfd, 1, 10000), 1);
+	resolver_collect(&dev);
+	ASSERT_FALSE(peer->endpoint_name.resolving);
+	/* localhost may come back as ::1 first, as getaddrinfo orders it: either is the name's address. */
+	if (peer->endpoint.addr.sa.sa_family == AF_INET)
+		ASSERT_MEMEQ(&peer->endpoint.addr.in4, &lo, sizeof(lo));
+	else
+		ASSERT_EQ(peer->endpoint.addr.sa.sa_family, AF_INET6);
+	ASSERT_STREQ(peer->endpoint_name.host, "localhost");
+	/* Not again before the retry interval; a lookup still out when the device stops is abandoned. */
+	dev.resolver_checked = 0;
+	resolver_tick(&dev);
+	ASSERT_FALSE(peer->endpoint_name.resolving);
+	peer->endpoint_name.not_before = 0;
+	dev.resolver_checked = 0;
+	resolver_tick(&dev);
+	ASSERT_TRUE(peer->endpoint_name.resolving);
+	resolver_stop(&dev);
+	ASSERT_EQ(resolver_fd(&dev), -1);
+	named_done(&dev);
 }
 
 int main(void)
@@ -191,5 +240,6 @@ int main(void)
 	RUN_TEST(test_answers);
 	RUN_TEST(test_roaming_wins);
 	RUN_TEST(test_address_set_forgets_name);
+	RUN_TEST(test_resolver_thread);
 	return TEST_SUMMARY();
 }
