@@ -234,6 +234,9 @@ expect "up with a bad XWG_RX_BULK_LEN fails, quoting it, and creates nothing" \
 out=$(XWG_TX_BULK_LEN=-1 in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
 expect "up with a bad XWG_TX_BULK_LEN fails, quoting it, and creates nothing" \
 	"[ $rc = 1 ] && [[ \"\$out\" == *'XWG_TX_BULK_LEN=\"-1\": want a number of bytes from 0 to 65535'* ]] && no_trace $IF_A" "rc=$rc $out"
+out=$(XWG_RERESOLVE_AFTER=86401 in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
+expect "up with a bad XWG_RERESOLVE_AFTER fails, quoting it, and creates nothing" \
+	"[ $rc = 1 ] && [[ \"\$out\" == *'XWG_RERESOLVE_AFTER=\"86401\": want a number of seconds from 0 (never) to 86400'* ]] && no_trace $IF_A" "rc=$rc $out"
 out=$(XWG_UDP_GSO=yes in_ns "$XWG" up "$TMP/$IF_A.conf" 2>&1); rc=$?
 expect "up with a bad XWG_UDP_GSO fails, quoting it, and creates nothing" \
 	"[ $rc = 1 ] && [[ \"\$out\" == *'XWG_UDP_GSO=\"yes\": want 0 or 1'* ]] && no_trace $IF_A" "rc=$rc $out"

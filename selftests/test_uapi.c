@@ -16,6 +16,7 @@
 #include "encoding.h"
 #include "offload.h"
 #include "peer.h"
+#include "reresolve.h"
 #include "show.h"
 #include "uapi.h"
 
@@ -458,6 +459,47 @@ static void test_update_only(void)
 	ASSERT_EQ(find_peer(&dev, a)->endpoint.addr.sa.sa_family, AF_INET);
 	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nupdate_only=yes\n\n", a);
 	EXPECT_REPLY(&dev, req, "errno=-22\n\n");
+	dev_teardown(&dev);
+}
+
+/* A configured host name is reported while in use; an endpoint set through UAPI (an address) drops it. */
+static void test_endpoint_host(void)
+{
+	struct xwg_device dev;
+	uint8_t ppriv[32], ppub[32];
+	char ppriv_hex[65], ppub_hex[65], req[512], *r;
+	struct endpoint old;
+	struct peer *peer;
+
+	dev_setup(&dev);
+	dev.tune.reresolve_after_s = RERESOLVE_AFTER_S_DEFAULT;
+	test_keypair(2, ppriv, ppub, ppriv_hex, ppub_hex);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nendpoint=192.0.2.1:51820\n\n", ppub_hex);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	peer = find_peer(&dev, ppub_hex);
+	ASSERT_TRUE(peer != NULL);
+	if (!peer)
+		goto out;
+	ASSERT_EQ(reresolve_set_name(peer, "vpn.example.org", 51820), 0);
+	r = serve(&dev, "get=1\n\n");
+	ASSERT_TRUE(r && strstr(r, "endpoint=192.0.2.1:51820\n") && strstr(r, "\nxwg_endpoint_host=vpn.example.org\n"));
+	free(r);
+	/* Roamed: the learned address wins, the name is not shown (nor used) any more. */
+	old = peer->endpoint;
+	peer->endpoint.addr.in4.sin_port = htons(4000);
+	reresolve_packet_moved(peer, &old);
+	r = serve(&dev, "get=1\n\n");
+	ASSERT_TRUE(r && !strstr(r, "xwg_endpoint_host"));
+	free(r);
+	/* wg set ... endpoint: the user chose an address. */
+	ASSERT_EQ(reresolve_set_name(peer, "vpn.example.org", 51820), 0);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nendpoint=192.0.2.9:51820\n\n", ppub_hex);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_STREQ(peer->endpoint_name.host, "");
+	r = serve(&dev, "get=1\n\n");
+	ASSERT_TRUE(r && strstr(r, "endpoint=192.0.2.9:51820\n") && !strstr(r, "xwg_endpoint_host"));
+	free(r);
+out:
 	dev_teardown(&dev);
 }
 
@@ -998,6 +1040,10 @@ static void test_show_parse(void)
 		  "  private key: (hidden)\n  listening port: 51820\n  data path: unknown\n\n"
 		  "peer: 0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\n  endpoint: 127.0.0.1:40000\n"
 		  "  allowed ips: 10.99.0.2/32\n  transfer: 708 B received, 620 B sent\n" },
+		/* The host name an xwg endpoint is looked up again from, after the address. */
+		{ "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
+		  "endpoint=192.0.2.1:51820\nxwg_endpoint_host=vpn.example.org\nerrno=0\n\n", 0,
+		  "  endpoint: 192.0.2.1:51820 (vpn.example.org)\n" },
 		{ "listen_port=1\npublic_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
 		  "allowed_ip=10.0.0.0/40\nerrno=0\n\n", -EPROTO, NULL },
 		{ "public_key=d10dabdf5feda26fda568f8614ebfcf41e199b56a679240f37756dcb1fa72076\n"
@@ -1088,7 +1134,7 @@ static void test_show_parse(void)
 			     "\"cookie_replies\":{\"sent\":0,\"received\":0},\"metrics\":null,"
 			     "\"peers\":[{\"public_key\":"
 			     "\"0Q2r31/tom/aVo+GFOv89B4Zm1ameSQPN3Vtyx+nIHY=\",\"preshared_key\":false,"
-			     "\"endpoint\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
+			     "\"endpoint\":null,\"endpoint_host\":null,\"allowed_ips\":[],\"latest_handshake\":0,\"rx_bytes\":0,"
 			     "\"tx_bytes\":0,\"persistent_keepalive\":0,\"bpf_rx_packets\":0,\"bpf_tx_packets\":0,"
 			     "\"bpf_rx_bytes\":0,\"bpf_tx_bytes\":0,\"agent_rx_packets\":0,\"agent_tx_packets\":0,"
 			     "\"agent_rx_bytes\":0,\"agent_tx_bytes\":0,"
@@ -1114,6 +1160,7 @@ int main(void)
 	RUN_TEST(test_remove_peer);
 	RUN_TEST(test_update_only);
 	RUN_TEST(test_own_public_key_ignored);
+	RUN_TEST(test_endpoint_host);
 	RUN_TEST(test_errors);
 	RUN_TEST(test_peer_errors);
 	RUN_TEST(test_error_stops_and_drains);

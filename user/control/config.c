@@ -295,12 +295,22 @@ static int config_peer_key(struct config_parser *p, const char *key, char *value
 	} else if (!strcasecmp(key, "AllowedIPs")) {
 		return config_parse_list(p, "AllowedIPs", value, &peer->allowed_ips, &peer->n_allowed_ips, false);
 	} else if (!strcasecmp(key, "Endpoint")) {
+		struct sockaddr_storage literal;
+
 		ret = endpoint_parse(&peer->endpoint, value, true);
 		if (ret == -EHOSTUNREACH)
 			return config_error(p, "cannot resolve Endpoint '%s'", value);
 		if (ret)
 			return config_error(p, "invalid Endpoint '%s'", value);
 		peer->has_endpoint = true;
+		/* A name (no literal address) is kept: the agent looks it up again when handshakes fail. */
+		peer->endpoint_host[0] = '\0';
+		if (endpoint_parse(&literal, value, false)) {
+			size_t hlen = (size_t)(strrchr(value, ':') - value);	/* parsed: "host:port", hlen < 256 */
+
+			memcpy(peer->endpoint_host, value, hlen);
+			peer->endpoint_host[hlen] = '\0';
+		}
 	} else if (!strcasecmp(key, "PersistentKeepalive")) {
 		if (!strcasecmp(value, "off"))
 			v = 0;

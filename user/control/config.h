@@ -15,6 +15,7 @@ struct xwg_config_peer {
 	uint8_t preshared_key[32];
 	bool has_endpoint;
 	struct sockaddr_storage endpoint;
+	char endpoint_host[256];	/* "" = Endpoint was an address; else its host name (port: endpoint's) */
 	uint16_t persistent_keepalive;
 	struct xwg_prefix *allowed_ips;
 	size_t n_allowed_ips;

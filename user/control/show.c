@@ -276,6 +276,10 @@ static int show_peer_line(struct show_peer *p, const char *key, const char *valu
 		if (!strcmp(key, show_peer_counters[i].key))
 			return show_parse_u64(value, UINT64_MAX,
 					      (uint64_t *)((char *)p + show_peer_counters[i].offset));
+	if (!strcmp(key, "xwg_endpoint_host")) {
+		snprintf(p->endpoint_host, sizeof(p->endpoint_host), "%s", value);
+		return 0;
+	}
 	if (!strcmp(key, "xwg_offload_off")) {
 		snprintf(p->offload_off, sizeof(p->offload_off), "%s", value);
 		return 0;
@@ -482,7 +486,9 @@ static void show_human_peer(FILE *out, const struct show_peer *p, bool offloaded
 	fprintf(out, "\npeer: %s\n", b64);
 	if (p->has_psk)
 		fprintf(out, "  preshared key: (hidden)\n");
-	if (p->endpoint[0])
+	if (p->endpoint[0] && p->endpoint_host[0])
+		fprintf(out, "  endpoint: %s (%s)\n", p->endpoint, p->endpoint_host);
+	else if (p->endpoint[0])
 		fprintf(out, "  endpoint: %s\n", p->endpoint);
 	fprintf(out, "  allowed ips: ");
 	for (size_t i = 0; i < p->n_allowed; i++)
@@ -612,6 +618,11 @@ static void show_json_peer(FILE *out, const struct show_peer *p)
 	fprintf(out, ",\"preshared_key\":%s,\"endpoint\":", p->has_psk ? "true" : "false");
 	if (p->endpoint[0])
 		show_json_string(out, p->endpoint);
+	else
+		fprintf(out, "null");
+	fprintf(out, ",\"endpoint_host\":");
+	if (p->endpoint_host[0])
+		show_json_string(out, p->endpoint_host);
 	else
 		fprintf(out, "null");
 	fprintf(out, ",\"allowed_ips\":[");

@@ -22,6 +22,7 @@ struct show_peer {
 	bool has_psk;
 	uint8_t psk[32];		/* kept for show_conf only */
 	char endpoint[80];		/* "" = none */
+	char endpoint_host[256];	/* xwg: the name it is looked up again from; "" = none */
 	int64_t handshake_sec;		/* 0 = never */
 	uint64_t rx_bytes, tx_bytes;
 	uint32_t keepalive;

@@ -258,6 +258,12 @@ static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out
 		"\n", peer->hs_initiations_received, peer->hs_responses_received);
 	fprintf(out, "xwg_handshake_timeouts=%" PRIu64 "\nxwg_handshakes_given_up=%" PRIu64 "\n",
 		peer->hs_timeouts, peer->hs_given_up);
+	/* The name the endpoint is looked up again from, while it is in use (not after roaming). */
+	if (peer->endpoint_name.host[0] && !peer->endpoint_name.learned) {
+		fprintf(out, "xwg_endpoint_host=");
+		uapi_print_text(out, peer->endpoint_name.host);
+		fputc('\n', out);
+	}
 	why = offload_peer_refused(peer);
 	if (*why) {
 		fprintf(out, "xwg_offload_off=");

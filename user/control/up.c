@@ -27,6 +27,7 @@
 #include "xwg_maps.h"
 #include "peer.h"
 #include "quick.h"
+#include "reresolve.h"
 #include "uapi.h"
 
 /* A wedged agent must not hang the CLI forever (show, attach, detach, down). */
@@ -88,6 +89,14 @@ static int agent_parse_mode(const char *name, enum offload_mode *mode, const cha
 			  "unknown data path mode '%s' (auto, xdp, xdp-generic, tc or tun)", name);
 }
 
+/* The port of an endpoint the configuration resolved (IPv4 or IPv6), host order. */
+static uint16_t agent_port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
 static int agent_apply_peer(struct xwg_device *dev, const struct xwg_config_peer *cp, char *err, size_t errlen)
 {
 	char key[KEY_B64_LEN + 1], buf[64];
@@ -104,8 +113,11 @@ static int agent_apply_peer(struct xwg_device *dev, const struct xwg_config_peer
 	}
 	if (cp->has_preshared_key)
 		peer_set_preshared_key(peer, cp->preshared_key);
-	if (cp->has_endpoint)
+	if (cp->has_endpoint) {
 		peer_set_endpoint(peer, (const struct sockaddr *)&cp->endpoint);
+		if (cp->endpoint_host[0])
+			reresolve_set_name(peer, cp->endpoint_host, agent_port_of(&cp->endpoint));
+	}
 	for (size_t i = 0; i < cp->n_allowed_ips; i++) {
 		const struct xwg_prefix *a = &cp->allowed_ips[i];
 
@@ -205,7 +217,7 @@ static void agent_describe_mode(const struct xwg_device *dev, char *buf, size_t 
 		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : " on ", names[i]);
 }
 
-/* The data path's environment variables (xwg.8, ENVIRONMENT): read here only, handed down as tunables. */
+/* The agent's environment variables (xwg.8, ENVIRONMENT): read here only, handed down as tunables. */
 struct agent_env {
 	const char *name;
 	uint64_t min, max;
@@ -213,13 +225,14 @@ struct agent_env {
 	bool auto_only;			/* explicit modes ignore it */
 };
 
-enum { ENV_THREADS, ENV_UDP_GSO, ENV_RX_BULK, ENV_TX_BULK, ENV_MAX };
+enum { ENV_THREADS, ENV_UDP_GSO, ENV_RX_BULK, ENV_TX_BULK, ENV_RERESOLVE, ENV_MAX };
 
 static const struct agent_env agent_envs[ENV_MAX] = {
 	[ENV_THREADS] = { "XWG_THREADS", 1, PARALLEL_MAX_THREADS, "a number of threads from 1 to 64" },
 	[ENV_UDP_GSO] = { "XWG_UDP_GSO", 0, 1, "0 or 1" },
 	[ENV_RX_BULK] = { "XWG_RX_BULK_LEN", 0, 65535, "a number of bytes from 0 to 65535", true },
 	[ENV_TX_BULK] = { "XWG_TX_BULK_LEN", 0, 65535, "a number of bytes from 0 to 65535", true },
+	[ENV_RERESOLVE] = { "XWG_RERESOLVE_AFTER", 0, 86400, "a number of seconds from 0 (never) to 86400" },
 };
 
 /* Fills tune from the environment over its defaults; a bad value is an error that quotes it. */
@@ -227,7 +240,8 @@ static int agent_read_env(struct device_tunables *tune, enum offload_mode mode, 
 			  size_t errlen)
 {
 	uint64_t v[ENV_MAX] = { [ENV_THREADS] = tune->threads, [ENV_UDP_GSO] = tune->udp_gso,
-				[ENV_RX_BULK] = tune->rx_bulk_len, [ENV_TX_BULK] = tune->tx_bulk_len };
+				[ENV_RX_BULK] = tune->rx_bulk_len, [ENV_TX_BULK] = tune->tx_bulk_len,
+				[ENV_RERESOLVE] = tune->reresolve_after_s };
 
 	for (int i = 0; i < ENV_MAX; i++) {
 		const struct agent_env *e = &agent_envs[i];
@@ -242,6 +256,7 @@ static int agent_read_env(struct device_tunables *tune, enum offload_mode mode, 
 	tune->udp_gso = v[ENV_UDP_GSO];
 	tune->rx_bulk_len = (uint32_t)v[ENV_RX_BULK];
 	tune->tx_bulk_len = (uint32_t)v[ENV_TX_BULK];
+	tune->reresolve_after_s = (uint32_t)v[ENV_RERESOLVE];
 	return 0;
 }
 
@@ -251,7 +266,8 @@ static int agent_setup(struct xwg_device *dev, const struct agent_opts *o, char 
 	const struct xwg_config *cfg = o->cfg;
 	int mtu = cfg && cfg->mtu ? cfg->mtu : XWG_DEFAULT_MTU;
 	struct device_tunables tune = { .udp_gso = true, .rx_bulk_len = XWG_RX_BULK_LEN_DEFAULT,
-					.tx_bulk_len = XWG_TX_BULK_LEN_DEFAULT };
+					.tx_bulk_len = XWG_TX_BULK_LEN_DEFAULT,
+					.reresolve_after_s = RERESOLVE_AFTER_S_DEFAULT };
 	enum offload_mode mode;
 	int ret;
 

@@ -33,6 +33,7 @@ struct index_table {
 };
 
 struct ratelimiter;
+struct resolver;
 struct vnet_gro;
 struct icmp_state;
 struct xwg_device;
@@ -51,6 +52,7 @@ struct device_tunables {
 	unsigned int threads;		/* crypto threads, the loop's included; 0 = one per online CPU */
 	bool udp_gso;			/* false: XWG_UDP_GSO=0, datagrams one by one */
 	uint32_t rx_bulk_len, tx_bulk_len;	/* auto's thresholds (include/xwg_maps.h) */
+	uint32_t reresolve_after_s;	/* failing handshakes this long: look the endpoint name up again; 0 = never */
 };
 
 struct xwg_device {
@@ -95,6 +97,8 @@ struct xwg_device {
 	int signal_fd;
 	bool running;
 	struct offload *offload;	/* BPF fast path, NULL in tun mode */
+	struct resolver *resolver;	/* endpoint name lookups off the loop (resolver.c); NULL until one */
+	uint64_t resolver_checked;	/* monotonic ns the peers' names were last looked at */
 	bool config_changed;		/* a UAPI set ran: the device's own map entry needs a rewrite */
 	bool publish_pending;		/* some peer->publish is set (hooks_peer_changed) */
 	/* Fail-closed events, shown with the BPF reasons (AGENT_NO_COUNTER, AGENT_NO_REPLAY_CHECK). */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "device.h"
 #include "crypto.h"
+#include "reresolve.h"
 #include "timers.h"
 
 struct peer *peer_create(struct xwg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN])
@@ -82,6 +83,12 @@ void peer_set_preshared_key(struct peer *peer, const uint8_t key[NOISE_SYMMETRIC
 }
 
 void peer_set_endpoint(struct peer *peer, const struct sockaddr *sa)
+{
+	reresolve_clear_name(peer);
+	peer_put_endpoint(peer, sa);
+}
+
+void peer_put_endpoint(struct peer *peer, const struct sockaddr *sa)
 {
 	struct endpoint *ep = &peer->endpoint;
 

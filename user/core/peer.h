@@ -33,6 +33,21 @@ struct xwg_timer {
 	uint64_t at;
 };
 
+/*
+ * The host name an endpoint was configured as (Endpoint = name:port in the file), kept so a peer
+ * whose handshakes fail can have it looked up again (reresolve.c decides when; the data plane
+ * resolves, off the event loop).
+ */
+#define ENDPOINT_HOST_MAX 256
+struct endpoint_name {
+	char host[ENDPOINT_HOST_MAX];	/* "" = the endpoint was given as an address */
+	uint16_t port;			/* host order */
+	bool learned;			/* an authenticated packet moved the endpoint since: name retired */
+	bool resolving;			/* a lookup is out */
+	uint64_t not_before;		/* monotonic ns: no lookup before this */
+	uint64_t gen;			/* bumped whenever the name changes: older answers are dropped */
+};
+
 struct staged_packet {
 	size_t len;
 	uint8_t data[];
@@ -52,6 +67,7 @@ struct peer {
 	struct noise_keypairs keypairs;
 	struct cookie latest_cookie;
 	struct endpoint endpoint;
+	struct endpoint_name endpoint_name;
 
 	uint16_t persistent_keepalive_interval;
 	uint64_t rx_bytes, tx_bytes;
@@ -91,7 +107,10 @@ struct peer *peer_create(struct xwg_device *dev, const uint8_t public_key[NOISE_
 /* Removes it from the device, its allowed IPs and index entries; wipes keys; frees it. */
 void peer_remove(struct peer *peer);
 void peer_set_preshared_key(struct peer *peer, const uint8_t key[NOISE_SYMMETRIC_KEY_LEN]);
+/* An address chosen by the user: it also forgets the name the old one came from (reresolve.h). */
 void peer_set_endpoint(struct peer *peer, const struct sockaddr *sa);
+/* Only the address (a re-resolved name): the name stays. */
+void peer_put_endpoint(struct peer *peer, const struct sockaddr *sa);
 /* 0 = off; 0 -> N sends a keepalive at once (as the kernel and wireguard-go do). */
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t interval);
 /*

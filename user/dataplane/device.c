@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "offload.h"
 #include "parallel.h"
+#include "resolver.h"
 #include "timers.h"
 #include "tun.h"
 #include "vnet.h"
@@ -115,6 +116,7 @@ err:
 void device_uninit(struct xwg_device *dev)
 {
 	parallel_stop();
+	resolver_stop(dev);
 	offload_stop(dev);
 	device_remove_all_peers(dev);
 	if (dev->control)
@@ -249,6 +251,8 @@ int device_run(struct xwg_device *dev)
 		int timeout, n;
 
 		timeout = device_run_timers(dev);
+		/* After the timers: a retry that just fired is what makes a peer "trying". */
+		resolver_tick(dev);
 		/* What this turn changed (fds, events, timers) goes into the maps before we sleep. */
 		offload_publish(dev);
 		/* BPF traffic is invisible to the loop: look at its counters a few times a second. */
@@ -271,6 +275,8 @@ int device_run(struct xwg_device *dev)
 				dev->control->uapi_ready(dev);
 			} else if (fd == dev->signal_fd) {
 				dev->running = false;
+			} else if (fd == resolver_fd(dev)) {
+				resolver_collect(dev);
 			}
 		}
 	}

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "offload_internal.h"
+#include "reresolve.h"
 #include "timers.h"
 
 /* Timer granularity for BPF traffic; the protocol's timers are seconds. */
@@ -116,13 +117,16 @@ int offload_handle_event(void *ctx, void *data, size_t len)
 	struct offload *o = offload_live(dev);
 	const struct xwg_event *e = data;
 	struct index_entry *entry;
+	struct endpoint old;
 	struct peer *peer;
 
 	if (!o || len < sizeof(*e) || e->peer_id >= XWG_MAX_PEERS || !(peer = o->by_id[e->peer_id]))
 		return 0;
 	switch (e->type) {
 	case XWG_EV_ROAMED:
+		old = peer->endpoint;
 		offload_endpoint_from_map(peer, &e->endpoint);
+		reresolve_packet_moved(peer, &old);
 		/*
 		 * XDP does not care which of our addresses a packet was sent to: the peer may still be
 		 * using one we just removed. Never adopt that as the source for our replies.

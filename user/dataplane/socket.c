@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "device.h"
+#include "reresolve.h"
 #include "socket_cmsg.h"
 
 /* As wireguard-go: room for a few batches of 64 KiB GSO sends and GRO receives in flight. */
@@ -332,6 +333,7 @@ void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockad
 	/* The BPF transmit path needs the same endpoint; tell it only when something changed. */
 	if (memcmp(&old, ep, sizeof(old)))
 		hooks_peer_changed(peer, PUBLISH_ENDPOINT);
+	reresolve_packet_moved(peer, &old);
 }
 
 /* What the kernel says about a received datagram: the local address and interface, the outer TOS. */
