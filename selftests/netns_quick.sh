@@ -37,7 +37,7 @@ in_rc() {
 # gone IFNAME: nothing of the interface is left: link, UAPI socket, state record, BPF pins.
 gone() {
 	! ip -n "$NS_A" link show "$1" >/dev/null 2>&1 && [ ! -e "$RUNDIR/$1.sock" ] &&
-		[ -z "$(ls /run/xwg/"$1".state* 2>/dev/null)" ] && [ ! -e "$BPFFS_DIR/$1" ]
+		[ -z "$(ls /var/run/wireguard/"$1".xwg-state* 2>/dev/null)" ] && [ ! -e "$BPFFS_DIR/$1" ]
 }
 
 # check_gone DESC IFNAME
@@ -46,7 +46,7 @@ check_gone() {
 		ok "$1"
 	else
 		nok "$1"
-		say "left: $(ip -n "$NS_A" -br link show "$2" 2>/dev/null) $(ls -d "$RUNDIR/$2.sock" /run/xwg/"$2".state* \
+		say "left: $(ip -n "$NS_A" -br link show "$2" 2>/dev/null) $(ls -d "$RUNDIR/$2.sock" /var/run/wireguard/"$2".xwg-state* \
 			"$BPFFS_DIR/$2" 2>/dev/null | tr '\n' ' ')"
 	fi
 }
@@ -103,7 +103,7 @@ run_mode() {
 		check_re "$m: DNS: resolv.conf has the second server" '^nameserver fd79::53$' "$after"
 		check_re "$m: DNS: resolv.conf has the search domains" '^search corp\.example lab\.example$' "$after"
 		check_eq "$m: DNS: the state records resolvconf's interface" "dns.resolvconf=$ifn" \
-			"$(grep '^dns\.' "/run/xwg/$ifn.state" 2>&1)"
+			"$(grep '^dns\.' "/var/run/wireguard/$ifn.xwg-state" 2>&1)"
 		check "$m: DNS: xwg down" down "$ifn"
 		check_eq "$m: DNS: resolv.conf as before up" "$RESOLV_BEFORE" "$(in_rc cat /etc/resolv.conf)"
 		check_eq "$m: DNS: openresolv holds nothing for $ifn" "" "$(in_rc resolvconf -l "$ifn" 2>/dev/null)"
@@ -121,11 +121,9 @@ run_mode() {
 		wait_for 5 sh -c "[ -z \"\$(ip netns pids '$NS_A')\" ]"
 		check "$m: DNS, kill -9: xwg down" down "$ifn"
 		check_eq "$m: DNS, kill -9: resolv.conf as before up" "$RESOLV_BEFORE" "$(in_rc cat /etc/resolv.conf)"
-		# (The dead agent's socket file stays, as after any kill -9: nothing answers on it.)
-		check "$m: DNS, kill -9: no interface, state record or pins left after down" \
-			sh -c "! ip -n '$NS_A' link show '$ifn' 2>/dev/null && ! ls /run/xwg/'$ifn'.state* 2>/dev/null &&
-				[ ! -e '$BPFFS_DIR/$ifn' ]"
-		rm -f "$RUNDIR/$ifn.sock"
+		check "$m: DNS, kill -9: no interface, socket, state record or pins left after down" \
+			sh -c "! ip -n '$NS_A' link show '$ifn' 2>/dev/null && ! ls /var/run/wireguard/'$ifn'.xwg-state* 2>/dev/null &&
+				[ ! -e '$BPFFS_DIR/$ifn' ] && [ ! -e '$RUNDIR/$ifn.sock' ]"
 	else
 		nok "$m: DNS, kill -9: xwg up"; show_file "$T_TMP/$ifn.up"
 		down "$ifn"
@@ -159,7 +157,7 @@ run_mode() {
 			"$(printf 'dns %s 10.79.0.53 fd79::53\ndomain %s corp.example lab.example' "$ifn" "$ifn")" \
 			"$(cat "$T_TMP/resolvectl.log")"
 		check_eq "$m: DNS through resolvectl: the state records it" "dns.resolvectl=$ifn" \
-			"$(grep '^dns\.' "/run/xwg/$ifn.state" 2>&1)"
+			"$(grep '^dns\.' "/var/run/wireguard/$ifn.xwg-state" 2>&1)"
 		check "$m: DNS through resolvectl: xwg down" down "$ifn"
 		check_gone "$m: DNS through resolvectl: nothing left" "$ifn"
 	else

@@ -157,7 +157,7 @@ fi
 in_ns() { ip netns exec $NS "$@"; }
 in_ns ip link set lo up
 no_trace() {	# no_trace IFNAME: neither the interface nor its socket exists
-	! in_ns ip link show "$1" >/dev/null 2>&1 && [ ! -e /var/run/wireguard/"$1".sock ] && [ ! -e /run/xwg/"$1".state ]
+	! in_ns ip link show "$1" >/dev/null 2>&1 && [ ! -e /var/run/wireguard/"$1".sock ] && [ ! -e /var/run/wireguard/"$1".xwg-state ]
 }
 
 PORT=$((30000 + $$ % 20000))

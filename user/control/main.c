@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -504,6 +505,17 @@ static int down_agent_pid(const char *ifname, int fd, pid_t *pid)
 	return ret;
 }
 
+/* A socket nobody listens on any more (the agent was killed): refused, so safe to remove. */
+static void down_unlink_dead_socket(const char *ifname, int connect_err)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (connect_err != -ECONNREFUSED)
+		return;
+	snprintf(path, sizeof(path), "%s/%s.sock", XWG_UAPI_DIR, ifname);
+	unlink(path);
+}
+
 /* SIGTERM to the agent, then wait for it to be gone; 0 or exit status 1. */
 static int down_stop_agent(const char *ifname, pid_t pid)
 {
@@ -550,7 +562,7 @@ static int cmd_down(int argc, char *argv[])
 		return 1;
 	claimed = quick_down_claim(ifname, &d);
 	if (claimed < 0)
-		fprintf(stderr, "xwg: %s: cannot read %s/%s.state: %s\n", ifname, XWG_STATE_DIR, ifname,
+		fprintf(stderr, "xwg: %s: cannot read %s/%s" XWG_STATE_SUFFIX ": %s\n", ifname, XWG_STATE_DIR, ifname,
 			strerror(-claimed));
 	if (claimed > 0)
 		quick_down_begin(&d, fd >= 0 ? down_getconf : NULL, ifname);
@@ -558,6 +570,7 @@ static int cmd_down(int argc, char *argv[])
 		ret = down_stop_agent(ifname, pid);
 	} else if (offload_cleanup_stale(ifname) == 0 || claimed > 0) {
 		/* No agent, but a dead one's tunnel and pins: removing those is what down is for. */
+		down_unlink_dead_socket(ifname, fd);
 		printf("[#] xwg: %s down (removed what a dead agent left)\n", ifname);
 	} else if (claimed <= 0) {
 		return agent_connect_error(ifname, fd);

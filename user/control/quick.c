@@ -38,7 +38,7 @@ static int quick_state_write(const struct quick_state *st)
 	FILE *f;
 	int ret = 0;
 
-	if (mkdir(XWG_STATE_DIR, 0700) < 0 && errno != EEXIST)
+	if (mkdir(XWG_STATE_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
 	f = fopen(tmp, "we");
@@ -82,7 +82,7 @@ static void quick_state_init(struct quick_state *st, const char *ifname)
 {
 	memset(st, 0, sizeof(*st));
 	snprintf(st->ifname, sizeof(st->ifname), "%s", ifname);
-	snprintf(st->path, sizeof(st->path), "%s/%s.state", XWG_STATE_DIR, ifname);
+	snprintf(st->path, sizeof(st->path), "%s/%s" XWG_STATE_SUFFIX, XWG_STATE_DIR, ifname);
 }
 
 /* Reads a state file into st (keys of later versions are kept as they are); -errno. */

@@ -8,21 +8,26 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "config.h"
+#include "uapi.h"	/* XWG_UAPI_DIR */
 
 struct xwg_device;
 
-/* Where each interface's record of what xwg up changed on the host lives (one file per interface). */
-#define XWG_STATE_DIR "/run/xwg"
+/*
+ * Each interface's record of what xwg up changed on the host: beside its socket, in the one
+ * directory the agent must be able to write anyway (a pod mounts it, wg(8) only reads *.sock there).
+ */
+#define XWG_STATE_DIR XWG_UAPI_DIR
+#define XWG_STATE_SUFFIX ".xwg-state"
 
 /*
- * What up changed, as "key=value" lines, written to XWG_STATE_DIR/IFNAME.state after every step so
+ * What up changed, as "key=value" lines, written to XWG_STATE_DIR/IFNAME.xwg-state after every step so
  * that any later down (xwg down, the agent's own exit, or xwg down after kill -9) can undo exactly
  * that, with or without the configuration file. Each module owns its keys ("route.*", "dns.*", ...).
  */
 #define QUICK_STATE_MAX 48
 struct quick_state {
 	char ifname[16];
-	char path[64];			/* the state file: XWG_STATE_DIR/IFNAME.state */
+	char path[64];			/* the state file: XWG_STATE_DIR/IFNAME.xwg-state */
 	int n;
 	struct {
 		char key[32];
