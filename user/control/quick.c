@@ -107,6 +107,12 @@ static int quick_state_load(struct quick_state *st, const char *file)
 	return 0;
 }
 
+int quick_state_open(struct quick_state *st, const char *ifname)
+{
+	quick_state_init(st, ifname);
+	return quick_state_load(st, st->path);
+}
+
 /* ---- hooks */
 
 /* cmd with every %i replaced by the interface name, as wg-quick's ${hook//%i/$INTERFACE}. */
