@@ -18,7 +18,9 @@
 #     as before up.
 # Then (auto): `Table = off` installs no route and no rule; `Table = 1234` puts both defaults into table
 # 1234 and adds no rule; a failing PostUp leaves nothing behind; kill -9 of the agent then `xwg down`
-# leaves nothing; kill -9 then `xwg up` again adopts the tunnel without duplicating a rule.
+# (without the file) leaves nothing; kill -9 then `xwg up` again, in tun (the tunnel went with the agent)
+# and in auto (adopted), keeps the rules as they were; FwMark in the file is the table; with table 51820
+# in use, 51821 is taken.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -198,9 +200,50 @@ kill9_agent() {
 client_conf
 if check "kill -9: xwg up" client_up auto; then
 	check "kill -9: the agent is killed" kill9_agent
-	check "kill -9: xwg down" client_down
+	# Without the file, too: down works from the state record alone.
+	mv "$(conf_path "$IFA")" "$T_TMP/moved.conf"
+	check "kill -9: xwg down (the file moved away)" client_down
+	mv "$T_TMP/moved.conf" "$(conf_path "$IFA")"
 	same_as_before "kill -9 then xwg down" "$T_TMP/before"
 fi
+
+# kill -9 in tun: the tunnel goes with the agent, its rules and sysctl do not; xwg up again builds on the record.
+if check "kill -9 in tun: xwg up" client_up tun; then
+	rules0=$(rules_now)
+	check "kill -9 in tun: the agent is killed" kill9_agent
+	wait_for 5 sh -c "! ip -n '$NS_A' link show '$IFA'"
+	check "kill -9 in tun: xwg up again" client_up tun
+	check_eq "kill -9 in tun: the same rules, none doubled" "$rules0" "$(rules_now)"
+	check "kill -9 in tun: ping $FAR4" ping_ok "$NS_A" "$FAR4" 1
+	check "kill -9 in tun: xwg down" client_down
+	same_as_before "kill -9 in tun, up, down" "$T_TMP/before"
+fi
+
+# FwMark in the file: its value is the table.
+client_conf "FwMark = 0x1234"
+if check "FwMark = 0x1234: xwg up" client_up auto; then
+	check_re "FwMark = 0x1234: rule not fwmark 0x1234 lookup 4660" "not from all fwmark 0x1234 lookup 4660" \
+		"$(ip -n "$NS_A" -4 rule)"
+	check_re "FwMark = 0x1234: default route in table 4660" "^default dev $IFA" \
+		"$(ip -n "$NS_A" -6 route show table 4660)"
+	check "FwMark = 0x1234: ping $FAR6" ping_ok "$NS_A" "$FAR6" 1
+	check "FwMark = 0x1234: xwg down" client_down
+	same_as_before "FwMark = 0x1234" "$T_TMP/before"
+fi
+
+# Table 51820 in use (a route of someone else's): wg-quick's search takes the next one, and leaves that route alone.
+client_conf
+ip -n "$NS_A" route add 203.0.113.0/24 dev lo table 51820
+host_dump "$NS_A" >"$T_TMP/before.taken"
+if check "table 51820 in use: xwg up" client_up auto; then
+	check_re "table 51820 in use: fwmark 0xca6d" "fwmark: 0xca6d" "$(nsx "$NS_A" "$XWG" show "$IFA")"
+	check_re "table 51820 in use: rule not fwmark 51821 lookup 51821" "not from all fwmark 0xca6d lookup 51821" \
+		"$(ip -n "$NS_A" -4 rule)"
+	check "table 51820 in use: ping $FAR4" ping_ok "$NS_A" "$FAR4" 1
+	check "table 51820 in use: xwg down" client_down
+	same_as_before "table 51820 in use" "$T_TMP/before.taken"
+fi
+ip -n "$NS_A" route del 203.0.113.0/24 dev lo table 51820
 
 # kill -9, then xwg up again: the tunnel is adopted, the rules are kept (never removed and re-added) and not doubled.
 if check "adoption: xwg up" client_up auto; then

@@ -43,10 +43,13 @@ int quick_route_prepare(struct xwg_config *cfg, char *err, size_t errlen)
 	uint32_t table;
 	int ret;
 
-	/* wg-quick: a FwMark from the file is the table; else a dead agent's table, else the first free one. */
+	/*
+	 * wg-quick: a FwMark from the file is the table; else a dead agent's table (its rules may still be
+	 * in place, with or without its tunnel), else the first free one.
+	 */
 	if (cfg->table_mode != XWG_TABLE_AUTO || !quick_route_has_default(cfg, 0) || cfg->fwmark)
 		return 0;
-	if (if_nametoindex(cfg->ifname) && !quick_state_open(&st, cfg->ifname) &&
+	if (!quick_state_open(&st, cfg->ifname) &&
 	    (v = quick_state_get(&st, "route.policy")) && (table = (uint32_t)strtoul(v, NULL, 10))) {
 		cfg->fwmark = table;
 		return 0;
@@ -96,6 +99,46 @@ int quick_route_mtu(const struct xwg_config *cfg)
 	}
 	/* 80: the largest WireGuard overhead (IPv6 40 + UDP 8 + header 16 + tag 16). */
 	return mtu - 80;
+}
+
+/* ---- the policy rules by the state's record (down, and a dead agent's for another table) */
+
+static uint32_t quick_route_u32(const struct quick_state *st, const char *key)
+{
+	const char *v = quick_state_get(st, key);
+
+	return v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+}
+
+static void quick_route_rule_del(const struct quick_state *st, const char *key, struct quick_rule *r)
+{
+	int ret;
+
+	if (!quick_state_get(st, key))
+		return;
+	r->pref = quick_route_u32(st, key);
+	ret = quick_nl_rule_del(r);
+	if (ret && ret != -ENOENT)
+		fprintf(stderr, "xwg: %s: cannot delete policy routing rule %u: %s\n", st->ifname, r->pref,
+			strerror(-ret));
+}
+
+static void quick_route_rules_down(const struct quick_state *st)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	uint32_t t = quick_route_u32(st, "route.policy");
+	char key[32];
+
+	for (int i = 0; i < 2 && t; i++) {
+		struct quick_rule mark = { .family = families[i], .table = t, .fwmark = t, .invert = true,
+					   .suppress = -1 };
+		struct quick_rule suppress = { .family = families[i], .table = RT_TABLE_MAIN, .suppress = 0 };
+
+		snprintf(key, sizeof(key), "route.suppress%s", quick_route_fam(families[i]));
+		quick_route_rule_del(st, key, &suppress);
+		snprintf(key, sizeof(key), "route.rule%s", quick_route_fam(families[i]));
+		quick_route_rule_del(st, key, &mark);
+	}
 }
 
 /* ---- up */
@@ -238,8 +281,13 @@ static int quick_route_full(int ifindex, const struct xwg_config *cfg, struct qu
 			    size_t errlen)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
-	int ret = quick_state_set(st, "route.policy", "%u", cfg->fwmark);
+	uint32_t old = quick_route_u32(st, "route.policy");
+	int ret;
 
+	/* A dead agent's rules for another table (the file's FwMark changed since) are not ours to keep. */
+	if (old && old != cfg->fwmark)
+		quick_route_rules_down(st);
+	ret = quick_state_set(st, "route.policy", "%u", cfg->fwmark);
 	if (ret)
 		return quick_route_fail(err, errlen, ret, cfg->ifname, "record the policy routing", NULL);
 	for (int i = 0; i < 2; i++) {
@@ -288,44 +336,6 @@ int quick_route_up(struct xwg_device *dev, const struct xwg_config *cfg, struct 
 }
 
 /* ---- down: from the state alone */
-
-static uint32_t quick_route_u32(const struct quick_state *st, const char *key)
-{
-	const char *v = quick_state_get(st, key);
-
-	return v ? (uint32_t)strtoul(v, NULL, 10) : 0;
-}
-
-static void quick_route_rule_del(const struct quick_state *st, const char *key, struct quick_rule *r)
-{
-	int ret;
-
-	if (!quick_state_get(st, key))
-		return;
-	r->pref = quick_route_u32(st, key);
-	ret = quick_nl_rule_del(r);
-	if (ret && ret != -ENOENT)
-		fprintf(stderr, "xwg: %s: cannot delete policy routing rule %u: %s\n", st->ifname, r->pref,
-			strerror(-ret));
-}
-
-static void quick_route_rules_down(const struct quick_state *st)
-{
-	static const int families[] = { AF_INET, AF_INET6 };
-	uint32_t t = quick_route_u32(st, "route.policy");
-	char key[32];
-
-	for (int i = 0; i < 2 && t; i++) {
-		struct quick_rule mark = { .family = families[i], .table = t, .fwmark = t, .invert = true,
-					   .suppress = -1 };
-		struct quick_rule suppress = { .family = families[i], .table = RT_TABLE_MAIN, .suppress = 0 };
-
-		snprintf(key, sizeof(key), "route.suppress%s", quick_route_fam(families[i]));
-		quick_route_rule_del(st, key, &suppress);
-		snprintf(key, sizeof(key), "route.rule%s", quick_route_fam(families[i]));
-		quick_route_rule_del(st, key, &mark);
-	}
-}
 
 /* Routes outside main through a tunnel that is still there (quick_up failed: the device goes next). */
 static void quick_route_flush(const struct quick_state *st)
