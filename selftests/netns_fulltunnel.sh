@@ -13,7 +13,8 @@
 #     the default routes in table 51820, the nftables tables wg-quick-IF, src_valid_mark 1; both
 #     addresses answer ping; the endpoint is routed to the veth with the mark (to the tunnel without);
 #     the server sees the client's underlay address; the veth carries the encrypted pings; in a BPF mode
-#     the pings went through BPF both ways (xwg show's per-peer counters);
+#     the pings went through BPF both ways (xwg show's per-peer counters); in auto, iperf3 each way
+#     went through the agent's batched path (TX_BULK, RX_BULK) and its marked sockets to the veth;
 #   - after `xwg down`: routes of every table, rules, `nft list ruleset` and src_valid_mark are exactly
 #     as before up.
 # Then (auto): `Table = off` installs no route and no rule; `Table = 1234` puts both defaults into table
@@ -27,7 +28,7 @@
 FAR4=198.51.100.7 FAR6=2001:db8:99::7
 
 lib_init
-need_cmd nft ping sysctl jq
+need_cmd nft ping sysctl jq iperf3
 need_impl xwg
 topo_create || { nok "topology"; lib_done; }
 ip -n "$NS_A" link set "$VETH_A" mtu 1400 && ip -n "$NS_B" link set "$VETH_B" mtu 1400 || nok "underlay MTU 1400"
@@ -44,6 +45,7 @@ keys_new KA; keys_new KB
 conf_iface "$IFB" "$KB_PRIV" "$(port_of 1 b)" "10.78.1.2/24, fd78:1::2/64"
 conf_peer "$IFB" "$KA_PUB" "10.78.1.1/32, fd78:1::1/128"
 inst_up xwg "$NS_B" "$IFB" || { nok "server up"; lib_done; }
+iperf_server "$NS_B" 5201
 
 # client_conf [EXTRA-INTERFACE-LINE...]: the full-tunnel client file.
 client_conf() {
@@ -97,10 +99,26 @@ rules_before() {
 
 link_mtu() { ip -n "$NS_A" link show "$IFA" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p'; }
 veth_tx() { nsx "$NS_A" cat "/sys/class/net/$VETH_A/statistics/tx_packets"; }
+veth_tx_bytes() { nsx "$NS_A" cat "/sys/class/net/$VETH_A/statistics/tx_bytes"; }
 
 host_dump "$NS_A" >"$T_TMP/before"
 check_fails "before up: no route to $FAR4" nsx "$NS_A" ip -4 route get "$FAR4"
 check_fails "before up: no route to $FAR6" nsx "$NS_A" ip -6 route get "$FAR6"
+
+# bulk_through_agent TAG: iperf3 each way to the far address; the client's batched path carried it.
+bulk_through_agent() {
+	local tag=$1 f=$T_TMP/bulk.json tx0 tx1
+	tx0=$(veth_tx_bytes)
+	iperf_check "$tag: iperf3 to $FAR4 through the tunnel" "$NS_A" "$FAR4" 5201 3
+	iperf_check "$tag: iperf3 from $FAR4 through the tunnel" "$NS_A" "$FAR4" 5201 3 -R
+	tx1=$(veth_tx_bytes)
+	nsx "$NS_A" "$XWG" show "$IFA" --json >"$f" 2>&1
+	check "$tag: GSO sends went to the agent's batched path (TX_BULK)" jq -e '(.reasons.TX_BULK // 0) > 0' "$f"
+	check "$tag: bulk data messages went up to the agent (RX_BULK)" jq -e '(.reasons.RX_BULK // 0) > 0' "$f"
+	check "$tag: the agent sent data packets" jq -e '.peers[0].agent_tx_packets > 1000' "$f"
+	check_ge "$tag: and they left on the underlay veth (bytes, GSO or not)" "$((tx1 - tx0))" \
+		"$(jq -r '.peers[0].agent_tx_bytes' "$f" 2>/dev/null)"
+}
 
 full_tunnel() {	# full_tunnel MODE
 	local mode=$1 tag="full tunnel, $1" out tx0 tx1 hs
@@ -146,6 +164,8 @@ full_tunnel() {	# full_tunnel MODE
 		nsx "$NS_A" "$XWG" show "$IFA" --json >"$T_TMP/a.json" 2>&1
 		MIN_RATIO=0.9 check_bpf_share "$tag" client "$T_TMP/a.json"
 	fi
+	# auto sends bulk through the agent's batched path (its marked UDP sockets) and small packets in BPF.
+	[ "$mode" = auto ] && bulk_through_agent "$tag"
 	check "$tag: xwg down" client_down
 	same_as_before "$tag" "$T_TMP/before"
 }
