@@ -21,7 +21,7 @@
 # 1234 and adds no rule; a failing PostUp leaves nothing behind; kill -9 of the agent then `xwg down`
 # (without the file) leaves nothing; kill -9 then `xwg up` again, in tun (the tunnel went with the agent)
 # and in auto (adopted), keeps the rules as they were; FwMark in the file is the table; with table 51820
-# in use, 51821 is taken.
+# in use, 51821 is taken; with two endpoints the smaller route MTU (1380, a route's mtu) makes the MTU.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -251,11 +251,17 @@ if check "FwMark = 0x1234: xwg up" client_up auto; then
 	same_as_before "FwMark = 0x1234" "$T_TMP/before"
 fi
 
-# Table 51820 in use (a route of someone else's): wg-quick's search takes the next one, and leaves that route alone.
+# Table 51820 in use (a route of someone else's): wg-quick's search takes the next one, and leaves that route
+# alone. And a second peer whose endpoint's route has MTU 1380: the smallest endpoint MTU counts (wg-quick: largest).
 client_conf
+keys_new KC
+printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.0/24\nEndpoint = [%s]:%s\n' "$KC_PUB" "$UB6" 40000 \
+	>>"$(conf_path "$IFA")"
 ip -n "$NS_A" route add 203.0.113.0/24 dev lo table 51820
+ip -n "$NS_A" -6 route add "$UB6/128" dev "$VETH_A" mtu 1380
 host_dump "$NS_A" >"$T_TMP/before.taken"
 if check "table 51820 in use: xwg up" client_up auto; then
+	check_eq "two endpoints, routes with MTU 1400 and 1380: MTU 1380 - 80" 1300 "$(link_mtu)"
 	check_re "table 51820 in use: fwmark 0xca6d" "fwmark: 0xca6d" "$(nsx "$NS_A" "$XWG" show "$IFA")"
 	check_re "table 51820 in use: rule not fwmark 51821 lookup 51821" "not from all fwmark 0xca6d lookup 51821" \
 		"$(ip -n "$NS_A" -4 rule)"
@@ -264,6 +270,7 @@ if check "table 51820 in use: xwg up" client_up auto; then
 	same_as_before "table 51820 in use" "$T_TMP/before.taken"
 fi
 ip -n "$NS_A" route del 203.0.113.0/24 dev lo table 51820
+ip -n "$NS_A" -6 route del "$UB6/128" dev "$VETH_A"
 
 # kill -9, then xwg up again: the tunnel is adopted, the rules are kept (never removed and re-added) and not doubled.
 if check "adoption: xwg up" client_up auto; then
