@@ -21,7 +21,8 @@
 # 1234 and adds no rule; a failing PostUp leaves nothing behind; kill -9 of the agent then `xwg down`
 # (without the file) leaves nothing; kill -9 then `xwg up` again, in tun (the tunnel went with the agent)
 # and in auto (adopted), keeps the rules as they were; FwMark in the file is the table; with table 51820
-# in use, 51821 is taken; with two endpoints the smaller route MTU (1380, a route's mtu) makes the MTU.
+# in use, 51821 is taken; with two endpoints the smaller route MTU (1380, a route's mtu) makes the MTU;
+# wg-quick itself on the same file changes the host in the same way (routes, rules, nftables, sysctl).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -287,6 +288,39 @@ if check "adoption: xwg up" client_up auto; then
 	fi
 	check "adoption: xwg down" client_down
 	same_as_before "adoption" "$T_TMP/before"
+fi
+
+# Parity: wg-quick itself (over wireguard-go) on the same file makes the same routes, rules, nftables and
+# sysctl, but for its routes' "proto boot" (xwg's say "proto static") and the random link-local address.
+wgquick_parity() {
+	local f norm='s/ proto static//; s/fe80::[0-9a-f:]*/fe80::LL/g'
+	f=$(conf_path "$IFA")
+	client_conf
+	if ! nsx "$NS_A" env WG_QUICK_USERSPACE_IMPLEMENTATION="$WGGO" WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
+		wg-quick up "$f" >"$T_TMP/wgq.log" 2>&1; then
+		nok "parity: wg-quick up"; show_file "$T_TMP/wgq.log"; return
+	fi
+	# Sorted: the order of the random link-local addresses' routes is theirs.
+	host_dump "$NS_A" | sed "$norm" | sort >"$T_TMP/dump.wgquick"
+	nsx "$NS_A" wg-quick down "$f" >>"$T_TMP/wgq.log" 2>&1
+	wait_for 5 sh -c "! ip -n '$NS_A' link show '$IFA'"
+	# wg-quick down leaves src_valid_mark at 1 (xwg restores it).
+	nsx "$NS_A" sysctl -qw net.ipv4.conf.all.src_valid_mark=0
+	if check "parity: xwg up" client_up auto; then
+		host_dump "$NS_A" | sed "$norm" | sort >"$T_TMP/dump.xwg"
+		if diff -u "$T_TMP/dump.wgquick" "$T_TMP/dump.xwg" >"$T_TMP/diff"; then
+			ok "parity: xwg up changes the host as wg-quick up does"
+		else
+			nok "parity: xwg up changes the host as wg-quick up does"; show_file "$T_TMP/diff" 40
+		fi
+		check "parity: xwg down" client_down
+	fi
+	same_as_before "parity" "$T_TMP/before"
+}
+if command -v wg-quick >/dev/null && command -v "$WGGO" >/dev/null; then
+	wgquick_parity
+else
+	skip "parity with wg-quick" "needs wg-quick and $WGGO"
 fi
 
 lib_done

@@ -5,6 +5,7 @@
 #include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
+#include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/route.h>
 #include <sys/socket.h>
@@ -293,6 +294,40 @@ int quick_nl_route_flush(int ifindex, uint32_t table)
 	if (!ret)
 		ret = quick_nl_routes(AF_INET6, quick_nl_flush_visit, &f);
 	return ret ? ret : f.err;
+}
+
+/* ---- addresses */
+
+int quick_nl_addrs(int ifindex, int family, struct xwg_prefix *out, size_t max, size_t *n)
+{
+	struct nl_cache *cache;
+	struct nl_object *obj;
+	struct nl_sock *sk;
+	int ret = nl_open(&sk);
+
+	*n = 0;
+	if (ret)
+		return ret;
+	ret = nl_errno(rtnl_addr_alloc_cache(sk, &cache));
+	if (ret)
+		goto out;
+	for (obj = nl_cache_get_first(cache); obj && *n < max; obj = nl_cache_get_next(obj)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)obj;
+		struct nl_addr *local = rtnl_addr_get_local(a);
+		unsigned int len = family == AF_INET ? 4 : 16;
+
+		if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != family || !local ||
+		    nl_addr_get_len(local) != len)
+			continue;
+		out[*n].family = family;
+		memcpy(out[*n].addr, nl_addr_get_binary_addr(local), len);
+		out[*n].cidr = (uint8_t)(len * 8);
+		(*n)++;
+	}
+	nl_cache_free(cache);
+out:
+	nl_socket_free(sk);
+	return ret;
 }
 
 /* ---- MTUs */

@@ -20,6 +20,9 @@
  * sysctl.src_valid_mark (its value before up). Each is written before the change it records.
  */
 
+/* Addresses per family the firewall guards: far more than an interface has. */
+#define QUICK_FW_ADDRS 256
+
 static const char *quick_route_fam(int family)
 {
 	return family == AF_INET6 ? "6" : "4";
@@ -266,21 +269,28 @@ static int quick_route_sysctl(struct quick_state *st, const char *ifname, char *
 	return ret;
 }
 
-static int quick_route_firewall(const struct xwg_config *cfg, int family, struct quick_state *st, char *err,
-				size_t errlen)
+/* wg-quick's nftables table, guarding the addresses the interface has now (its link-local one too). */
+static int quick_route_firewall(int ifindex, const struct xwg_config *cfg, int family, struct quick_state *st,
+				char *err, size_t errlen)
 {
-	int ret = quick_state_set(st, family == AF_INET ? "fw.ip" : "fw.ip6", "wg-quick-%s", cfg->ifname);
+	struct xwg_prefix addrs[QUICK_FW_ADDRS];
+	size_t n;
+	int ret = quick_nl_addrs(ifindex, family, addrs, QUICK_FW_ADDRS, &n);
 
 	if (ret)
+		return quick_route_fail(err, errlen, ret, cfg->ifname, "read the interface's addresses", NULL);
+	ret = quick_state_set(st, family == AF_INET ? "fw.ip" : "fw.ip6", "wg-quick-%s", cfg->ifname);
+	if (ret)
 		return quick_route_fail(err, errlen, ret, cfg->ifname, "record the firewall", NULL);
-	return quick_fw_add(cfg->ifname, family, cfg->addresses, cfg->n_addresses, cfg->fwmark, err, errlen);
+	return quick_fw_add(cfg->ifname, family, addrs, n, cfg->fwmark, err, errlen);
 }
 
 /* The full tunnel's part, per family with a /0. */
 static int quick_route_full(int ifindex, const struct xwg_config *cfg, struct quick_state *st, char *err,
 			    size_t errlen)
 {
-	static const int families[] = { AF_INET, AF_INET6 };
+	/* IPv6 first, as wg-quick's sorted list of allowed IPs has ::/0 before 0.0.0.0/0. */
+	static const int families[] = { AF_INET6, AF_INET };
 	uint32_t old = quick_route_u32(st, "route.policy");
 	int ret;
 
@@ -297,7 +307,7 @@ static int quick_route_full(int ifindex, const struct xwg_config *cfg, struct qu
 		if (!ret && families[i] == AF_INET)
 			ret = quick_route_sysctl(st, cfg->ifname, err, errlen);
 		if (!ret)
-			ret = quick_route_firewall(cfg, families[i], st, err, errlen);
+			ret = quick_route_firewall(ifindex, cfg, families[i], st, err, errlen);
 		if (ret)
 			return ret;
 	}

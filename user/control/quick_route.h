@@ -37,6 +37,8 @@ int quick_nl_table_free(uint32_t from, uint32_t *table);
 int quick_nl_route_covered(int ifindex, const struct xwg_prefix *p);
 /* Deletes every route in table that goes through ifindex. */
 int quick_nl_route_flush(int ifindex, uint32_t table);
+/* The addresses of one family on ifindex (what "ip -o addr show dev" lists: link-local ones too), up to max. */
+int quick_nl_addrs(int ifindex, int family, struct xwg_prefix *out, size_t max, size_t *n);
 /* The link's MTU, or -errno. */
 int quick_nl_link_mtu(int ifindex);
 /* The MTU of the main table's IPv4 default route (its mtu metric, else its device's), or -errno. */
