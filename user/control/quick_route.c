@@ -227,7 +227,7 @@ static int quick_route_rule(struct quick_state *st, const char *key, struct quic
 	return ret ? quick_route_fail(err, errlen, ret, ifname, "add the policy routing rule", NULL) : 0;
 }
 
-/* wg-quick's add_default for one family: the /0 in table T, "not fwmark T table T", "table main suppress_prefixlength 0". */
+/* wg-quick's add_default, one family: the /0 in T, "not fwmark T table T", "table main suppress_prefixlength 0". */
 static int quick_route_policy(int ifindex, const struct xwg_config *cfg, int family, struct quick_state *st,
 			      char *err, size_t errlen)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The pieces quick_route.c puts together: policy rules and route scans (quick_nl.c), nftables and sysctl (quick_fw.c). */
+/* What quick_route.c puts together: policy rules and route scans (quick_nl.c), nftables and sysctl (quick_fw.c). */
 #ifndef XWG_QUICK_ROUTE_H
 #define XWG_QUICK_ROUTE_H
 
