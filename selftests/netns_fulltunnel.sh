@@ -18,7 +18,8 @@
 #   - after `xwg down`: routes of every table, rules, `nft list ruleset` and src_valid_mark are exactly
 #     as before up.
 # Then (auto): `Table = off` installs no route and no rule; `Table = 1234` puts both defaults into table
-# 1234 and adds no rule; a failing PostUp leaves nothing behind; kill -9 of the agent then `xwg down`
+# 1234 and adds no rule; a failing PostUp leaves nothing behind; SIGTERM to an `xwg up --foreground`
+# agent leaves nothing; kill -9 of the agent then `xwg down`
 # (without the file) leaves nothing; kill -9 then `xwg up` again, in tun (the tunnel went with the agent)
 # and in auto (adopted), keeps the rules as they were; FwMark in the file is the table; with table 51820
 # in use, 51821 is taken; with two endpoints the smaller route MTU (1380, a route's mtu) makes the MTU;
@@ -211,6 +212,24 @@ wait_for 5 sh -c "! ip -n '$NS_A' link show '$IFA'"
 check_fails "failing PostUp: no interface left" ip -n "$NS_A" link show "$IFA"
 unset "INST_NS[$IFA]"
 same_as_before "failing PostUp" "$T_TMP/before"
+
+# SIGTERM to the agent (as systemd stops xwg up --foreground): the agent undoes it all itself.
+client_conf
+T_IFS+=("$IFA")
+ip netns exec "$NS_A" "$XWG" up "$(conf_path "$IFA")" --foreground >"$T_TMP/fg.log" 2>&1 &
+fg_pid=$!
+T_PIDS+=("$fg_pid")
+if wait_for 15 sock_ready "$IFA" && wait_for 5 sh -c "ip -n '$NS_A' rule | grep -q 'lookup 51820'"; then
+	ok "SIGTERM: xwg up --foreground"
+	check "SIGTERM: ping $FAR4" ping_ok "$NS_A" "$FAR4" 1
+	kill -TERM "$fg_pid"
+	wait "$fg_pid"
+	check_eq "SIGTERM: the agent exits with status 0" 0 "$?"
+	check_fails "SIGTERM: no interface left" ip -n "$NS_A" link show "$IFA"
+	same_as_before "SIGTERM to the agent" "$T_TMP/before"
+else
+	nok "SIGTERM: xwg up --foreground"; show_file "$T_TMP/fg.log"
+fi
 
 # kill -9: xwg down undoes it all from the state file alone.
 kill9_agent() {
