@@ -17,13 +17,13 @@
 #     went through the agent's batched path (TX_BULK, RX_BULK) and its marked sockets to the veth;
 #   - after `xwg down`: routes of every table, rules, `nft list ruleset` and src_valid_mark are exactly
 #     as before up.
-# Then (auto): `Table = off` installs no route and no rule; `Table = 1234` puts both defaults into table
-# 1234 and adds no rule; a failing PostUp leaves nothing behind; SIGTERM to an `xwg up --foreground`
-# agent leaves nothing; kill -9 of the agent then `xwg down`
-# (without the file) leaves nothing; kill -9 then `xwg up` again, in tun (the tunnel went with the agent)
-# and in auto (adopted), keeps the rules as they were; FwMark in the file is the table; with table 51820
-# in use, 51821 is taken; with two endpoints the smaller route MTU (1380, a route's mtu) makes the MTU;
-# wg-quick itself on the same file changes the host in the same way (routes, rules, nftables, sysctl).
+# Then (auto): IPv4 only (0.0.0.0/0) sets up nothing for IPv6; `Table = off` installs no route and no
+# rule; `Table = 1234` puts both defaults into table 1234 and adds no rule; a failing PostUp leaves
+# nothing behind; SIGTERM to an `xwg up --foreground` agent leaves nothing; kill -9 of the agent then
+# `xwg down` (without the file) leaves nothing; kill -9 then `xwg up` again, in tun (the tunnel went
+# with the agent) and in auto (adopted), keeps the rules as they were; FwMark in the file is the table;
+# with table 51820 in use, 51821 is taken; with two endpoints the smaller route MTU (1380, a route's
+# mtu) makes the MTU; wg-quick itself on the same file changes the host in the same way.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -203,6 +203,20 @@ if check "Table = 1234: xwg up" client_up auto; then
 	nsx "$NS_A" ip rule del to "$FAR4" table 1234 pref 100
 	check "Table = 1234: xwg down" client_down
 	same_as_before "Table = 1234" "$T_TMP/before"
+fi
+
+# IPv4 only (0.0.0.0/0): the policy routing, the firewall and the sysctl for IPv4, nothing for IPv6.
+client_conf
+sed -i 's|^AllowedIPs = .*|AllowedIPs = 0.0.0.0/0, fd78:1::2/128|' "$(conf_path "$IFA")"
+if check "IPv4 only: xwg up" client_up auto; then
+	check_re "IPv4 only: IPv4 rule" "not from all fwmark 0xca6c lookup 51820" "$(ip -n "$NS_A" -4 rule)"
+	check_eq "IPv4 only: no IPv6 rule added" "$(awk '/^== /{ on = ($0 == "== ip -6 rule") } on && !/^== /' "$T_TMP/before")" \
+		"$(ip -n "$NS_A" -6 rule)"
+	check_eq "IPv4 only: nftables table for ip only" "table ip wg-quick-$IFA" "$(nsx "$NS_A" nft list tables)"
+	check "IPv4 only: ping $FAR4" ping_ok "$NS_A" "$FAR4" 1
+	check_fails "IPv4 only: $FAR6 not routed" nsx "$NS_A" ip -6 route get "$FAR6"
+	check "IPv4 only: xwg down" client_down
+	same_as_before "IPv4 only" "$T_TMP/before"
 fi
 
 # A failing PostUp: up fails and undoes everything it did.
