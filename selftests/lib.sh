@@ -232,7 +232,7 @@ lib_cleanup() {
 		done
 		for ns in "${T_NS[@]}"; do ip netns del "$ns"; done
 		for ifn in "${T_IFS[@]}"; do
-			rm -f "$RUNDIR/$ifn.sock"
+			rm -f "$RUNDIR/$ifn.sock" "/run/xwg/$ifn.state"
 			[ -d "$BPFFS_DIR/$ifn" ] && rm -rf "${BPFFS_DIR:?}/$ifn"
 		done
 		[ -n "$T_TMP" ] && rm -rf "$T_TMP"
@@ -523,6 +523,21 @@ agent_pids() {
 # (3 endpoint, 4 allowed-ips, 5 latest-handshake, 6 rx, 7 tx, 8 keepalive).
 wg_field() {
 	wg show "$1" dump 2>/dev/null | awk -F'\t' -v k="$2" -v c="$3" 'NR > 1 && $1 == k { print $c }'
+}
+
+# host_dump NS: what wg-quick's half of up changes in a namespace (routes of every table, rules,
+# nftables, src_valid_mark), in a stable form for before/after comparisons.
+host_dump() {
+	local f
+	for f in -4 -6; do
+		echo "== ip $f route show table all"
+		ip -n "$1" "$f" route show table all | grep -v '^cache\b'
+		echo "== ip $f rule"
+		ip -n "$1" "$f" rule
+	done
+	echo "== nft list ruleset"
+	nsx "$1" nft list ruleset
+	echo "== src_valid_mark $(nsx "$1" sysctl -n net.ipv4.conf.all.src_valid_mark)"
 }
 
 # ping_ok NS DST [COUNT]: every one of COUNT echo requests is answered within 10 s.

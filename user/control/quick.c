@@ -107,6 +107,12 @@ static int quick_state_load(struct quick_state *st, const char *file)
 	return 0;
 }
 
+int quick_state_open(struct quick_state *st, const char *ifname)
+{
+	quick_state_init(st, ifname);
+	return quick_state_load(st, st->path);
+}
+
 /* ---- hooks */
 
 /* cmd with every %i replaced by the interface name, as wg-quick's ${hook//%i/$INTERFACE}. */
@@ -294,9 +300,11 @@ int quick_up(struct xwg_device *dev, const struct xwg_config *cfg, bool adopting
 	int ret;
 
 	quick_state_init(&st, cfg->ifname);
-	/* A dead agent's record describes what is still in place: build on it, then undo all of it on failure. */
-	if (adopting)
-		quick_state_load(&st, st.path);
+	/*
+	 * A dead agent's record describes what is still in place: build on it, then undo all of it on
+	 * failure. Also when its tunnel went with it (tun after kill -9): its rules and sysctls did not.
+	 */
+	quick_state_load(&st, st.path);
 	ret = quick_state_set(&st, "config", "%s", cfg->path);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot write %s: %s", cfg->ifname, st.path, strerror(-ret));

@@ -36,6 +36,8 @@ struct quick_state {
 };
 
 const char *quick_state_get(const struct quick_state *st, const char *key);
+/* Reads IFNAME's state file as it is (a dead agent's, to build on); -errno, -ENOENT if there is none. */
+int quick_state_open(struct quick_state *st, const char *ifname);
 /* Sets key and writes the file at once (the record must survive a crash right after the change). */
 int quick_state_set(struct quick_state *st, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

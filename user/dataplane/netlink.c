@@ -15,7 +15,7 @@
 #include "netlink.h"
 
 /* libnl folds kernel errnos into its own codes; unfold the ones a caller can act on. */
-static int nl_errno(int nlerr)
+int nl_errno(int nlerr)
 {
 	switch (nlerr < 0 ? -nlerr : nlerr) {
 	case 0:			return 0;
@@ -40,7 +40,7 @@ static int nl_errno(int nlerr)
 	}
 }
 
-static int nl_open(struct nl_sock **out)
+int nl_open(struct nl_sock **out)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 	int ret;
@@ -238,8 +238,8 @@ static bool nl_route_is_ours(struct nl_sock *sk, struct rtnl_route *want, int if
 	return found;
 }
 
-/* Adds (EXCL) or deletes the route "dst dev ifindex table T". */
-static int nl_route_change(int ifindex, const struct xwg_prefix *dst, uint32_t table, bool add)
+/* Adds (EXCL) or deletes the route "dst dev ifindex table T", or replaces one (NLM_F_REPLACE). */
+static int nl_route_change(int ifindex, const struct xwg_prefix *dst, uint32_t table, bool add, bool replace)
 {
 	struct rtnl_route *route;
 	struct nl_sock *sk;
@@ -254,7 +254,9 @@ static int nl_route_change(int ifindex, const struct xwg_prefix *dst, uint32_t t
 	ret = nl_open(&sk);
 	if (ret)
 		goto out_route;
-	if (add) {
+	if (replace) {
+		ret = nl_errno(rtnl_route_add(sk, route, NLM_F_REPLACE));
+	} else if (add) {
 		/* EXCL, or IPv6 would quietly turn a clash with another device's route into a multipath route. */
 		ret = nl_errno(rtnl_route_add(sk, route, NLM_F_EXCL));
 		if (ret == -EEXIST && nl_route_is_ours(sk, route, ifindex))
@@ -270,12 +272,17 @@ out_route:
 
 int nl_route_add(int ifindex, const struct xwg_prefix *dst, uint32_t table)
 {
-	return nl_route_change(ifindex, dst, table, true);
+	return nl_route_change(ifindex, dst, table, true, false);
+}
+
+int nl_route_replace(int ifindex, const struct xwg_prefix *dst, uint32_t table)
+{
+	return nl_route_change(ifindex, dst, table, true, true);
 }
 
 int nl_route_del(int ifindex, const struct xwg_prefix *dst, uint32_t table)
 {
-	return nl_route_change(ifindex, dst, table, false);
+	return nl_route_change(ifindex, dst, table, false, false);
 }
 
 /*
@@ -409,6 +416,8 @@ static void nl_route_info_fill(struct rtnl_route *route, void *arg)
 	info->type = rtnl_route_get_type(route);
 	if (rtnl_route_get_metric(route, RTAX_HOPLIMIT, &info->hoplimit) < 0)
 		info->hoplimit = 0;
+	if (rtnl_route_get_metric(route, RTAX_MTU, &info->mtu) < 0)
+		info->mtu = 0;
 	info->n_oifs = 0;
 	for (int i = 0; i < n && info->n_oifs < NL_ROUTE_OIFS; i++)
 		info->oifs[info->n_oifs++] = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, i));

@@ -8,13 +8,19 @@
 #include "prefix.h"
 
 struct sockaddr;
+struct nl_sock;
 
 /* All return 0 or -errno (with libnl errors mapped to errno). */
+/* A connected NETLINK_ROUTE socket (free with nl_socket_free), and libnl's error codes as -errno. */
+int nl_open(struct nl_sock **out);
+int nl_errno(int nlerr);
 int nl_link_set_mtu(int ifindex, int mtu);
 int nl_link_set_up(int ifindex, bool up);
 int nl_addr_add(int ifindex, const struct xwg_prefix *addr);	/* addr keeps host bits */
 /* Route prefix -> ifindex in 'table' (0 = main). An existing identical route is not an error. */
 int nl_route_add(int ifindex, const struct xwg_prefix *dst, uint32_t table);
+/* The same, taking over whatever route to dst the table has (NLM_F_REPLACE). */
+int nl_route_replace(int ifindex, const struct xwg_prefix *dst, uint32_t table);
 int nl_route_del(int ifindex, const struct xwg_prefix *dst, uint32_t table);
 int nl_link_set_gso_max_segs(int ifindex, uint32_t segs);
 int nl_link_delete(int ifindex);
@@ -24,6 +30,7 @@ int nl_link_delete(int ifindex);
 struct nl_route_info {
 	uint8_t type;			/* RTN_UNICAST, RTN_LOCAL, ... */
 	uint32_t hoplimit;		/* the route's RTAX_HOPLIMIT metric; 0 when it sets none */
+	uint32_t mtu;			/* its RTAX_MTU metric; 0 when it sets none */
 	unsigned int n_oifs;
 	int oifs[NL_ROUTE_OIFS];	/* the output interface, or a multipath route's, in order */
 };
