@@ -232,7 +232,7 @@ lib_cleanup() {
 		done
 		for ns in "${T_NS[@]}"; do ip netns del "$ns"; done
 		for ifn in "${T_IFS[@]}"; do
-			rm -f "$RUNDIR/$ifn.sock" "/run/xwg/$ifn.state"
+			rm -f "$RUNDIR/$ifn.sock" "/var/run/wireguard/$ifn.xwg-state"
 			[ -d "$BPFFS_DIR/$ifn" ] && rm -rf "${BPFFS_DIR:?}/$ifn"
 		done
 		[ -n "$T_TMP" ] && rm -rf "$T_TMP"

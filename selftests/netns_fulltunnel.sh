@@ -89,7 +89,7 @@ same_as_before() {
 		nok "$1: routes, rules, nftables and src_valid_mark as before up"
 		show_file "$T_TMP/diff" 30
 	fi
-	[ ! -e "/run/xwg/$IFA.state" ] && ok "$1: no state file left" || nok "$1: no state file left"
+	[ ! -e "/var/run/wireguard/$IFA.xwg-state" ] && ok "$1: no state file left" || nok "$1: no state file left"
 }
 
 # rules_now / rules_before: the IPv4 and IPv6 rules now, and in the dump taken before up.
