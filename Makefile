@@ -13,7 +13,8 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 DEB_PKGS  := gcc make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libnl-3-dev \
              libnl-route-3-dev pkg-config iproute2 wireguard-go wireguard-tools iperf3 tshark \
              tcpdump iputils-ping ethtool procps psmisc kmod jq python3 python3-yaml util-linux linux-perf \
-             nftables libnftables-dev libmicrohttpd-dev openresolv prometheus curl
+             nftables libnftables-dev libmicrohttpd-dev openresolv prometheus \
+             libcurl4-openssl-dev libjson-c-dev libyaml-dev curl
 
 # user/ by layer: the protocol core (no I/O, no libbpf), the data plane (TUN, sockets, BPF), control (CLI,
 # configuration, UAPI, netlink, show). Lower layers reach higher ones only through core/hooks.h.
@@ -22,7 +23,7 @@ NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null |
 CFLAGS    ?= -O2 -g
 XCFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
              -Iinclude $(addprefix -Iuser/,$(USER_LAYERS)) -I$(OUTPUT) $(NL_CFLAGS)
-LDLIBS    := -pthread -lbpf -lelf -lz -lcrypto -lnl-route-3 -lnl-3 -lnftables -lmicrohttpd
+LDLIBS    := -pthread -lbpf -lelf -lz -lcrypto -lnl-route-3 -lnl-3 -lnftables -lmicrohttpd -lcurl -ljson-c -lyaml
 # -mcpu=v3 with 64-bit ChaCha state words measured 1.27x faster for the BPF AEAD (README).
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -DXWG_BPF_ALU32 -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -I$(OUTPUT) \
               -Wall -Werror -Wno-unused-function
