@@ -9,6 +9,8 @@
 #include "messages.h"	/* XWG_DEFAULT_MTU */
 #include "uapi.h"	/* XWG_UAPI_DIR */
 
+struct xwg_device;
+
 struct agent_opts {
 	const char *ifname;
 	const struct xwg_config *cfg;	/* NULL: bare device for wg/wg-quick to configure (xwg run) */
@@ -25,6 +27,18 @@ struct agent_opts {
  * whatever was already created is gone again by then.
  */
 int agent_start(const struct agent_opts *opts, char *err, size_t errlen);
+
+/*
+ * For a command that serves the device on one of its own threads (node-agent): the checks and set-up
+ * of a foreground start, with the stop signals blocked in the calling thread (create threads after).
+ */
+int agent_start_here(struct xwg_device *dev, const struct agent_opts *o, char *err, size_t errlen);
+
+/*
+ * Serves dev until a stop signal, then leaves the data path in place for the next agent to adopt
+ * (a tun-mode device, which cannot outlive its process, goes when the process exits).
+ */
+int agent_serve_kept(struct xwg_device *dev);
 
 /*
  * Connects to the agent's UAPI socket, with 5 s send and receive timeouts so a wedged agent cannot

@@ -22,6 +22,7 @@
 #include "offload.h"
 #include "quick.h"
 #include "show.h"
+#include "node_agent.h"	/* the one call into the node layer: its command */
 
 #ifndef XWG_VERSION
 #define XWG_VERSION "0.1.0"
@@ -701,6 +702,7 @@ static const struct command commands[] = {
 	  "INTERFACE DEVICE" },
 	{ "detach", cmd_attach, "Detaches the BPF data path of an interface from an underlay device",
 	  "INTERFACE DEVICE" },
+	{ "node-agent", cmd_node_agent, NODE_AGENT_HELP, NODE_AGENT_USAGE },
 	{ "genkey", cmd_genkey, "Generates a new private key and writes it to stdout", "" },
 	{ "genpsk", cmd_genkey, "Generates a new preshared key and writes it to stdout", "" },
 	{ "pubkey", cmd_pubkey, "Reads a private key from stdin and writes its public key to stdout", "" },

@@ -525,6 +525,29 @@ static int agent_precheck(const struct agent_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+int agent_start_here(struct xwg_device *dev, const struct agent_opts *o, char *err, size_t errlen)
+{
+	int ret = agent_precheck(o, err, errlen);
+
+	if (ret)
+		return ret;
+	agent_block_signals();
+	return agent_setup(dev, o, err, errlen);
+}
+
+int agent_serve_kept(struct xwg_device *dev)
+{
+	int ret = device_run(dev);
+
+	/*
+	 * Like kill -9 but in order: the TUN (persistent), the pinned programs and maps, its peers and
+	 * keys stay and keep forwarding; only the socket goes, so the next agent adopts all of it.
+	 */
+	uapi_close(dev);
+	metrics_http_stop();
+	return ret;
+}
+
 int agent_start(const struct agent_opts *o, char *err, size_t errlen)
 {
 	struct xwg_device *dev;
