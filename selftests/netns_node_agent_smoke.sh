@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# xwg node-agent on two nodes (two network namespaces) against the fake API server: the agents publish
+# their key and endpoint, mesh from the annotations alone, drop a deleted node, re-mesh a re-added one,
+# skip a node with bad annotations without touching healthy peers, and survive SIGTERM and a restart
+# with the same key while the data path keeps forwarding.
+# xwg-timeout: 180
+
+. "$(dirname "$0")/lib.sh"
+. "$LIB_DIR/kube_lib.sh"
+
+lib_init
+need_cmd python3 openssl curl jq ping
+topo_create || { nok "topology"; lib_done; }
+check "the fake API server starts in node a's namespace" fake_start "$NS_A" "$UA4" || lib_done
+KC=$T_TMP/kubeconfig
+kubeconfig_write "$KC" token
+IF_A=${P}na IF_B=${P}nb
+T_IFS+=("$IF_A" "$IF_B")
+PORT_A=$(port_of 1 a) PORT_B=$(port_of 1 b)
+check "node a created" fake_node_put node-a "$UA4" 10.244.1.0/24
+check "node b created" fake_node_put node-b "$UB4" 10.244.2.0/24
+
+agent_start() {	# agent_start a|b: the agent of that node in its namespace, log in $T_TMP/agent-X.log
+	local n=$1 ns ifn port
+	if [ "$n" = a ]; then ns=$NS_A ifn=$IF_A port=$PORT_A; else ns=$NS_B ifn=$IF_B port=$PORT_B; fi
+	nsx "$ns" "$XWG" node-agent --kubeconfig "$KC" --node-name "node-$n" --interface "$ifn" \
+		--listen-port "$port" --state-dir "$T_TMP/state-$n" ${XWG_MODE:+--mode "$XWG_MODE"} \
+		>>"$T_TMP/agent-$n.log" 2>&1 &
+	eval "PID_$n=$!"
+	T_PIDS+=("$!")
+}
+peer_of() { wg show "$1" allowed-ips 2>/dev/null | awk -v c="$2" '$2 == c { print $1 }'; }
+has_peer() { [ -n "$(peer_of "$1" "$2")" ]; }
+no_peer() { [ -z "$(peer_of "$1" "$2")" ]; }
+has_route() { ip -n "$1" route show "$2" dev "$3" | grep -q .; }
+no_route() { ! has_route "$@"; }
+
+agent_start a
+agent_start b
+for i in $(seq 150); do
+	KEY_A=$(fake_annotation node-a xwg.io/public-key) KEY_B=$(fake_annotation node-b xwg.io/public-key)
+	[ -n "$KEY_A" ] && [ -n "$KEY_B" ] && break
+	sleep 0.1
+done
+check_eq "node a's published key is its interface's" "$(wg show "$IF_A" public-key 2>/dev/null)" "$KEY_A"
+check_eq "node b's published key is its interface's" "$(wg show "$IF_B" public-key 2>/dev/null)" "$KEY_B"
+check_eq "node a's endpoint annotation" "$UA4:$PORT_A" "$(fake_annotation node-a xwg.io/endpoint)"
+check_eq "the key file is 0600" 600 "$(stat -c %a "$T_TMP/state-a/private.key")"
+check "a meshes b from the annotations" wait_for 10 has_peer "$IF_A" 10.244.2.0/24
+check "b meshes a from the annotations" wait_for 10 has_peer "$IF_B" 10.244.1.0/24
+check_eq "a's peer is b's key" "$KEY_B" "$(peer_of "$IF_A" 10.244.2.0/24)"
+check_eq "a's peer endpoint" "$UB4:$PORT_B" "$(wg show "$IF_A" endpoints | awk '{ print $2 }')"
+check_eq "a's peer keepalive" 25 "$(wg show "$IF_A" persistent-keepalive | awk '{ print $2 }')"
+check "a has the route to b's pod CIDR" wait_for 5 has_route "$NS_A" 10.244.2.0/24 "$IF_A"
+check "a's interface has the first address of its pod CIDR" wait_for 5 sh -c "ip -n $NS_A addr show dev $IF_A | grep -q 'inet 10.244.1.1/32'"
+check "pod address a -> b" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
+
+# Bad input on another node: logged once, skipped, healthy peers untouched.
+fake_node_put node-c 192.0.2.3 10.244.3.0/24 >/dev/null
+fake_admin PATCH /admin/nodes/node-c '{"metadata":{"annotations":{"xwg.io/public-key":"not-a-key","xwg.io/endpoint":"192.0.2.3:1"}}}' >/dev/null
+fake_admin PATCH /admin/nodes/node-c '{"metadata":{"labels":{"x":"1"}}}' >/dev/null
+sleep 2
+check "node c's bad key is logged" grep -q "node node-c.*not a base64 WireGuard key" "$T_TMP/agent-a.log"
+check_eq "... once per resourceVersion" 2 "$(grep -c "node node-c.*not a base64" "$T_TMP/agent-a.log")"
+check "... and a keeps its peer b" has_peer "$IF_A" 10.244.2.0/24
+check "... and no peer for c" no_peer "$IF_A" 10.244.3.0/24
+fake_admin PATCH /admin/nodes/node-c '{"metadata":{"annotations":{"xwg.io/public-key":"'"$KEY_B"'","xwg.io/endpoint":"garbage"}}}' >/dev/null
+sleep 1
+check "a garbage endpoint is logged" grep -q "node node-c.*'garbage' is not ADDRESS:PORT" "$T_TMP/agent-a.log"
+fake_admin DELETE /admin/nodes/node-c >/dev/null
+check "a still pings b" nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
+
+# A node deleted loses its peer and routes on the other within 10 s; re-added, it meshes again.
+fake_admin DELETE /admin/nodes/node-b >/dev/null
+check "b deleted: a drops its peer" wait_for 10 no_peer "$IF_A" 10.244.2.0/24
+check "b deleted: a drops its route" wait_for 10 no_route "$NS_A" 10.244.2.0/24 "$IF_A"
+fake_node_put node-b "$UB4" 10.244.2.0/24 >/dev/null
+check "b re-added: b publishes again, a re-meshes" wait_for 15 has_peer "$IF_A" 10.244.2.0/24
+check "b re-added: route back" wait_for 5 has_route "$NS_A" 10.244.2.0/24 "$IF_A"
+check "b re-added: pod address a -> b" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
+
+# SIGTERM leaves the data path; a restarted agent keeps its key and peers.
+kill -TERM "$PID_a"
+check "agent a exits on SIGTERM" wait_for 10 sh -c "! kill -0 $PID_a 2>/dev/null"
+check "a's interface stays after SIGTERM" ip -n "$NS_A" link show "$IF_A"
+if [ -d "$BPFFS_DIR/$IF_A" ]; then
+	check "pod address a -> b with agent a stopped (BPF data path)" nsx "$NS_A" ping -c 2 -W 1 -I 10.244.1.1 10.244.2.1
+fi
+agent_start a
+check "restarted agent a serves again" wait_for 10 wg show "$IF_A" public-key
+check_eq "restarted agent a keeps its key" "$KEY_A" "$(wg show "$IF_A" public-key 2>/dev/null)"
+check "restarted agent a has peer b" wait_for 10 has_peer "$IF_A" 10.244.2.0/24
+check "restarted agent a: pod address a -> b" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
+check "agent a did not crash" kill -0 "$PID_a"
+check "agent b did not crash" kill -0 "$PID_b"
+lib_done
