@@ -38,6 +38,26 @@ done
 [ -n "$cdefs" ] || not_ok "found control's functions" "none found: the check itself broke"
 [ -z "$up" ] && ok "data plane and core call no control function" || not_ok "data plane and core call no control function" "called:$up"
 
+# The node layer (the Kubernetes agent) sits on top: it may call control, the data plane and the core, nothing
+# calls it, but for main.c's command table starting `xwg node-agent`.
+lower="user/core/*.c user/core/*.h user/dataplane/*.c user/dataplane/*.h $(ls user/control/*.[ch] | grep -v '/main\.c$')"
+nhdrs=$(cd user/node && ls *.h | tr '\n' '|' | sed 's/|$//; s/\./\\./g')
+bad=$(grep -lE "#include *\"($nhdrs)\"" $lower)
+[ -n "$nhdrs" ] || not_ok "found the node layer's headers" "none found: the check itself broke"
+[ -z "$bad" ] && ok "no lower layer includes a node header" || not_ok "no lower layer includes a node header" "$bad"
+ndefs=$(grep -hE '^[a-z].*[ *]([a-z_][a-z0-9_]*)\(' user/node/*.c | grep -v '^static' | grep -v ';$' |
+	sed -E 's/^.*[ *]([a-z_][a-z0-9_]*)\(.*/\1/' | sort -u)
+up=""
+for f in $ndefs; do
+	grep -qE "\\b$f\\(" $lower && up="$up $f"
+done
+[ -n "$ndefs" ] || not_ok "found node's functions" "none found: the check itself broke"
+[ -z "$up" ] && ok "core, data plane and control call no node function" ||
+	not_ok "core, data plane and control call no node function" "called:$up"
+mainuse=$(for f in $ndefs; do grep -qw "$f" user/control/main.c && echo "$f"; done | tr '\n' ' ')
+[ "$mainuse" = "cmd_node_agent " ] && ok "main.c calls only cmd_node_agent of the node layer" ||
+	not_ok "main.c calls only cmd_node_agent of the node layer" "calls: $mainuse"
+
 # Nothing in the core writes to a file descriptor of the data plane itself.
 bad=$(grep -nE '\b(write|sendmsg|sendto|send)\(dev->' user/core/*.c)
 [ -z "$bad" ] && ok "core does no I/O on data-plane descriptors" || not_ok "core does no I/O on data-plane descriptors" "$bad"
