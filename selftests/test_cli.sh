@@ -427,5 +427,31 @@ PY
 		"grep -qx '  offload: off (allowed IPs map (IPv4): No space left on device)' <<<\"\$show\"" "$show"
 fi
 
+# ---- node-agent: every option in --help and xwg(8), bad values quoted, nothing started
+
+MAN8=$(dirname "$0")/../man/xwg.8
+
+out=$("$XWG" node-agent --help 2>&1); rc=$?
+for o in --kubeconfig --node-name --interface --listen-port --state-dir --mode --metrics-listen; do
+	expect "node-agent --help documents $o" "[ $rc = 0 ] && grep -q -- '$o' <<<\"\$out\"" "$out"
+	mo=".BI $(sed 's/-/\\-/g' <<<"$o")"
+	expect "xwg(8) documents node-agent $o" "grep -qF -- \"\$mo\" \"\$MAN8\""
+done
+while IFS='|' read -r args want; do
+	out=$(NODE_NAME= "$XWG" node-agent $args 2>&1); rc=$?
+	expect "node-agent $args fails quoting it" "[ $rc = 1 ] && [[ \"\$out\" == *\"$want\"* ]]" "rc=$rc $out"
+done <<'EOF2'
+--node-name n --listen-port 0|invalid --listen-port '0'
+--node-name n --listen-port 65536|invalid --listen-port '65536'
+--node-name Bad_Name|invalid --node-name 'Bad_Name'
+--node-name n --interface this-name-is-too-long|invalid --interface 'this-name-is-too-long'
+--node-name n --mode fast|invalid --mode 'fast'
+--node-name n --metrics-listen nowhere|invalid --metrics-listen 'nowhere'
+--node-name n --frobnicate|unknown option '--frobnicate'
+--node-name n extra|unexpected argument 'extra'
+--listen-port 1|no node name
+--node-name n --kubeconfig /nonexistent/kubeconfig|cannot read kubeconfig /nonexistent/kubeconfig
+EOF2
+
 echo "$PASS passed, $FAIL failed"
 [ $FAIL = 0 ]

@@ -723,7 +723,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: xwg <command> [<args>]\n\nCommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nPass --help to any command for its usage. See xwg(8).\n");
 }
 
