@@ -81,6 +81,38 @@ check "b re-added: b publishes again, a re-meshes" wait_for 15 has_peer "$IF_A" 
 check "b re-added: route back" wait_for 5 has_route "$NS_A" 10.244.2.0/24 "$IF_A"
 check "b re-added: pod address a -> b" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
 
+# The watch: cut mid-event (resume), history expired (410 as an ERROR event and as HTTP: relist), the API
+# server away for a while (tunnels untouched, then the agents catch up).
+node_c() {	# node_c KEY: node c with its annotations
+	fake_node_put node-c 192.0.2.3 10.244.3.0/24 >/dev/null
+	fake_admin PATCH /admin/nodes/node-c "{\"metadata\":{\"annotations\":{\"xwg.io/public-key\":\"$1\",\"xwg.io/endpoint\":\"192.0.2.3:51820\"}}}" >/dev/null
+}
+KEY_C1=$(wg genkey | wg pubkey) KEY_C2=$(wg genkey | wg pubkey) KEY_C3=$(wg genkey | wg pubkey) KEY_C4=$(wg genkey | wg pubkey)
+check "both agents watch" wait_for 10 fake_watches 2
+fake_admin POST "/admin/cut?when=next" >/dev/null
+node_c "$KEY_C1"
+check "watch cut mid-event: a still gets node c" wait_for 10 sh -c "wg show $IF_A allowed-ips | grep -q '^$KEY_C1'"
+check "... and b" wait_for 10 sh -c "wg show $IF_B allowed-ips | grep -q '^$KEY_C1'"
+check "... a logged the half line" grep -q "skipping a watch line: not one JSON object (truncated)" "$T_TMP/agent-a.log"
+check "the agents watch again" wait_for 10 fake_watches 2
+fake_admin POST "/admin/expire?gone=event" >/dev/null
+node_c "$KEY_C2"
+check "history expired (410 on an older resume as an ERROR event): a catches up" wait_for 15 sh -c "wg show $IF_A allowed-ips | grep -q '^$KEY_C2'"
+check "... the old key is gone" sh -c "! wg show $IF_A peers | grep -qx '$KEY_C1'"
+check "the agents watch again" wait_for 10 fake_watches 2
+fake_admin POST "/admin/expire?gone=http" >/dev/null
+node_c "$KEY_C3"
+check "history expired (410 as HTTP): a catches up" wait_for 15 sh -c "wg show $IF_A allowed-ips | grep -q '^$KEY_C3'"
+fake_admin POST "/admin/stop?seconds=8" >/dev/null
+sleep 2
+check "API server away: a still pings b" nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
+check "API server away: a keeps its peers" sh -c "has_peer() { wg show \$1 allowed-ips | grep -q \"\$2\"; }; has_peer $IF_A 10.244.2.0/24 && has_peer $IF_A 10.244.3.0/24"
+fake_admin POST /admin/start >/dev/null
+node_c "$KEY_C4"
+check "API server back: a catches up" wait_for 40 sh -c "wg show $IF_A allowed-ips | grep -q '^$KEY_C4'"
+fake_admin DELETE /admin/nodes/node-c >/dev/null
+check "node c deleted: a drops it" wait_for 10 no_peer "$IF_A" 10.244.3.0/24
+
 # SIGTERM leaves the data path; a restarted agent keeps its key and peers.
 # Whether BPF received for a at all: only then can it go on without the agent.
 RX_BPF=$("$XWG" show "$IF_A" 2>/dev/null | awk '$1 == "OK" { print $2 }')
@@ -96,6 +128,14 @@ check "restarted agent a serves again" wait_for 10 wg show "$IF_A" public-key
 check_eq "restarted agent a keeps its key" "$KEY_A" "$(wg show "$IF_A" public-key 2>/dev/null)"
 check "restarted agent a has peer b" wait_for 10 has_peer "$IF_A" 10.244.2.0/24
 check "restarted agent a: pod address a -> b" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
+# A kubeconfig with a client certificate (inline data) instead of the token.
+kill -TERM "$PID_b"
+check "agent b exits on SIGTERM" wait_for 10 sh -c "! kill -0 $PID_b 2>/dev/null"
+kubeconfig_write "$KC" certdata
+agent_start b
+node_c "$KEY_C1"
+check "agent b with a client certificate sees node c" wait_for 15 sh -c "wg show $IF_B allowed-ips | grep -q '^$KEY_C1'"
+check_eq "agent b with a client certificate keeps its key" "$KEY_B" "$(wg show "$IF_B" public-key 2>/dev/null)"
 check "agent a did not crash" kill -0 "$PID_a"
 check "agent b did not crash" kill -0 "$PID_b"
 [ "$T_FAIL" = 0 ] || { say "agent a:"; show_file "$T_TMP/agent-a.log" 30; say "agent b:"; show_file "$T_TMP/agent-b.log" 15; }

@@ -250,13 +250,14 @@ int kube_watch(const struct kube_config *kc, const char *path, kube_line_fn fn, 
 	curl_easy_setopt(s.c, CURLOPT_XFERINFODATA, &s);
 	rc = curl_easy_perform(s.c);
 	curl_easy_getinfo(s.c, CURLINFO_RESPONSE_CODE, status);
-	if (rc == CURLE_OK) {
-		/* A last line without its newline, as a server may end the stream. */
-		if (s.len && *status == 200)
-			kube_stream_line(&s, s.buf, s.len);
-	} else if (!s.ended && !(stop && atomic_load(stop))) {
+	/*
+	 * A last line without its newline: complete JSON when the server just ended there, else the half
+	 * of an event a dropped stream cut, which the parser refuses (logged) and the resume sends again.
+	 */
+	if (s.len && *status == 200 && !s.ended)
+		kube_stream_line(&s, s.buf, s.len);
+	if (rc != CURLE_OK && !s.ended && !(stop && atomic_load(stop)))
 		ret = kube_curl_err(rc, errbuf, path, err, errlen);
-	}
 	free(s.buf);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(s.c);
