@@ -26,6 +26,7 @@ agent_start() {	# agent_start a|b: the agent of that node in its namespace, log 
 	if [ "$n" = a ]; then ns=$NS_A ifn=$IF_A port=$PORT_A; else ns=$NS_B ifn=$IF_B port=$PORT_B; fi
 	ip netns exec "$ns" "$XWG" node-agent --kubeconfig "$KC" --node-name "node-$n" --interface "$ifn" \
 		--listen-port "$port" --state-dir "$T_TMP/state-$n" ${XWG_MODE:+--mode "$XWG_MODE"} \
+		--metrics-listen 127.0.0.1:9586 \
 		>>"$T_TMP/agent-$n.log" 2>&1 &
 	eval "PID_$n=$!"
 	T_PIDS+=("$!")
@@ -55,6 +56,8 @@ check_eq "a's peer keepalive" 25 "$(wg show "$IF_A" persistent-keepalive | awk '
 check "a has the route to b's pod CIDR" wait_for 5 has_route "$NS_A" 10.244.2.0/24 "$IF_A"
 check "a's interface has the first address of its pod CIDR" wait_for 5 sh -c "ip -n $NS_A addr show dev $IF_A | grep -q 'inet 10.244.1.1/32'"
 say "data path of a: $("$XWG" show "$IF_A" 2>/dev/null | grep -i "mode\|data path" | head -n 2 | tr -s " " | tr "\n" " ")"
+check_eq "a's /healthz" ok "$(nsx "$NS_A" curl -s http://127.0.0.1:9586/healthz)"
+check "a's /metrics has b's peer" sh -c "ip netns exec $NS_A curl -s http://127.0.0.1:9586/metrics | grep -q 'wireguard_sent_bytes_total{interface=\"$IF_A\",public_key=\"$KEY_B\"'"
 check "pod address a -> b" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
 
 # Bad input on another node: logged once, skipped, healthy peers untouched.
