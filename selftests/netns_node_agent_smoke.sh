@@ -122,7 +122,13 @@ RX_BPF=$("$XWG" show "$IF_A" 2>/dev/null | awk '$1 == "OK" { print $2 }')
 say "a: ${RX_BPF:-0} packets received in BPF before the stop"
 kill -TERM "$PID_a"
 check "agent a exits on SIGTERM" wait_for 10 sh -c "! kill -0 $PID_a 2>/dev/null"
-check "a's interface stays after SIGTERM" ip -n "$NS_A" link show "$IF_A"
+if [ "$XWG_MODE" = tun ]; then	# a TUN without BPF cannot outlive its process (xwg.8)
+	check "tun mode: a's interface goes with its agent" sh -c "! ip -n $NS_A link show $IF_A 2>/dev/null"
+else
+	check "a's interface stays after SIGTERM" ip -n "$NS_A" link show "$IF_A"
+	check "a's BPF pins stay after SIGTERM" test -d "$BPFFS_DIR/$IF_A"
+	check "a's socket is gone after SIGTERM" test ! -e "$RUNDIR/$IF_A.sock"
+fi
 if [ -d "$BPFFS_DIR/$IF_A" ] && [ "${RX_BPF:-0}" -gt 0 ]; then
 	check "pod address a -> b with agent a stopped (BPF data path)" wait_for 5 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
 fi
