@@ -208,7 +208,7 @@ kill_pid() {
 }
 
 lib_cleanup() {
-	local rc=$? ifn ns pid pin
+	local rc=$? ifn ns pid pin ino
 	trap - EXIT INT TERM
 	set +e
 	if [ "$T_DONE" != 1 ] && [ "${LIB_DEMO:-0}" != 1 ]; then
@@ -230,7 +230,13 @@ lib_cleanup() {
 		for ns in "${T_NS[@]}"; do
 			for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid"; done
 		done
-		for ns in "${T_NS[@]}"; do ip netns del "$ns"; done
+		# A dead agent's namespace-wide XDP dispatcher pins (netns:INODE) outlive the namespace, and a later
+		# namespace given the same inode number would adopt them: they go with it.
+		for ns in "${T_NS[@]}"; do
+			ino=$(ip netns exec "$ns" stat -L -c %i /proc/self/ns/net)
+			ip netns del "$ns"
+			[ -n "$ino" ] && rm -rf "${BPFFS_DIR:?}/netns:$ino"
+		done
 		for ifn in "${T_IFS[@]}"; do
 			rm -f "$RUNDIR/$ifn.sock" "/var/run/wireguard/$ifn.xwg-state"
 			[ -d "$BPFFS_DIR/$ifn" ] && rm -rf "${BPFFS_DIR:?}/$ifn"

@@ -11,6 +11,17 @@
 
 lib_init
 need_cmd python3 openssl curl jq ping
+# The agents leave their data path on SIGTERM by design: stop them and take it down with xwg down before the
+# namespaces go, or the namespace's XDP dispatcher pins outlive it and a later namespace reusing its inode
+# number would find them.
+agents_down() {
+	local pid n
+	for pid in "${PID_a:-}" "${PID_b:-}"; do [ -n "$pid" ] && kill_pid "$pid"; done
+	for n in a b; do
+		if [ $n = a ]; then nsx "$NS_A" "$XWG" down "$IF_A"; else nsx "$NS_B" "$XWG" down "$IF_B"; fi
+	done >/dev/null 2>&1
+}
+trap 'rc=$?; agents_down; (exit $rc); lib_cleanup' EXIT
 topo_create || { nok "topology"; lib_done; }
 check "the fake API server starts in node a's namespace" fake_start "$NS_A" "$UA4" || lib_done
 KC=$T_TMP/kubeconfig
