@@ -29,8 +29,8 @@ kubeconfig_write "$KC" token
 IF_A=${P}na IF_B=${P}nb
 T_IFS+=("$IF_A" "$IF_B")
 PORT_A=$(port_of 1 a) PORT_B=$(port_of 1 b)
-check "node a created" fake_node_put node-a "$UA4" 10.244.1.0/24
-check "node b created" fake_node_put node-b "$UB4" 10.244.2.0/24
+check "node a created (dual-stack pod CIDRs)" fake_node_put node-a "$UA4" 10.244.1.0/24 fd44:1::/64
+check "node b created (dual-stack pod CIDRs)" fake_node_put node-b "$UB4" 10.244.2.0/24 fd44:2::/64
 
 agent_start() {	# agent_start a|b: the agent of that node in its namespace, log in $T_TMP/agent-X.log
 	local n=$1 ns ifn port
@@ -70,6 +70,9 @@ say "data path of a: $("$XWG" show "$IF_A" 2>/dev/null | grep -i "mode\|data pat
 check_eq "a's /healthz" ok "$(nsx "$NS_A" curl -s http://127.0.0.1:9586/healthz)"
 check "a's /metrics has b's peer" sh -c "ip netns exec $NS_A curl -s http://127.0.0.1:9586/metrics | grep -q 'wireguard_sent_bytes_total{interface=\"$IF_A\",public_key=\"$KEY_B\"'"
 check "pod address a -> b" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
+check "IPv6 pod address a -> b" wait_for 10 nsx "$NS_A" ping -6 -c 1 -W 1 -I fd44:1::1 fd44:2::1
+check_eq "a's peer b has both pod CIDRs" "10.244.2.0/24 fd44:2::/64" \
+	"$(wg show "$IF_A" allowed-ips | awk -v k="$KEY_B" '$1 == k { $1 = ""; print substr($0, 2) }' | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//')"
 
 # Bad input on another node: logged once, skipped, healthy peers untouched.
 fake_node_put node-c 192.0.2.3 10.244.3.0/24 >/dev/null
@@ -90,7 +93,7 @@ check "a still pings b" nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
 fake_admin DELETE /admin/nodes/node-b >/dev/null
 check "b deleted: a drops its peer" wait_for 10 no_peer "$IF_A" 10.244.2.0/24
 check "b deleted: a drops its route" wait_for 10 no_route "$NS_A" 10.244.2.0/24 "$IF_A"
-fake_node_put node-b "$UB4" 10.244.2.0/24 >/dev/null
+fake_node_put node-b "$UB4" 10.244.2.0/24 fd44:2::/64 >/dev/null
 check "b re-added: b publishes again, a re-meshes" wait_for 15 has_peer "$IF_A" 10.244.2.0/24
 check "b re-added: route back" wait_for 5 has_route "$NS_A" 10.244.2.0/24 "$IF_A"
 check "b re-added: pod address a -> b" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
@@ -156,6 +159,12 @@ agent_start b
 node_c "$KEY_C1"
 check "agent b with a client certificate sees node c" wait_for 15 sh -c "wg show $IF_B allowed-ips | grep -q '^$KEY_C1'"
 check_eq "agent b with a client certificate keeps its key" "$KEY_B" "$(wg show "$IF_B" public-key 2>/dev/null)"
+# b's InternalIP becomes IPv6: b publishes [address]:port, a follows.
+fake_admin PATCH /admin/nodes/node-b "{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$UB6\"}]}}" >/dev/null
+b_endpoint_is() { [ "$(fake_annotation node-b xwg.io/endpoint)" = "$1" ]; }
+check "b publishes an IPv6 endpoint in brackets" wait_for 10 b_endpoint_is "[$UB6]:$PORT_B"
+check "a uses b's IPv6 endpoint" wait_for 10 sh -c "wg show $IF_A endpoints | grep -qF '[$UB6]:$PORT_B'"
+check "pod address a -> b over the IPv6 underlay" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
 check "agent a did not crash" kill -0 "$PID_a"
 check "agent b did not crash" kill -0 "$PID_b"
 [ "$T_FAIL" = 0 ] || { say "agent a:"; show_file "$T_TMP/agent-a.log" 30; say "agent b:"; show_file "$T_TMP/agent-b.log" 15; }
