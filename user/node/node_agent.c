@@ -35,6 +35,42 @@ struct node_opts {
 	const char *metrics_listen;
 };
 
+/* Every value checked before anything is created, each error quoting it. */
+static int node_opts_check(const struct node_opts *o)
+{
+	struct sockaddr_storage ss;
+	enum offload_mode mode;
+	socklen_t sslen;
+
+	if (!o->node_name || !*o->node_name) {
+		fprintf(stderr, "xwg: node-agent: no node name: pass --node-name or set NODE_NAME\n");
+		return -EINVAL;
+	}
+	if (strlen(o->node_name) >= NODE_NAME_MAX ||
+	    strspn(o->node_name, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(o->node_name)) {
+		fprintf(stderr, "xwg: node-agent: invalid --node-name '%s' (a lower-case DNS name)\n", o->node_name);
+		return -EINVAL;
+	}
+	if (!ifname_valid(o->ifname)) {
+		fprintf(stderr, "xwg: node-agent: invalid --interface '%s'\n", o->ifname);
+		return -EINVAL;
+	}
+	if (offload_mode_parse(o->mode, &mode)) {
+		fprintf(stderr, "xwg: node-agent: invalid --mode '%s' (auto, xdp, xdp-generic, tc or tun)\n", o->mode);
+		return -EINVAL;
+	}
+	if (o->metrics_listen && metrics_listen_parse(o->metrics_listen, &ss, &sslen)) {
+		fprintf(stderr, "xwg: node-agent: invalid --metrics-listen '%s' (ADDR:PORT, [ADDR]:PORT for IPv6)\n",
+			o->metrics_listen);
+		return -EINVAL;
+	}
+	if (!*o->state_dir) {
+		fprintf(stderr, "xwg: node-agent: invalid --state-dir ''\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int node_opts_parse(int argc, char *argv[], struct node_opts *o)
 {
 	static const struct option longopts[] = {
@@ -43,9 +79,6 @@ static int node_opts_parse(int argc, char *argv[], struct node_opts *o)
 		{ "state-dir", required_argument, NULL, 's' }, { "mode", required_argument, NULL, 'm' },
 		{ "metrics-listen", required_argument, NULL, 'M' }, { NULL, 0, NULL, 0 },
 	};
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	enum offload_mode mode;
 	uint64_t port;
 	int c;
 
@@ -80,33 +113,7 @@ static int node_opts_parse(int argc, char *argv[], struct node_opts *o)
 		fprintf(stderr, "xwg: node-agent: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->node_name || !*o->node_name) {
-		fprintf(stderr, "xwg: node-agent: no node name: pass --node-name or set NODE_NAME\n");
-		return -EINVAL;
-	}
-	if (strlen(o->node_name) >= NODE_NAME_MAX ||
-	    strspn(o->node_name, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(o->node_name)) {
-		fprintf(stderr, "xwg: node-agent: invalid --node-name '%s' (a lower-case DNS name)\n", o->node_name);
-		return -EINVAL;
-	}
-	if (!ifname_valid(o->ifname)) {
-		fprintf(stderr, "xwg: node-agent: invalid --interface '%s'\n", o->ifname);
-		return -EINVAL;
-	}
-	if (offload_mode_parse(o->mode, &mode)) {
-		fprintf(stderr, "xwg: node-agent: invalid --mode '%s' (auto, xdp, xdp-generic, tc or tun)\n", o->mode);
-		return -EINVAL;
-	}
-	if (o->metrics_listen && metrics_listen_parse(o->metrics_listen, &ss, &sslen)) {
-		fprintf(stderr, "xwg: node-agent: invalid --metrics-listen '%s' (ADDR:PORT, [ADDR]:PORT for IPv6)\n",
-			o->metrics_listen);
-		return -EINVAL;
-	}
-	if (!*o->state_dir) {
-		fprintf(stderr, "xwg: node-agent: invalid --state-dir ''\n");
-		return -EINVAL;
-	}
-	return 0;
+	return node_opts_check(o);
 }
 
 /* A new key, written whole under a temporary name and renamed, so a crash never leaves half a key. */
