@@ -56,11 +56,11 @@ fake_api() {
 fake_node_put() {
 	local name=$1 ip=$2 cidrs
 	shift 2
-	cidrs=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
+	cidrs=$(for c; do printf '%s\n' "$c"; done | jq -R . | jq -sc .)
 	fake_admin PUT "/admin/nodes/$name" "$(jq -nc --arg n "$name" --arg ip "$ip" --argjson c "$cidrs" '{
 		apiVersion: "v1", kind: "Node",
 		metadata: {name: $n, labels: {"kubernetes.io/hostname": $n, "kubernetes.io/os": "linux"}},
-		spec: {podCIDR: $c[0], podCIDRs: $c},
+		spec: (if $c == [] then {} else {podCIDR: $c[0], podCIDRs: $c} end),
 		status: {addresses: [{type: "InternalIP", address: $ip}, {type: "Hostname", address: $n}]}}')"
 }
 
