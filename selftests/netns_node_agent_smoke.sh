@@ -151,6 +151,12 @@ check "restarted agent a serves again" wait_for 10 wg show "$IF_A" public-key
 check_eq "restarted agent a keeps its key" "$KEY_A" "$(wg show "$IF_A" public-key 2>/dev/null)"
 check "restarted agent a has peer b" wait_for 10 has_peer "$IF_A" 10.244.2.0/24
 check "restarted agent a: pod address a -> b" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -I 10.244.1.1 10.244.2.1
+# A node name the API server does not know: the agent says so (once) and publishes nothing.
+nsx "$NS_B" timeout 3 "$XWG" node-agent --kubeconfig "$KC" --node-name node-x --interface "${P}nx" \
+	--listen-port 20009 --state-dir "$T_TMP/state-x" >"$T_TMP/agent-x.log" 2>&1
+T_IFS+=("${P}nx")
+check_eq "an unknown --node-name is reported once" 1 "$(grep -c 'node node-x is not among the Nodes' "$T_TMP/agent-x.log")"
+nsx "$NS_B" "$XWG" down "${P}nx" >/dev/null 2>&1
 # A kubeconfig with a client certificate (inline data) instead of the token.
 kill -TERM "$PID_b"
 check "agent b exits on SIGTERM" wait_for 10 sh -c "! kill -0 $PID_b 2>/dev/null"

@@ -177,6 +177,7 @@ void node_device_self(void *ctx, const struct node_info *ni)
 	char key[KEY_B64_LEN + 1], ep[128];
 	bool noted = !strcmp(nd->noted_rv, ni->rv);
 
+	nd->self_seen = true;
 	snprintf(nd->noted_rv, sizeof(nd->noted_rv), "%s", ni->rv);
 	if (!nd->addressed) {
 		if (ni->n_cidrs)
@@ -204,6 +205,12 @@ void node_device_sweep(void *ctx)
 	struct show_device d;
 	struct xwg_prefix p;
 
+	/* A wrong --node-name would otherwise just never publish anything. */
+	if (!nd->self_seen && !nd->missing_noted) {
+		fprintf(stderr, "xwg: node-agent: node %s is not among the Nodes: nothing published yet (--node-name?)\n",
+			nd->node_name);
+		nd->missing_noted = true;
+	}
 	memset(&d, 0, sizeof(d));
 	if (show_fetch(nd->ifname, &d, false))
 		return;

@@ -19,6 +19,8 @@ struct node_device {
 	bool published;		/* our annotations are on our Node */
 	bool addressed;		/* our pod CIDRs' first addresses are on the interface */
 	char noted_rv[64];	/* the resourceVersion of our Node last complained about */
+	bool self_seen;		/* our Node was in a list or an event */
+	bool missing_noted;	/* ... and we said once that it was not */
 	struct mesh *mesh;
 };
 
