@@ -17,7 +17,8 @@ DEB_PKGS  := gcc make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
              libcurl4-openssl-dev libjson-c-dev libyaml-dev curl
 
 # user/ by layer: the protocol core (no I/O, no libbpf), the data plane (TUN, sockets, BPF), control (CLI,
-# configuration, UAPI, netlink, show). Lower layers reach higher ones only through core/hooks.h.
+# configuration, UAPI, netlink, show), node (the Kubernetes node agent, on top: only main.c's command table
+# calls it). Lower layers reach higher ones only through core/hooks.h.
 USER_LAYERS := core dataplane control node
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 CFLAGS    ?= -O2 -g
