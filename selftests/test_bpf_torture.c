@@ -12,6 +12,7 @@
 #include "xwg_maps.h"
 #include "xwg_reasons.h"
 #include "rx.skel.h"
+#include "torture.h"
 
 /*
  * XWG_TORTURE_N frames per program (default sized for make check), XWG_TORTURE_SEED to repeat a
@@ -56,29 +57,12 @@ struct stats {
 	uint64_t mut[M_MAX], mut_delivered[M_MAX];
 };
 
-static uint64_t rng_state;
 static struct stats st[P_MAX];
 static uint64_t top;		/* highest counter of KP_A ever delivered */
 static uint64_t next_ctr;	/* next fresh counter */
-static uint64_t snap[XWG_R_MAX];
 static uint64_t renewals;	/* keypair_renew() calls */
 
 /* ---------------------------------------------------------------- randomness and bookkeeping */
-
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
-static uint32_t rnd_below(uint32_t n)
-{
-	return n ? (uint32_t)(rnd() % n) : 0;
-}
 
 /* Delivered counters of KP_A: open addressing, never deleted; sized for a million deliveries. */
 #define DSET_BITS	22
@@ -157,32 +141,6 @@ static bool insert(struct frame *fr, size_t off, const uint8_t *p, size_t n)
 	memcpy(fr->b + off, p, n);
 	fr->len += n;
 	return true;
-}
-
-static void rnd_fill(uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)rnd();
-}
-
-/* A 16-bit field: random, off by a little, or an edge value. */
-static uint16_t rnd16_near(uint16_t v)
-{
-	switch (rnd_below(4)) {
-	case 0:
-		return (uint16_t)rnd();
-	case 1:
-		return (uint16_t)(v + rnd_below(9) - 4);
-	case 2:
-		return rnd_below(2) ? 0 : 0xffff;
-	default:
-		return (uint16_t)(v ^ (1u << rnd_below(16)));
-	}
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 /* One mutation of the valid frame fr (outer family fam, IPv4 header length l3). */
@@ -379,28 +337,6 @@ static bool inner_equal(const uint8_t *a, const uint8_t *b, size_t n)
 	return !memcmp(x, y, n);
 }
 
-/* The one reason that moved since the last run; -1 (said why) if not exactly one moved by one. */
-static int moved_reason(const char *what)
-{
-	int which = -1, n = 0;
-
-	for (uint32_t i = 0; i < XWG_R_MAX; i++) {
-		uint64_t v = reason_count(i);
-
-		if (v != snap[i]) {
-			n++;
-			if (v == snap[i] + 1)
-				which = (int)i;
-			snap[i] = v;
-		}
-	}
-	if (n != 1 || which < 0) {
-		TEST_FAIL("%s: %d reason counters moved (want exactly one, by one)", what, n);
-		return -1;
-	}
-	return which;
-}
-
 static void report_frame(const char *why, int p, uint64_t iter, int m, const uint8_t *pkt, size_t len)
 {
 	TEST_FAIL("%s: %s, iteration %" PRIu64 ", mutation %s, %zu bytes", why, prog_name[p], iter,
@@ -430,7 +366,7 @@ static bool run_checked(int p, uint64_t iter, int m, const struct frame *fr, con
 	st[p].runs++;
 	if (r.verdict >= -1 && r.verdict < 7)
 		st[p].verdict[r.verdict + 1]++;
-	reason = moved_reason(prog_name[p]);
+	reason = torture_moved_reason(prog_name[p]);
 	if (reason < 0) {
 		report_frame("reason counters", p, iter, m, fr->b, fr->len);
 		return false;
@@ -483,23 +419,6 @@ static int set_mode(uint64_t mode)
 	}
 }
 
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *v = getenv(name);
-	char *end;
-	uint64_t x;
-
-	if (!v || !*v)
-		return def;
-	errno = 0;
-	x = strtoull(v, &end, 0);
-	if (errno || *end) {
-		fprintf(stderr, "test_bpf_torture: bad %s=\"%s\"\n", name, v);
-		exit(1);
-	}
-	return x;
-}
-
 static void print_stats(int p)
 {
 	const struct stats *s = &st[p];
@@ -541,19 +460,19 @@ static int keypair_renew(void)
 /* N frames through each program, alternating; a delivered frame is replayed through both. */
 static void test_torture(void)
 {
-	uint64_t n = env_u64("XWG_TORTURE_N", TORTURE_N_DEFAULT);
-	uint64_t seed = env_u64("XWG_TORTURE_SEED", (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32);
+	uint64_t n = torture_env("XWG_TORTURE_N", TORTURE_N_DEFAULT);
+	uint64_t seed = torture_env("XWG_TORTURE_SEED", (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32);
 	static struct frame fr;
 	static struct sealed s;
 
 	printf("# XWG_TORTURE_SEED=%" PRIu64 " XWG_TORTURE_N=%" PRIu64 "\n", seed, n);
-	rng_state = seed ? seed : 1;
+	torture_seed(seed);
 	dset = calloc(1u << DSET_BITS, sizeof(*dset));
 	ASSERT_TRUE(dset != NULL);
 	if (!dset)
 		return;
 	next_ctr = 1;
-	reasons_snapshot(snap);
+	reasons_snapshot(torture_snap);
 	for (uint64_t i = 0; i < 2 * n && test_failures_in_case < 20; i++) {
 		int p = (int)(i & 1), m;
 		bool fresh;
@@ -565,7 +484,8 @@ static void test_torture(void)
 		if (top > REJECT_AFTER_MESSAGES - (1ull << 32) && keypair_renew())
 			break;
 		m = build_frame(&fr, &s);
-		fresh = s.data && s.index == KP_A && s.counter >= next_ctr - 1 && s.counter > top;
+		fresh = s.data && s.index == KP_A && s.counter >= next_ctr - 1 && s.counter > top &&
+			s.counter < REJECT_AFTER_MESSAGES;
 		st[p].mut[m]++;
 		st[p].iters++;
 		if (!run_checked(p, i, m, &fr, &s, false)) {
