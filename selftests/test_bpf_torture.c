@@ -19,7 +19,7 @@
  * run. Every frame starts as a valid sealed message of the test device's keypair KP_A and gets
  * one mutation (or none); the invariants hold whatever the mutation was.
  */
-#define TORTURE_N_DEFAULT	100000
+#define TORTURE_N_DEFAULT	60000
 #define WINDOW			8128	/* replay window: counters top - WINDOW .. top accepted */
 
 enum { P_XDP, P_TC, P_MAX };
