@@ -53,7 +53,7 @@ struct sealed {
 struct stats {
 	uint64_t iters, runs, delivered, refused, replays;
 	uint64_t reason[XWG_R_MAX];
-	uint64_t verdict[8];	/* XDP_ABORTED..XDP_REDIRECT / TC: UNSPEC(-1)..REDIRECT(7), shifted by one */
+	uint64_t verdict[10];	/* XDP_ABORTED..XDP_REDIRECT / TC: UNSPEC(-1)..REDIRECT(7), shifted by one */
 	uint64_t mut[M_MAX], mut_delivered[M_MAX];
 };
 
@@ -372,7 +372,7 @@ static bool run_checked(int p, uint64_t iter, int m, const struct frame *fr, con
 		return false;
 	}
 	st[p].runs++;
-	if (r.verdict >= -1 && r.verdict < 7)
+	if (r.verdict >= -1 && r.verdict < 9)
 		st[p].verdict[r.verdict + 1]++;
 	reason = torture_moved_reason(prog_name[p]);
 	if (reason < 0) {
@@ -434,7 +434,7 @@ static void print_stats(int p)
 	printf("# %s: %" PRIu64 " runs, %" PRIu64 " delivered, %" PRIu64 " replays refused, %" PRIu64
 	       " runts refused by the kernel\n", prog_name[p], s->runs, s->delivered, s->replays, s->refused);
 	printf("#   verdicts:");
-	for (int v = 0; v < 8; v++)
+	for (int v = 0; v < 10; v++)
 		if (s->verdict[v])
 			printf(" %d=%" PRIu64, v - 1, s->verdict[v]);
 	printf("\n#   reasons:");
