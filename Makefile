@@ -14,7 +14,7 @@ DEB_PKGS  := gcc make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
              libnl-route-3-dev pkg-config iproute2 wireguard-go wireguard-tools iperf3 tshark \
              tcpdump iputils-ping ethtool procps psmisc kmod jq python3 python3-yaml util-linux linux-perf \
              nftables libnftables-dev libmicrohttpd-dev openresolv prometheus \
-             libcurl4-openssl-dev libjson-c-dev libyaml-dev curl
+             libcurl4-openssl-dev libjson-c-dev libyaml-dev curl libclang-rt-14-dev
 
 # user/ by layer: the protocol core (no I/O, no libbpf), the data plane (TUN, sockets, BPF), control (CLI,
 # configuration, UAPI, netlink, show), node (the Kubernetes node agent, on top: only main.c's command table
@@ -53,9 +53,9 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/%,$(BENCH_SRCS))
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 
-.PHONY: all deps check demo bench install clean vmlinux help
+.PHONY: all deps check demo bench install clean vmlinux help fuzz fuzz-build
 # Skeletons are inputs of several objects: keep them after the build.
-.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS) $(patsubst $(OUTPUT)/user/%.o,$(OUTPUT)/fuzz/user/%.o,$(LIB_OBJS))
 .DEFAULT_GOAL := all
 
 help:
@@ -65,6 +65,7 @@ help:
 	@echo '  check    build and run every test (unit, BPF_PROG_TEST_RUN, netns); needs root'
 	@echo '  demo     two namespaces, an xwg tunnel between them, ping + iperf3, xwg show'
 	@echo '  bench    TCP both ways, UDP pps, ping, CPU s/GB per data path vs wireguard-go, targets, AEAD; root (BENCH_PERF=1: perf)'
+	@echo '  fuzz     build the libFuzzer targets (fuzz/) and run each FUZZ_SECONDS (default 60) seconds'
 	@echo '  install  install xwg and xwg.8 under $$(DESTDIR)$$(PREFIX)'
 	@echo '  vmlinux  regenerate vmlinux/vmlinux.h from this kernel'\''s BTF'
 	@echo '  clean    remove $(OUTPUT)/'
@@ -114,8 +115,30 @@ $(BENCH_BINS): $(OUTPUT)/%: bench/%.c $(BPF_SKELS) $(DEPS_STAMP) | $(OUTPUT)
 	$(call msg,CC-BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Wno-unused-function -Wno-unused-variable -Iselftests $< $(LDLIBS) -o $@
 
-check: all
+check: all fuzz-build
 	$(Q)OUTPUT=$(abspath $(OUTPUT)) selftests/run.sh
+
+# libFuzzer targets (fuzz/): the agent's library sources again, with clang and the sanitizers, in
+# $(OUTPUT)/fuzz/ so they never mix with the gcc objects. The skeleton headers come from the normal build.
+FUZZ_SECONDS ?= 60
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g $(FUZZ_SAN) $(filter-out -Werror -MMD -MP,$(XCFLAGS)) -Wno-unused-command-line-argument -Wno-missing-field-initializers
+FUZZ_SRCS   := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst fuzz/%.c,$(OUTPUT)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB    := $(patsubst $(OUTPUT)/user/%.o,$(OUTPUT)/fuzz/user/%.o,$(LIB_OBJS))
+
+$(OUTPUT)/fuzz/user/%.o: user/%.c $(BPF_SKELS) $(DEPS_STAMP)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(OUTPUT)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(FUZZ_LIB)
+	$(call msg,LD-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ifuzz -Iselftests $< $(FUZZ_LIB) $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)OUTPUT=$(abspath $(OUTPUT)) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 demo: all
 	$(Q)OUTPUT=$(abspath $(OUTPUT)) selftests/demo.sh
@@ -136,4 +159,4 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/user/*/*.d $(OUTPUT)/*.d $(OUTPUT)/selftests/*.d)
+-include $(wildcard $(OUTPUT)/fuzz/user/*/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/*.d $(OUTPUT)/selftests/*.d)
