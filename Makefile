@@ -133,7 +133,10 @@ $(OUTPUT)/fuzz/user/%.o: user/%.c $(BPF_SKELS) $(DEPS_STAMP)
 
 $(OUTPUT)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(FUZZ_LIB)
 	$(call msg,LD-FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ifuzz -Iselftests $< $(FUZZ_LIB) $(LDLIBS) -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ifuzz -Iselftests $< $(FUZZ_LIB) $(FUZZ_LDFLAGS) $(LDLIBS) -o $@
+
+# The UAPI target must not bind real ports: its own device_set_listen_port stands in (fuzz_uapi.c).
+$(OUTPUT)/fuzz/fuzz_uapi: FUZZ_LDFLAGS := -Wl,--wrap=device_set_listen_port
 
 fuzz-build: $(FUZZ_BINS)
 
