@@ -194,8 +194,9 @@ static void dev_teardown(struct xwg_device *dev)
 
 	noise_handshake_clear(dev, p);
 	noise_keypairs_clear(dev, p);
-	free(p);
+	/* The trie points at the peer: free it first (found by ASan). */
 	allowedips_free(&dev->allowedips);
+	free(p);
 	index_table_free(&dev->index_table);
 }
 
