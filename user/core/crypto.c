@@ -53,11 +53,16 @@ static void crypto_ensure(void)
 		crypto_fatal("initialisation");
 }
 
-static void crypto_release(void)
+void crypto_thread_release(void)
 {
 	EVP_CIPHER_CTX_free(aead_dec_ctx);
 	EVP_CIPHER_CTX_free(aead_enc_ctx);
 	aead_enc_ctx = aead_dec_ctx = NULL;
+}
+
+static void crypto_release(void)
+{
+	crypto_thread_release();
 	EVP_MAC_CTX_free(cr.hmac_ctx);
 	EVP_MAC_CTX_free(cr.mac_ctx);
 	EVP_MD_CTX_free(cr.md_ctx);

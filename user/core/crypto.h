@@ -9,6 +9,8 @@
 
 /* Fetches the EVP algorithms once; returns 0 or -ENOSYS if OpenSSL lacks one. Call before anything else. */
 int crypto_init(void);
+/* Frees the calling thread's AEAD contexts (a worker thread before it exits; they are per thread). */
+void crypto_thread_release(void);
 
 /* Cryptographically secure random bytes; aborts the process if the RNG fails (nothing sane to do). */
 void crypto_random(void *buf, size_t len);
