@@ -76,7 +76,8 @@ help:
 	@echo '  check-sanitize  the C unit tests and netns_interop.sh built with ASan+UBSan (check runs the unit tests)'
 	@echo '  demo     two namespaces, an xwg tunnel between them, ping + iperf3, xwg show'
 	@echo '  bench    TCP both ways, UDP pps, ping, CPU s/GB per data path vs wireguard-go, targets, AEAD; root (BENCH_PERF=1: perf)'
-	@echo '  fuzz     build the libFuzzer targets (fuzz/) and run each FUZZ_SECONDS (default 60) seconds'
+	@echo '  fuzz     build the libFuzzer targets (fuzz/) and run each FUZZ_SECONDS (default 60) seconds,'
+	@echo '           then the BPF packet torture with TORTURE_N (default 1000000) frames per program'
 	@echo '  install  install xwg and xwg.8 under $$(DESTDIR)$$(PREFIX)'
 	@echo '  vmlinux  regenerate vmlinux/vmlinux.h from this kernel'\''s BTF'
 	@echo '  clean    remove $(OUTPUT)/'
@@ -145,6 +146,7 @@ check-sanitize:
 # libFuzzer targets (fuzz/): the agent's library sources again, with clang and the sanitizers, in
 # $(OUTPUT)/fuzz/ so they never mix with the gcc objects. The skeleton headers come from the normal build.
 FUZZ_SECONDS ?= 60
+TORTURE_N    ?= 1000000
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -O1 -g $(FUZZ_SAN) $(filter-out -Werror -MMD -MP,$(XCFLAGS)) -Wno-unused-command-line-argument -Wno-missing-field-initializers
 FUZZ_SRCS   := $(wildcard fuzz/fuzz_*.c)
@@ -164,8 +166,10 @@ $(OUTPUT)/fuzz/fuzz_uapi: FUZZ_LDFLAGS := -Wl,--wrap=device_set_listen_port
 
 fuzz-build: $(FUZZ_BINS)
 
-fuzz: fuzz-build
-	$(Q)OUTPUT=$(abspath $(OUTPUT)) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+# The libFuzzer targets, then the BPF packet torture at its full size (TORTURE_N frames per program).
+fuzz: all fuzz-build
+	$(Q)rc=0; OUTPUT=$(abspath $(OUTPUT)) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh || rc=1; \
+	XWG_TORTURE_N=$(TORTURE_N) OUTPUT=$(abspath $(OUTPUT)) selftests/run.sh torture || rc=1; exit $$rc
 
 demo: all
 	$(Q)OUTPUT=$(abspath $(OUTPUT)) selftests/demo.sh
