@@ -127,11 +127,12 @@ $(BENCH_BINS): $(OUTPUT)/%: bench/%.c $(BPF_SKELS) $(DEPS_STAMP) | $(OUTPUT)
 	$(call msg,CC-BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Wno-unused-function -Wno-unused-variable -Iselftests $< $(LDLIBS) -o $@
 
+# The sanitized unit tests first, so the suite's own "N passed, N failed" is the last line printed.
 check: all fuzz-build
-	$(Q)OUTPUT=$(abspath $(OUTPUT)) selftests/run.sh
 ifneq ($(SANITIZE),1)
 	$(Q)$(MAKE) --no-print-directory check-sanitize SAN_TESTS='$(SAN_UNIT)'
 endif
+	$(Q)OUTPUT=$(abspath $(OUTPUT)) selftests/run.sh
 
 # The C unit tests again with ASan and UBSan, in $(OUTPUT)-san: about 2.3 minutes on 2 cores, nearly all
 # of it the build, so make check runs them. check-sanitize adds netns_interop.sh (3.7 minutes more
