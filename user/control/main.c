@@ -611,21 +611,13 @@ static void show_one_buffered(const char *name, bool json, bool *first)
 /* "show all --json" prints one JSON array of the per-interface objects show_print produces. */
 static int show_all(bool json)
 {
-	char *names = NULL, *name, *save = NULL;
-	size_t len = 0;
+	char *name, *save = NULL;
 	bool first = true;
-	FILE *f;
 	int ret;
+	char *names = show_interface_names(&ret);
 
-	f = open_memstream(&names, &len);
-	if (!f)
-		return -ENOMEM;
-	ret = show_list_interfaces(f);
-	fclose(f);
-	if (ret < 0) {
-		free(names);
+	if (!names)
 		return ret;
-	}
 	if (json)
 		fputs("[\n", stdout);
 	for (name = strtok_r(names, "\n", &save); name; name = strtok_r(NULL, "\n", &save))

@@ -376,21 +376,12 @@ static int metrics_set_add(struct metrics_set *s, const char *ifname, bool repor
 /* Every live interface; one that vanishes between listing and fetching is left out. */
 static int metrics_set_all(struct metrics_set *s)
 {
-	char *names = NULL, *name, *save = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *name, *save = NULL;
 	int ret;
+	char *names = show_interface_names(&ret);
 
-	f = open_memstream(&names, &len);
-	if (!f)
-		return -ENOMEM;
-	ret = show_list_interfaces(f);
-	fclose(f);
-	if (ret < 0) {
-		free(names);
+	if (!names)
 		return ret;
-	}
-	ret = 0;
 	for (name = strtok_r(names, "\n", &save); name && ret != -ENOMEM; name = strtok_r(NULL, "\n", &save))
 		ret = metrics_set_add(s, name, false);
 	free(names);

@@ -866,3 +866,25 @@ int show_list_interfaces(FILE *out)
 	free(names);
 	return ret ? ret : (int)n;
 }
+
+char *show_interface_names(int *err)
+{
+	char *names = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&names, &len);
+	int ret;
+
+	if (!f) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	ret = show_list_interfaces(f);
+	fclose(f);
+	if (ret < 0 || !names) {
+		free(names);
+		*err = ret < 0 ? ret : -ENOMEM;
+		return NULL;
+	}
+	*err = 0;
+	return names;
+}

@@ -98,5 +98,7 @@ int show_get_mode(const char *ifname, char *mode, size_t len);
 int show_conf(FILE *in, const char *interface_extra, FILE *out);
 /* Prints the name of every connectable socket in /var/run/wireguard, sorted, one per line. Count or -errno. */
 int show_list_interfaces(FILE *out);
+/* The same list as one malloc'd string, a name per line (for strtok_r); NULL and *err = -errno on failure. */
+char *show_interface_names(int *err);
 
 #endif
