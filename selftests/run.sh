@@ -10,6 +10,9 @@
 # test or its source) are skipped when not root.  "xwg-timeout: N" in a test sets its timeout (default
 # TEST_TIMEOUT, 300 s).  As root it first probes which data path modes this machine supports
 # (probe_modes.sh) and exports XWG_TEST_MODES / XWG_TEST_MODES_WHY for the tests.  Logs: $OUTPUT/selftests/logs/NAME.{out,err}; VERBOSE=1 shows every test's output.
+# Sanitizer reports (ASan, UBSan, LeakSanitizer) of every process a test starts go to
+# $OUTPUT/selftests/logs/NAME.san/; any report fails the test, even one from an agent in a namespace
+# whose failure the test itself would not notice (UBSan continues after a report).
 
 set -u
 SELF_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -71,7 +74,7 @@ test_timeout() {
 
 # run_one PATH: runs one test and folds its result into the totals.
 run_one() {
-	local path=$1 name tmo out err rc start secs last p f s verdict detail
+	local path=$1 name tmo out err san r rc start secs last p f s verdict detail
 	name=$(basename "$path")
 	if [ -n "$FILTER" ] && ! printf '%s' "$name" | grep -Eq -- "$FILTER"; then
 		return
@@ -82,9 +85,12 @@ run_one() {
 		return
 	fi
 	tmo=$(test_timeout "${name%.sh}" "$path")
-	out=$LOGDIR/${name%.sh}.out err=$LOGDIR/${name%.sh}.err
+	out=$LOGDIR/${name%.sh}.out err=$LOGDIR/${name%.sh}.err san=$LOGDIR/${name%.sh}.san
+	rm -rf "$san" && mkdir -p "$san"
 	start=$(date +%s)
-	timeout -k 20 "$tmo" "$path" >"$out" 2>"$err" &
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$san/asan" \
+	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$san/ubsan" \
+		timeout -k 20 "$tmo" "$path" >"$out" 2>"$err" &
 	current=$!
 	[ "$VERBOSE" = 1 ] && tail -n +1 -f --pid="$current" "$out" "$err" &
 	wait "$current"
@@ -110,6 +116,9 @@ run_one() {
 	else
 		f=1 detail="no summary line (exit status $rc)"
 	fi
+	if [ -n "$(ls -A "$san" 2>/dev/null)" ]; then
+		f=$((f + 1)) detail="$detail; sanitizer report in $san"
+	fi
 	if [ "$f" -gt 0 ]; then verdict=FAIL; elif [ "$p" = 0 ] && [ "$s" -gt 0 ]; then verdict=SKIP; else verdict=PASS; fi
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
 	printf '%-4s  %-28s %s (%ss)\n' "$verdict" "$name" "$detail" "$secs"
@@ -126,6 +135,11 @@ run_one() {
 				echo "      --- last lines of $err:"
 				tail -n 15 "$err" | sed 's/^/      | /'
 			fi
+			for r in "$san"/*; do
+				[ -f "$r" ] || continue
+				echo "      --- $r:"
+				head -n 20 "$r" | sed 's/^/      | /'
+			done
 		fi
 	fi
 }

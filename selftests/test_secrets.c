@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* No copy of a configuration file's keys in freed heap: free() and realloc() interposed, every freed block scanned. */
 /* xwg-needs: root (the UAPI socket under /run/wireguard) */
-#ifdef __SANITIZE_ADDRESS__
+/* gcc says __SANITIZE_ADDRESS__, clang (the SANITIZE=1 build) __has_feature(address_sanitizer). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(TEST_UNDER_ASAN)
 #include <stdio.h>
 /* AddressSanitizer owns free() and realloc(): this test cannot replace them there (SANITIZE=1). */
 int main(void)
@@ -214,4 +220,4 @@ int main(void)
 	rmdir(dir);
 	return TEST_SUMMARY();
 }
-#endif /* __SANITIZE_ADDRESS__ */
+#endif /* ASan */

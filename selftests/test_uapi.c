@@ -603,7 +603,7 @@ static void test_peer_errors(void)
 		"allowed_ip=fd00::/129",
 		"protocol_version=2",
 		"remove=false",
-		"private_key=" "0000000000000000000000000000000000000000000000000000000000000000",
+		("private_key=" "0000000000000000000000000000000000000000000000000000000000000000"),
 		"listen_port=1",
 		"rx_bytes=0",
 		"unknown=1",

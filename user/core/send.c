@@ -217,13 +217,17 @@ void send_keepalive(struct peer *peer)
 	send_staged_packets(peer);
 }
 
-/* Longest-prefix match on the inner destination picks the peer (cryptokey routing, outbound). */
+/*
+ * Longest-prefix match on the inner destination picks the peer (cryptokey routing, outbound). The
+ * packet may sit at any alignment in its batch buffer, so the address is found by offset, never
+ * through a header pointer.
+ */
 static struct peer *send_route(struct xwg_device *dev, const uint8_t *pkt, size_t len)
 {
 	if (len >= sizeof(struct iphdr) && (pkt[0] >> 4) == 4)
-		return allowedips_lookup(&dev->allowedips, AF_INET, &((const struct iphdr *)pkt)->daddr);
+		return allowedips_lookup(&dev->allowedips, AF_INET, pkt + offsetof(struct iphdr, daddr));
 	if (len >= sizeof(struct ip6_hdr) && (pkt[0] >> 4) == 6)
-		return allowedips_lookup(&dev->allowedips, AF_INET6, &((const struct ip6_hdr *)pkt)->ip6_dst);
+		return allowedips_lookup(&dev->allowedips, AF_INET6, pkt + offsetof(struct ip6_hdr, ip6_dst));
 	return NULL;
 }
 
