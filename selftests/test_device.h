@@ -9,8 +9,9 @@
 #include "crypto.h"
 #include "device.h"
 
-/* Every fd -1, MTU 1420, empty tables, a fresh random static key pair. Aborts on failure. */
-static void test_device_init(struct xwg_device *dev, const char *ifname)
+/* Every fd -1, MTU 1420, empty tables, this static key pair. Aborts on failure. */
+static inline void test_device_init_key(struct xwg_device *dev, const char *ifname, const uint8_t *priv,
+				 const uint8_t *pub)
 {
 	memset(dev, 0, sizeof(*dev));
 	dev->tun_fd = dev->sock4 = dev->sock6 = dev->epoll_fd = dev->uapi_fd = dev->signal_fd = -1;
@@ -19,11 +20,22 @@ static void test_device_init(struct xwg_device *dev, const char *ifname)
 	allowedips_init(&dev->allowedips);
 	if (index_table_init(&dev->index_table))
 		abort();
-	curve25519_generate_private(dev->static_private);
-	if (curve25519_generate_public(dev->static_public, dev->static_private))
-		abort();
+	memcpy(dev->static_private, priv, sizeof(dev->static_private));
+	memcpy(dev->static_public, pub, sizeof(dev->static_public));
 	dev->has_identity = true;
 	cookie_checker_precompute_device_keys(dev);
+}
+
+/* The same with a fresh random static key pair. */
+static inline void test_device_init(struct xwg_device *dev, const char *ifname)
+{
+	uint8_t priv[sizeof(dev->static_private)], pub[sizeof(dev->static_public)];
+
+	curve25519_generate_private(priv);
+	if (curve25519_generate_public(pub, priv))
+		abort();
+	test_device_init_key(dev, ifname, priv, pub);
+	crypto_zero(priv, sizeof(priv));
 }
 
 #endif
