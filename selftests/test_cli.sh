@@ -3,9 +3,9 @@
 # Tests the xwg command line: key tools (and their interop with wg), help, errors, up/down/run,
 # data path modes and attach/detach.
 #
-# Usage: XWG=path/to/xwg selftests/test_cli.sh   (default .output/xwg; the netns part needs root)
+# Usage: XWG=path/to/xwg selftests/test_cli.sh   (default $OUTPUT/xwg, else .output/xwg; the netns part needs root)
 
-XWG=${XWG:-.output/xwg}
+XWG=${XWG:-${OUTPUT:-.output}/xwg}
 XWG=$(realpath "$XWG" 2>/dev/null || echo "$XWG")
 PASS=0
 FAIL=0

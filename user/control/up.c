@@ -541,9 +541,10 @@ int agent_serve_kept(struct xwg_device *dev)
 
 	/*
 	 * Like kill -9 but in order: the TUN (persistent), the pinned programs and maps, its peers and
-	 * keys stay and keep forwarding; only the socket goes, so the next agent adopts all of it.
+	 * keys stay and keep forwarding; only the socket and this process's memory go, so the next
+	 * agent adopts all of it.
 	 */
-	uapi_close(dev);
+	device_release(dev);
 	metrics_http_stop();
 	return ret;
 }

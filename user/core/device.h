@@ -133,6 +133,11 @@ static inline bool birthdate_has_expired(uint64_t birthdate, uint64_t seconds)
 int device_init(struct xwg_device *dev, const char *ifname, int mtu);
 /* Tears down everything device_init and later calls created (TUN goes away with its routes). */
 void device_uninit(struct xwg_device *dev);
+/*
+ * Frees the device in this process and closes its fds, leaving the kernel side (persistent TUN,
+ * pinned programs and maps) forwarding for the next agent to adopt.
+ */
+void device_release(struct xwg_device *dev);
 /* Blocks SIGTERM, SIGINT and SIGHUP (the stop signals device_run reads from a signalfd); fills mask. */
 int device_block_signals(sigset_t *mask);
 /* Serves UAPI, packets and timers until SIGTERM/SIGINT or the TUN disappears. 0 or -errno. */

@@ -113,11 +113,9 @@ err:
 	return ret;
 }
 
-void device_uninit(struct xwg_device *dev)
+/* Everything of the device in this process: peers, keys, tables, fds (device_uninit, device_release). */
+static void device_free_state(struct xwg_device *dev)
 {
-	parallel_stop();
-	resolver_stop(dev);
-	offload_stop(dev);
 	device_remove_all_peers(dev);
 	if (dev->control)
 		dev->control->closing(dev);
@@ -138,6 +136,23 @@ void device_uninit(struct xwg_device *dev)
 	crypto_zero(dev->static_private, sizeof(dev->static_private));
 	crypto_zero(&dev->cookie_checker, sizeof(dev->cookie_checker));
 	dev->has_identity = false;
+}
+
+void device_uninit(struct xwg_device *dev)
+{
+	parallel_stop();
+	resolver_stop(dev);
+	offload_stop(dev);
+	device_free_state(dev);
+}
+
+void device_release(struct xwg_device *dev)
+{
+	parallel_stop();
+	resolver_stop(dev);
+	/* First, so that removing the peers below leaves their map entries for the next agent. */
+	offload_release(dev);
+	device_free_state(dev);
 }
 
 int device_set_private_key(struct xwg_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN])

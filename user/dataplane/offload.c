@@ -159,6 +159,15 @@ void offload_stop(struct xwg_device *dev)
 	offload_free(o);
 }
 
+void offload_release(struct xwg_device *dev)
+{
+	struct offload *o = dev->offload;
+
+	dev->offload = NULL;
+	if (o)
+		offload_free(o);
+}
+
 /*
  * After an agent died (kill -9) its programs stay attached and its tunnel persists: `xwg down`
  * without an agent removes exactly its pinned links and recorded attachments, puts back the host

@@ -55,6 +55,11 @@ bool offload_has_pins(const char *ifname);
 int offload_cleanup_stale(const char *ifname);
 /* Detaches everything offload_start/attach created and removes the pins. */
 void offload_stop(struct xwg_device *dev);
+/*
+ * Frees this process's copy and closes its fds, as an exit would: the pinned links, programs and
+ * maps stay and keep forwarding for the next agent to adopt (agent_serve_kept).
+ */
+void offload_release(struct xwg_device *dev);
 enum offload_mode offload_active_mode(const struct xwg_device *dev);
 /* Why a better mode than the active one was refused ("" if it was not tried). */
 const char *offload_refused(const struct xwg_device *dev, enum offload_mode mode);
