@@ -151,6 +151,7 @@ check-sanitize:
 # libFuzzer targets (fuzz/): the agent's library sources again, with clang and the sanitizers, in
 # $(OUTPUT)/fuzz/ so they never mix with the gcc objects. The skeleton headers come from the normal build.
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
 TORTURE_N    ?= 1000000
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -O1 -g $(FUZZ_SAN) $(filter-out -Werror -MMD -MP,$(XCFLAGS)) -Wno-unused-command-line-argument -Wno-missing-field-initializers
@@ -173,7 +174,7 @@ fuzz-build: $(FUZZ_BINS)
 
 # The libFuzzer targets, then the BPF packet torture at its full size (TORTURE_N frames per program).
 fuzz: all fuzz-build
-	$(Q)rc=0; OUTPUT=$(abspath $(OUTPUT)) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh || rc=1; \
+	$(Q)rc=0; OUTPUT=$(abspath $(OUTPUT)) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) fuzz/run.sh || rc=1; \
 	XWG_TORTURE_N=$(TORTURE_N) OUTPUT=$(abspath $(OUTPUT)) selftests/run.sh torture || rc=1; exit $$rc
 
 demo: all

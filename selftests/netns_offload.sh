@@ -6,7 +6,7 @@
 # Pairings (a initiates; OFFLOAD_PAIRINGS overrides, "MODE_A:B" with B a mode for xwg or "wireguard-go"):
 #   xdp:wireguard-go  xdp:xdp  tc:tun  xdp-generic:wireguard-go  auto:auto
 # The last one sets its mode with "Mode =" in the configuration file instead of --mode.  Each pairing:
-# ping over the IPv4 and IPv6 overlay, a TCP iperf3 of IPERF_SECS (default 10) each way over each
+# ping over the IPv4 and IPv6 overlay, a TCP iperf3 of IPERF_SECS (default 5) each way over each
 # overlay family, small TCP messages checked byte for byte each way
 # while the receiver saturates the other direction (tcp_stream_check.py), then for every xwg side in a BPF mode `xwg show IF
 # --json` must report that mode and the veth as underlay, and per peer
@@ -33,7 +33,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-IPERF_SECS=${IPERF_SECS:-10}
+IPERF_SECS=${IPERF_SECS:-5}
 OFFLOAD_PAIRINGS=${OFFLOAD_PAIRINGS:-xdp:wireguard-go xdp:xdp tc:tun xdp-generic:wireguard-go auto:auto}
 OFFLOAD_REKEY=${OFFLOAD_REKEY:-1}
 REKEY_SECS=${REKEY_SECS:-135}
