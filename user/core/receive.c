@@ -12,6 +12,10 @@
 #include "timers.h"
 #include "xwg_ecn.h"
 
+/*
+ * Messages sit at any alignment in the receive buffers (segments of a coalesced datagram follow each
+ * other at the segment size), so fields are read by offset and memcpy, never through a struct pointer.
+ */
 static uint32_t receive_u32(const uint8_t *p)
 {
 	uint32_t v;
@@ -19,6 +23,21 @@ static uint32_t receive_u32(const uint8_t *p)
 	memcpy(&v, p, sizeof(v));
 	return v;
 }
+
+static uint64_t receive_u64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint16_t receive_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+#define RECEIVE_PAYLOAD(msg) ((msg) + offsetof(struct message_data, encrypted_data))
 
 static void receive_send_cookie(struct xwg_device *dev, const uint8_t *msg, size_t len,
 				const struct sockaddr *src)
@@ -108,23 +127,21 @@ static void receive_keep_key_fresh(struct peer *peer)
 static size_t receive_inner_len(const uint8_t *p, size_t len, int *family, const void **src)
 {
 	if (len >= sizeof(struct iphdr) && (p[0] >> 4) == 4) {
-		const struct iphdr *ip = (const struct iphdr *)p;
-		size_t tot = ntohs(ip->tot_len);
+		size_t ihl = (p[0] & 0xf) * 4u, tot = receive_be16(p + offsetof(struct iphdr, tot_len));
 
-		if (ip->ihl < 5 || tot < (size_t)ip->ihl * 4 || tot > len)
+		if (ihl < sizeof(struct iphdr) || tot < ihl || tot > len)
 			return 0;
 		*family = AF_INET;
-		*src = &ip->saddr;
+		*src = p + offsetof(struct iphdr, saddr);
 		return tot;
 	}
 	if (len >= sizeof(struct ip6_hdr) && (p[0] >> 4) == 6) {
-		const struct ip6_hdr *ip6 = (const struct ip6_hdr *)p;
-		size_t tot = sizeof(*ip6) + ntohs(ip6->ip6_plen);
+		size_t tot = sizeof(struct ip6_hdr) + receive_be16(p + offsetof(struct ip6_hdr, ip6_plen));
 
 		if (tot > len)
 			return 0;
 		*family = AF_INET6;
-		*src = &ip6->ip6_src;
+		*src = p + offsetof(struct ip6_hdr, ip6_src);
 		return tot;
 	}
 	return 0;
@@ -159,7 +176,7 @@ static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, stru
 				 uint8_t *msg, size_t len, const struct sockaddr *src, const void *local,
 				 int ifindex, uint8_t outer_tos)
 {
-	struct message_data *hdr = (struct message_data *)msg;
+	uint8_t *payload = RECEIVE_PAYLOAD(msg);
 	size_t plain_len = len - message_data_len(0), inner_len;
 	const void *inner_src;
 	int family;
@@ -177,16 +194,16 @@ static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, stru
 		return;	/* keepalive */
 	timers_data_received(peer);
 
-	inner_len = receive_inner_len(hdr->encrypted_data, plain_len, &family, &inner_src);
+	inner_len = receive_inner_len(payload, plain_len, &family, &inner_src);
 	if (!inner_len)
 		return;
 	/* Cryptokey routing, inbound: the inner source must belong to the peer that holds the key. */
 	if (allowedips_lookup(&dev->allowedips, family, inner_src) != peer)
 		return;
 	/* RFC 6040, as the kernel's INET_ECN_decapsulate: the outer congestion mark moves inward. */
-	if (xwg_ecn_decap_header(hdr->encrypted_data, outer_tos) == XWG_ECN_DROP)
+	if (xwg_ecn_decap_header(payload, outer_tos) == XWG_ECN_DROP)
 		return;
-	tun_write(dev, hdr->encrypted_data, inner_len);
+	tun_write(dev, payload, inner_len);
 }
 
 /*
@@ -241,9 +258,9 @@ static void receive_count(struct peer *peer, size_t len, bool batched)
 static void receive_open(void *unused, unsigned int i)
 {
 	struct receive_pending *e = &receive_queue[i];
-	struct message_data *hdr = (struct message_data *)e->msg;
+	uint8_t *payload = RECEIVE_PAYLOAD(e->msg);
 
-	e->authentic = aead_decrypt(hdr->encrypted_data, hdr->encrypted_data, e->len - sizeof(*hdr), NULL, 0,
+	e->authentic = aead_decrypt(payload, payload, e->len - sizeof(struct message_data), NULL, 0,
 				    e->counter, e->kp->recv_key) == 0;
 }
 
@@ -277,8 +294,7 @@ void receive_flush(struct xwg_device *dev)
 static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 			 const struct sockaddr *src, const void *local, int ifindex, uint8_t outer_tos)
 {
-	struct message_data *hdr = (struct message_data *)msg;
-	uint32_t index = receive_u32(msg + 4);
+	uint32_t index = receive_u32(msg + offsetof(struct message_data, key_idx));
 	struct index_entry *entry = index_table_lookup(&dev->index_table, index, INDEX_KEYPAIR);
 	struct receive_pending *e;
 
@@ -292,7 +308,7 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 	e->len = len;
 	e->kp = entry->keypair;
 	e->index = index;
-	e->counter = le64toh(hdr->counter);
+	e->counter = le64toh(receive_u64(msg + offsetof(struct message_data, counter)));
 	memcpy(&e->src, src, src->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 	if (local) {
 		memcpy(e->local, local, src->sa_family == AF_INET ? 4 : 16);
