@@ -88,6 +88,7 @@ struct peer {
 
 	/* BPF fast path: slot in the maps (-1: none) and the activity last turned into timer events. */
 	int offload_id;
+	bool offload_off_logged;	/* the log said it left BPF (and has not said it is back) */
 	uint64_t offload_seen_rx, offload_seen_rx_data, offload_seen_tx, offload_seen_tx_data;
 	uint64_t agent_rx_packets, agent_tx_packets;	/* transport packets the agent itself handled */
 	uint64_t agent_rx_bytes, agent_tx_bytes;	/* and their wire bytes (as rx_bytes/tx_bytes) */

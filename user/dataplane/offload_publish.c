@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <openssl/evp.h>
 #include "crypto.h"
 #include "offload_internal.h"
 #include "hoplimit.h"
@@ -236,6 +237,28 @@ static void publish_dead_retry(struct offload *o)
 	o->n_dead = keep;
 }
 
+/* ---- the log */
+
+/*
+ * A peer that leaves BPF (no slot, a map full, a write failed) or comes back is logged once per
+ * change: its packets still flow, through the agent, and the log says why they got slower.
+ */
+static void publish_log_peer(const struct xwg_device *dev, struct peer *peer)
+{
+	const char *why = offload_peer_refused(peer);
+	char key[48];
+
+	if (!*why == !peer->offload_off_logged)
+		return;
+	peer->offload_off_logged = *why != '\0';
+	EVP_EncodeBlock((unsigned char *)key, peer->public_key, sizeof(peer->public_key));
+	if (*why)
+		fprintf(stderr, "xwg: %s: peer %s off BPF, its packets go through the agent: %s\n", dev->ifname, key,
+			why);
+	else
+		fprintf(stderr, "xwg: %s: peer %s back in BPF\n", dev->ifname, key);
+}
+
 /* ---- the publish step */
 
 /* Every keypair the agent holds is in xwg_keypairs: no unknown receiver index can be the agent's. */
@@ -418,6 +441,7 @@ void offload_publish(struct xwg_device *dev)
 		if (slot && slot->entry && !(slot->val.flags & XWG_PEER_F_AGENT) != !publish_agent(slot))
 			publish_entry(o, p);
 		p->publish = 0;
+		publish_log_peer(dev, p);
 	}
 	publish_config_follow(dev, o);
 }

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Faults under a running tunnel (issue 11): link flaps, peer restarts and key changes, a killed agent, bpffs gone, maps full.
+# xwg-timeout: 200
+#
+# Runs itself in a private mount and PID namespace (like netns_fresh.sh), so PID 1's mount namespace,
+# where xwg pins, is this script's: its own bpffs on /sys/fs/bpf and tmpfs over /run/wireguard and
+# /run/netns.  Each case ends with the leftovers check: after `xwg down` (or the agent stopping) no
+# tunnel, no file under /run/wireguard, no pins, no XDP or tc/tcx program on the veth, no agent, ip
+# rules as before.  xwg on both sides, a initiates; the cases, in FAULT_MODES (default "auto xdp";
+# FAULT_SLOW_MODES, default "auto", also run the cases where BPF does not matter):
+#   link:    the veth goes down for LINK_DOWN_MS under a byte-exact TCP stream (tcp_stream_check.py);
+#            the stream completes intact and BPF counters move afterwards.
+#   full:    1024 more peers than ... the peer map holds 1024 ids: our real peer, added after 1024
+#            others, gets none; then one peer with 2^18 IPv4 prefixes fills the LPM map and a prefix
+#            added to the real peer does not fit.  Each time `xwg show` says why the peer is off BPF,
+#            the agent logs it, the PEER_AGENT reasons count, and pings go through the agent; with the
+#            filler gone the peer is back in BPF.
+#   bpffs:   /sys/fs/bpf unmounted (lazily: the agent holds it) under a's agent: traffic still flows in
+#            BPF; `xwg down` then leaves nothing attached.
+#   restart: (slow modes) b's agent stops and starts with the same key: its new initiation (newer
+#            TAI64N) is accepted and traffic resumes; b's captured first initiation, replayed from
+#            b's namespace, gets no response and changes nothing.
+#   newkey:  (slow modes) b comes back with a new private key: a delivers nothing of it (no ping
+#            reply, no handshake, peer counters still); after `wg set` swaps the peer the tunnel works.
+#   kill:    (slow modes) a's agent is killed (-9) while its handshake to a stopped b is retried;
+#            `xwg up` again adopts the pins, b comes back, ping works, `xwg down` leaves nothing.
+
+set -u
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+
+if [ "$(id -u)" != 0 ]; then
+	echo "# SKIP: needs root"; echo "0 passed, 0 failed, 1 skipped"; exit 0
+fi
+if [ "${XWG_FAULTS_INNER:-0}" != 1 ]; then
+	command -v unshare >/dev/null || { echo "# SKIP: needs unshare (util-linux)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+	XWG_FAULTS_INNER=1 exec unshare --mount --pid --fork --mount-proc --kill-child --propagation private "$SELF" "$@"
+fi
+
+. "$(dirname "$0")/lib.sh"
+
+FAULT_MODES=${FAULT_MODES:-auto xdp}
+FAULT_SLOW_MODES=${FAULT_SLOW_MODES:-auto}
+LINK_DOWN_MS=${LINK_DOWN_MS:-1500}
+SPORT=5301
+
+is_bpffs() { [ "$(stat -f -c %T "$1" 2>/dev/null)" = bpf_fs ]; }
+
+# This mount namespace plays the host's: a bpffs of our own (none of the real host's pins in sight).
+mount --make-rprivate /
+for _ in 1 2 3 4 5 6 7 8; do is_bpffs /sys/fs/bpf || break; umount -l /sys/fs/bpf || break; done
+mkdir -p /run/wireguard /run/netns
+mount -t tmpfs -o mode=0755 xwg-faults /run/wireguard && mount -t tmpfs -o mode=0755 xwg-faults /run/netns &&
+	mount -t bpf -o mode=0700 bpf /sys/fs/bpf || { echo "not ok - private mounts"; echo "0 passed, 1 failed"; exit 1; }
+
+lib_init
+need_cmd ping jq python3 bpftool tshark
+need_impl xwg
+topo_create || { nok "topology"; lib_done; }
+stream_server "$NS_B" $SPORT
+RULES0=$(ip -n "$NS_A" -4 rule; ip -n "$NS_A" -6 rule)
+
+ns_of() { [ "$1" = a ] && echo "$NS_A" || echo "$NS_B"; }
+
+# show_json SIDE N: `xwg show --json` of one side into a file; prints its name.
+show_json() {
+	local f=$T_TMP/$(ifname_of "$2" "$1").json
+	nsx "$(ns_of "$1")" "$XWG" show "$(ifname_of "$2" "$1")" --json >"$f" 2>&1
+	echo "$f"
+}
+
+# jqn FILE FILTER: one number out of a show file (0 when missing).
+jqn() { jq -r "($2) // 0" "$1" 2>/dev/null || echo 0; }
+
+# bpf_packets N: a's BPF packets with its first peer, both ways, added.
+bpf_packets() { jqn "$(show_json a "$1")" '.peers[0].bpf_rx_packets + .peers[0].bpf_tx_packets'; }
+
+no_bpf_on() {	# no_bpf_on NS DEV: neither XDP nor tc/tcx programs on DEV
+	! ip -n "$1" -d link show "$2" | grep -q 'prog/xdp' &&
+		nsx "$1" bpftool -j net show dev "$2" | jq -e '[.[] | (.xdp // [])[], (.tc // [])[]] | length == 0'
+}
+
+no_run_files() { ! ls "$RUNDIR/$1".* >/dev/null 2>&1; }
+
+# leftovers TAG NS IFNAME VETH: what a stopped agent must not leave behind.
+leftovers() {
+	local tag=$1 ns=$2 ifn=$3 veth=$4
+	check "$tag: the tunnel $ifn is gone" wait_for 5 sh -c "! ip -n '$ns' link show '$ifn' 2>/dev/null"
+	check "$tag: nothing of $ifn under $RUNDIR" wait_for 3 no_run_files "$ifn"
+	check "$tag: no pins of $ifn under $BPFFS_DIR" test ! -e "$BPFFS_DIR/$ifn"
+	check "$tag: no XDP, tc or tcx program left on $veth" no_bpf_on "$ns" "$veth"
+	check_eq "$tag: no agent left in $ns" "" "$(agent_pids "$ns")"
+	check_eq "$tag: ip rules as before" "$RULES0" "$(ip -n "$NS_A" -4 rule; ip -n "$NS_A" -6 rule)"
+}
+
+# down_a TAG N: `xwg down` of a, then the leftovers check.
+down_a() {
+	local ifa pid
+	ifa=$(ifname_of "$2" a) pid=${INST_PID[$ifa]:-}
+	check "$1: xwg down $ifa" nsx "$NS_A" "$XWG" down "$ifa"
+	[ -n "$pid" ] && wait_for 5 sh -c "! kill -0 $pid"
+	leftovers "$1" "$NS_A" "$ifa" "$VETH_A"
+	unset "INST_NS[$ifa]"
+}
+
+# up_pair N MODE [INIT]: xwg on both sides in MODE, both with endpoints unless INIT says.
+up_pair() {
+	PAIR_PSK=0 XWG_MODE=$2 pair_up "$1" xwg xwg 4 "${3:-both}" || { nok "$2: pair $1 comes up"; pair_down "$1"; return 1; }
+}
+
+# ---------------------------------------------------------------------------------------------
+
+fault_link() {	# fault_link MODE N
+	local tag="$1: link down and up" n=$2 before after spid out
+	check "$tag: ping before" ping_ok "$NS_A" "$(ovl4 "$n" b)" 2
+	ip netns exec "$NS_A" timeout 30 python3 "$LIB_DIR/tcp_stream_check.py" check "$(ovl4 "$n" b)" $SPORT \
+		>"$T_TMP/stream.out" 2>&1 &
+	spid=$!
+	sleep 0.5
+	ip -n "$NS_A" link set "$VETH_A" down
+	sleep "$(awk -v m="$LINK_DOWN_MS" 'BEGIN { print m / 1000 }')"
+	ip -n "$NS_A" link set "$VETH_A" up
+	if wait "$spid"; then
+		ok "$tag: the TCP stream resumed and arrived byte-exact ($(cat "$T_TMP/stream.out"))"
+	else
+		nok "$tag: the TCP stream resumed and arrived byte-exact"
+		show_file "$T_TMP/stream.out"
+	fi
+	before=$(bpf_packets "$n")
+	check "$tag: ping after" ping_ok "$NS_A" "$(ovl4 "$n" b)" 3
+	after=$(bpf_packets "$n")
+	check_ge "$tag: BPF counters still move (a's BPF packets $before -> $after)" "$after" $((before + 6))
+}
+
+# ---------------------------------------------------------------------------------------------
+
+# gen_peers FILE COUNT [PREFIXES]: a wg config of COUNT peers with random public keys; with PREFIXES,
+# one peer holding that many IPv4 /32s from 100.64.0.0/10.  Writes the keys to FILE.keys.
+gen_peers() {
+	python3 - "$@" <<'PY'
+import base64, os, sys
+path, count = sys.argv[1], int(sys.argv[2])
+prefixes = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+keys = [base64.b64encode(os.urandom(32)).decode() for _ in range(count)]
+with open(path, 'w') as f:
+    for k in keys:
+        f.write(f'[Peer]\nPublicKey = {k}\n')
+        for base in range(0, prefixes, 1024):
+            ips = (f'100.{64 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}/32' for i in range(base, min(base + 1024, prefixes)))
+            f.write('AllowedIPs = ' + ','.join(ips) + '\n')
+with open(path + '.keys', 'w') as f:
+    f.write('\n'.join(keys) + '\n')
+PY
+}
+
+# peer_json FILE PUBKEY FILTER: FILTER applied to that peer's object in a show file.
+peer_json() { jq -r --arg k "$2" ".peers[] | select(.public_key == \$k) | $3" "$1" 2>/dev/null; }
+
+# reason_sum FILE NAME...: the named reason counters added.
+reason_sum() {
+	local f=$1 r sum=0; shift
+	for r in "$@"; do sum=$((sum + $(jqn "$f" ".reasons.$r"))); done
+	echo "$sum"
+}
+
+# off_bpf_checks TAG N WHY-REGEX: a sees b off BPF for WHY; pings go through the agent and count.
+off_bpf_checks() {
+	local tag=$1 n=$2 ifa pub_b f a0 a1
+	ifa=$(ifname_of "$n" a) pub_b=${PAIR_B_PUB[$n]}
+	f=$(show_json a "$n")
+	check_re "$tag: xwg show says why b is off BPF" "$3" "$(peer_json "$f" "$pub_b" '.offload_off')"
+	check "$tag: the agent logged it" grep -Eq "peer $pub_b off BPF, its packets go through the agent: $3" \
+		"$T_TMP/$ifa.log"
+	a0=$(peer_json "$f" "$pub_b" '.agent_rx_packets + .agent_tx_packets')
+	check "$tag: b still reachable (through the agent)" ping_ok "$NS_A" "$(ovl4 "$n" b)" 3
+	check "$tag: b reaches a too" ping_ok "$NS_B" "$(ovl4 "$n" a)" 2
+	f=$(show_json a "$n")
+	a1=$(peer_json "$f" "$pub_b" '.agent_rx_packets + .agent_tx_packets')
+	check_ge "$tag: the agent carried them (agent packets ${a0:-?} -> ${a1:-?})" "${a1:-0}" $((${a0:-0} + 10))
+	FULL_JSON=$f
+}
+
+# back_bpf_checks TAG N TIMES: b is back in BPF (the once-a-second retry), the log says so (for the
+# TIMES-th time), pings use BPF.
+back_bpf_checks() {
+	local tag=$1 n=$2 ifa pub_b b0 b1
+	ifa=$(ifname_of "$n" a) pub_b=${PAIR_B_PUB[$n]}
+	check "$tag: b back in BPF once the room is there" wait_for 5 \
+		sh -c "'$XWG' show '$ifa' --json | jq -e --arg k '$pub_b' '.peers[] | select(.public_key == \$k) | .offload_off == null'"
+	check_eq "$tag: the agent logged it" "$3" "$(grep -c "peer $pub_b back in BPF" "$T_TMP/$ifa.log")"
+	b0=$(peer_json "$(show_json a "$n")" "$pub_b" '.bpf_rx_packets + .bpf_tx_packets')
+	check "$tag: ping" ping_ok "$NS_A" "$(ovl4 "$n" b)" 3
+	b1=$(peer_json "$(show_json a "$n")" "$pub_b" '.bpf_rx_packets + .bpf_tx_packets')
+	check_ge "$tag: through BPF (BPF packets ${b0:-?} -> ${b1:-?})" "${b1:-0}" $((${b0:-0} + 6))
+}
+
+fault_full() {	# fault_full MODE N
+	local tag="$1: peers map full" n=$2 ifa ifb pub_b b4 b6 epb t0 f x4
+	ifa=$(ifname_of "$n" a) ifb=$(ifname_of "$n" b) pub_b=${PAIR_B_PUB[$n]}
+	b4=$(ovl4 "$n" b)/32 b6=$(ovl6 "$n" b)/128 epb=$UB4:$(port_of "$n" b)
+	# 1. No peer id left (the maps hold 1024): b is added again after 1024 others.
+	t0=$(date +%s%N)
+	gen_peers "$T_TMP/peers.conf" 1024
+	wg set "$ifa" peer "$pub_b" remove
+	check "$tag: 1024 other peers added" wg addconf "$ifa" "$T_TMP/peers.conf"
+	wg set "$ifa" peer "$pub_b" allowed-ips "$b4,$b6" endpoint "$epb"
+	off_bpf_checks "$tag" "$n" "no free peer slot in the maps"
+	check_ge "$tag: counted as to-agent reasons (UNKNOWN_INDEX, TX_NO_PEER)" \
+		"$(reason_sum "$FULL_JSON" UNKNOWN_INDEX TX_NO_PEER)" 4
+	wg set "$ifa" $(sed 's/.*/peer & remove/' "$T_TMP/peers.conf.keys")
+	back_bpf_checks "$tag: 1024 peers removed" "$n" 1
+	say "$tag: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+
+	# 2. The IPv4 LPM map full: one peer with 2^18 prefixes, then b gets one more.
+	tag="$1: allowed IPs map full"
+	t0=$(date +%s%N)
+	gen_peers "$T_TMP/lpm.conf" 1 $((1 << 18))
+	check "$tag: a peer with 2^18 IPv4 prefixes added" wg addconf "$ifa" "$T_TMP/lpm.conf"
+	x4=10.79.$n.2
+	ip -n "$NS_B" addr add "$x4/32" dev "$ifb"
+	ip -n "$NS_A" route add "$x4/32" dev "$ifa"
+	wg set "$ifa" peer "$pub_b" allowed-ips "$b4,$b6,$x4/32"
+	say "$tag: filled in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	off_bpf_checks "$tag" "$n" "allowed IPs map \(IPv4\): "
+	check_ge "$tag: counted as PEER_AGENT and TX_PEER_AGENT" "$(reason_sum "$FULL_JSON" PEER_AGENT TX_PEER_AGENT)" 4
+	check "$tag: the prefix that did not fit works (through the agent)" ping_ok "$NS_A" "$x4" 2
+	wg set "$ifa" peer "$(cat "$T_TMP/lpm.conf.keys")" remove
+	back_bpf_checks "$tag: the big peer removed" "$n" 2
+	check "$tag: the prefix that did not fit, now through BPF" ping_ok "$NS_A" "$x4" 2
+	say "$tag: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+}
+
+n=0
+for mode in $FAULT_MODES; do
+	n=$((n + 1))
+	say "--- mode $mode, pair $n"
+	up_pair $n "$mode" || continue
+	fault_link "$mode" $n
+	fault_full "$mode" $n
+	down_a "$mode" $n
+	pair_down $n
+done
+lib_done
