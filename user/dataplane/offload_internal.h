@@ -109,6 +109,7 @@ struct offload {
 	int ncpus;
 	bool rx_spread;			/* xwg_rx_cpus has an entry for every CPU */
 	uint64_t last_poll_ns;
+	bool pins_lost;			/* offload_pins_reachable() said no (logged once) */
 };
 
 /* The offload state when programs are loaded; NULL in tun mode (or a refusal record only). */
@@ -125,6 +126,8 @@ const char *offload_bpffs_error(void);
 int offload_load(struct offload *o, const char *ifname, bool *adopted);
 int offload_pin(struct offload *o, const char *ifname);
 void offload_unpin(struct offload *o, const char *ifname);
+/* False once the bpffs holding our pins is no longer the host's /sys/fs/bpf (unmounted under us). */
+bool offload_pins_reachable(void);
 /* Removes ifname's pins without loaded programs (cleanup after a dead agent). */
 void offload_unpin_stale(const char *ifname);
 

@@ -102,6 +102,8 @@ static bool offload_host_open(void)
 	return offload_host_root >= 0 && offload_host_ns >= 0;
 }
 
+static int offload_pin_fd = -1;	/* the bpffs directory the pin root names */
+
 static const char *offload_pin_root(void)
 {
 	static char root[64];
@@ -121,7 +123,26 @@ static const char *offload_pin_root(void)
 		return NULL;
 	}
 	snprintf(root, sizeof(root), "/proc/self/fd/%d/xwg", fd);
+	offload_pin_fd = fd;
 	return root;
+}
+
+/*
+ * Our pins live in the bpffs we resolved at start; someone may have unmounted it since (only
+ * lazily: our open directory keeps it busy). The data path lives on through our references, but
+ * the next agent and `xwg down` look at /sys/fs/bpf and would find nothing: true while the host's
+ * /sys/fs/bpf is still the filesystem we pin into.
+ */
+bool offload_pins_reachable(void)
+{
+	struct stat ours, host;
+
+	if (offload_pin_fd < 0 || offload_host_root < 0)
+		return true;	/* no pins, nothing to lose */
+	if (fstat(offload_pin_fd, &ours) < 0 ||
+	    fstatat(offload_host_root, "sys/fs/bpf", &host, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return ours.st_dev == host.st_dev && ours.st_ino == host.st_ino;
 }
 
 void offload_prepare(void)

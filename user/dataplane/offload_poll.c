@@ -2,6 +2,7 @@
 /* Reading the BPF path back: counters, ring-buffer events, and its activity replayed into the timers. */
 #include <errno.h>
 #include <ifaddrs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -192,6 +193,17 @@ void offload_poll_activity(struct xwg_device *dev)
 		offload_poll_timers(p);
 }
 
+/* The bpffs went away under us: the data path carries on, but whoever cleans up after us is blind. */
+static void offload_poll_pins(struct offload *o)
+{
+	if (o->pins_lost || !o->pinned || offload_pins_reachable())
+		return;
+	o->pins_lost = true;
+	fprintf(stderr, "xwg: %s: the bpffs holding its pins is no longer at /sys/fs/bpf (unmounted?): the data path "
+		"keeps running on the agent's own references, but should the agent die, `xwg down` cannot find "
+		"them; `xwg down` and `xwg up` again pins afresh\n", o->ifname);
+}
+
 void offload_poll(struct xwg_device *dev)
 {
 	struct offload *o = offload_live(dev);
@@ -204,4 +216,5 @@ void offload_poll(struct xwg_device *dev)
 		return;
 	offload_drop_stale_sources(dev, NULL);
 	offload_poll_activity(dev);
+	offload_poll_pins(o);
 }
