@@ -218,6 +218,9 @@ fault_full() {	# fault_full MODE N
 	off_bpf_checks "$tag" "$n" "no free peer slot in the maps"
 	check_ge "$tag: counted as to-agent reasons (UNKNOWN_INDEX, TX_NO_PEER)" \
 		"$(reason_sum "$FULL_JSON" UNKNOWN_INDEX TX_NO_PEER)" 4
+	# auto drops unknown receiver indices only while every keypair is in the map: b's never is.
+	check_eq "$tag: none of b's packets dropped as an unknown index (INDEX_DROP)" 0 \
+		"$(jqn "$FULL_JSON" .reasons.INDEX_DROP)"
 	wg set "$ifa" $(sed 's/.*/peer & remove/' "$T_TMP/peers.conf.keys")
 	back_bpf_checks "$tag: 1024 peers removed" "$n" 1
 	say "$tag: $(( ($(date +%s%N) - t0) / 1000000 )) ms"

@@ -548,6 +548,47 @@ static void test_hybrid(void)
 	dev_teardown(&dev);
 }
 
+/*
+ * auto with a peer that got no slot in the maps (all taken): its handshake's keypair lives only in
+ * the agent, so unknown indices must reach the agent from the moment the session begins, not from
+ * the next publish (the peer's first data packet may come first).
+ */
+static void test_hybrid_no_slot(void)
+{
+	struct xwg_device dev, resp;
+	struct peer *peer, *me;
+
+	dev_setup(&dev);
+	dev_setup(&resp);
+	if (offload_setup(&dev)) {
+		TEST_FAIL("cannot load rx.bpf.o: %s", strerror(errno));
+		return;
+	}
+	O(&dev)->hybrid = true;
+	/* Every id taken (by peers being removed: the same publish frees them again). */
+	for (int id = 0; id < XWG_MAX_PEERS; id++)
+		O(&dev)->slots[id].removed = true;
+	peer = peer_create(&dev, resp.static_public);
+	me = peer_create(&resp, dev.static_public);
+	ASSERT_TRUE(peer && me);
+	dev.config_changed = true;
+	offload_publish(&dev);
+	ASSERT_EQ(peer->offload_id, -1);
+	ASSERT_STREQ(offload_peer_refused(peer), "no free peer slot in the maps");
+	ASSERT_TRUE(config_of(&dev).flags & XWG_CFG_F_DROP_UNKNOWN);	/* no keypair anywhere yet */
+
+	ASSERT_TRUE(handshake(&dev, peer, &resp, me));
+	ASSERT_TRUE(peer->keypairs.current_keypair && !peer->keypairs.current_keypair->offloaded);
+	ASSERT_FALSE(config_of(&dev).flags & XWG_CFG_F_DROP_UNKNOWN);	/* no offload_publish yet */
+	offload_publish(&dev);	/* the slot freed above: now it goes in */
+	ASSERT_TRUE(peer->offload_id >= 0);
+	ASSERT_TRUE(config_of(&dev).flags & XWG_CFG_F_DROP_UNKNOWN);
+	device_remove_all_peers(&resp);
+	index_table_free(&resp.index_table);
+	allowedips_free(&resp.allowedips);
+	dev_teardown(&dev);
+}
+
 int main(void)
 {
 	if (crypto_init())
@@ -558,6 +599,7 @@ int main(void)
 	RUN_TEST(test_adopt);
 	RUN_TEST(test_timers_see_bpf);
 	RUN_TEST(test_hybrid);
+	RUN_TEST(test_hybrid_no_slot);
 	RUN_TEST(test_fwmark);
 	return TEST_SUMMARY();
 }

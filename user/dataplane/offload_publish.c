@@ -482,10 +482,12 @@ void hooks_peer_changed(struct peer *peer, unsigned int what)
 	peer->dev->publish_pending = true;
 	/*
 	 * auto drops unknown indices: a new keypair goes into the map now, before the handshake
-	 * response that lets the peer use it leaves; if it cannot, unknown indices go to the agent.
+	 * response that lets the peer use it leaves; if it cannot (or the peer has no slot at all),
+	 * unknown indices go to the agent, also now.
 	 */
-	if (o && o->hybrid && (what & PUBLISH_KEYPAIRS) && peer->offload_id >= 0) {
-		publish_keypairs(o, peer, &o->slots[peer->offload_id]);
+	if (o && o->hybrid && (what & PUBLISH_KEYPAIRS)) {
+		if (peer->offload_id >= 0)
+			publish_keypairs(o, peer, &o->slots[peer->offload_id]);
 		publish_config_follow(peer->dev, o);
 	}
 }
