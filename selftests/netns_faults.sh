@@ -146,7 +146,7 @@ fault_link() {	# fault_link MODE N
 # ---------------------------------------------------------------------------------------------
 
 # gen_peers FILE COUNT [PREFIXES]: a wg config of COUNT peers with random public keys; with PREFIXES,
-# one peer holding that many IPv4 /32s from 100.64.0.0/10.  Writes the keys to FILE.keys.
+# one peer holding that many IPv4 /32s counted up from 100.64.0.0.  Writes the keys to FILE.keys.
 gen_peers() {
 	python3 - "$@" <<'PY'
 import base64, os, sys
@@ -255,7 +255,6 @@ dev, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
 s.bind((dev, 0))
 with open(path, 'w') as out:
-    print('ready', flush=True, file=sys.stderr)
     while True:
         f = s.recv(65535)
         if len(f) < 14 + 20 + 8 or f[12:14] != b'\x08\x00' or f[23] != 17:
@@ -286,7 +285,7 @@ restart_b() {
 	ifb=$(ifname_of "$2" b)
 	nsx "$NS_B" "$XWG" down "$ifb" >/dev/null 2>&1
 	inst_stop "$ifb"
-	XWG_MODE=$1 inst_up xwg "$NS_B" "$ifb" >/dev/null
+	XWG_MODE=$1 inst_up xwg "$NS_B" "$ifb"
 }
 
 fault_restart() {	# fault_restart MODE N
@@ -377,13 +376,15 @@ fault_bpffs() {	# fault_bpffs MODE N: ends with a stopped (and checked) and b st
 
 # fault_kill MODE N: a's agent killed while it retries a handshake to a stopped b.
 fault_kill() {
-	local tag="$1: agent killed during a handshake" n=$2 ifa ifb pid
+	local tag="$1: agent killed during a handshake" n=$2 ifa ifb pid idx map
 	ifa=$(ifname_of "$n" a) ifb=$(ifname_of "$n" b)
 	PAIR_PSK=0 XWG_MODE=$1 pair_up "$n" xwg xwg 4 a || { nok "$tag: pair $n comes up"; pair_down "$n"; return; }
 	inst_stop "$ifb"
 	nsx "$NS_A" ping -c 1 -W 1 -q "$(ovl4 "$n" b)" >/dev/null 2>&1
 	check "$tag: a is sending initiations" wait_for 3 sh -c \
 		"[ \"\$('$XWG' show '$ifa' --json | jq '.peers[0].handshakes.initiations_sent')\" -ge 1 ]"
+	idx=$(ip -n "$NS_A" -j link show "$ifa" | jq '.[0].ifindex')
+	map=$(bpftool -j map show pinned "$BPFFS_DIR/$ifa/xwg_peers" 2>/dev/null | jq '.id')
 	pid=${INST_PID[$ifa]}
 	kill -KILL "$pid"
 	wait "$pid" 2>/dev/null
@@ -391,9 +392,12 @@ fault_kill() {
 	check "$tag: the tunnel outlives the agent" ip -n "$NS_A" link show "$ifa"
 	nsx "$NS_A" "$XWG" up "$(conf_path "$ifa")" --foreground --mode "$1" >>"$T_TMP/$ifa.log" 2>&1 &
 	INST_PID[$ifa]=$!
-	check "$tag: xwg up again (adopts the tunnel and pins)" wait_for 10 sock_ready "$ifa"
+	check "$tag: xwg up again" wait_for 10 sock_ready "$ifa"
+	check_eq "$tag: ... adopted the tunnel (same ifindex)" "$idx" "$(ip -n "$NS_A" -j link show "$ifa" | jq '.[0].ifindex')"
+	[ "$1" = tun ] || check_eq "$tag: ... and the pinned maps (same peers map)" "$map" \
+		"$(bpftool -j map show pinned "$BPFFS_DIR/$ifa/xwg_peers" 2>/dev/null | jq '.id')"
 	check_eq "$tag: ... in $(want_mode "$1")" "$(want_mode "$1")" "$(jq -r .mode "$(show_json a "$n")")"
-	XWG_MODE=$1 inst_up xwg "$NS_B" "$ifb" >/dev/null || nok "$tag: b comes back"
+	XWG_MODE=$1 inst_up xwg "$NS_B" "$ifb" || nok "$tag: b comes back"
 	check "$tag: the tunnel works" ping_ok "$NS_A" "$(ovl4 "$n" b)" 3
 	down_a "$tag" "$n"
 	pair_down "$n"
