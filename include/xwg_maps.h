@@ -90,6 +90,8 @@ struct xwg_endpoint {
 };
 _Static_assert(sizeof(struct xwg_endpoint) == 40, "xwg_endpoint layout");
 
+#define XWG_TIMESTAMP_LEN	12	/* TAI64N, as in the handshake initiation */
+
 #define XWG_PEER_F_HAS_CURRENT	(1u << 0)	/* current_index is valid (TX) */
 /*
  * The agent could not publish all of this peer (a map write failed): RX and TX hand its packets
@@ -110,8 +112,11 @@ struct xwg_peer {
 	__u8 public_key[32];
 	__u64 last_handshake_sec;	/* CLOCK_REALTIME of the last completed handshake */
 	__u64 last_handshake_nsec;
+	/* TAI64N of the newest initiation accepted from the peer: replays stay rejected after a restart. */
+	__u8 latest_timestamp[XWG_TIMESTAMP_LEN];
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct xwg_peer) == 104, "xwg_peer layout");
+_Static_assert(sizeof(struct xwg_peer) == 120, "xwg_peer layout");
 
 /* ---- xwg_keypairs (hash, local receiver index -> struct xwg_keypair) */
 

@@ -289,7 +289,7 @@ restart_b() {
 }
 
 fault_restart() {	# fault_restart MODE N
-	local tag="$1: peer restarts" n=$2 ifa i0 i1 r0 ep0 hs0 old cur
+	local tag="$1: peer restarts" n=$2 ifa i0 i1 r0 ep0 hs0 old cur pid
 	ifa=$(ifname_of "$n" a)
 	sniff_start "$NS_B" "$VETH_B" "$(port_of "$n" b)" "$T_TMP/init.hex"
 	for round in 1 2; do
@@ -314,6 +314,21 @@ fault_restart() {	# fault_restart MODE N
 	check_eq "$tag: ... no response sent" "$r0" "$(hs_of "$n" responses_sent)"
 	check_eq "$tag: ... the endpoint did not move to the replayer" "$ep0" "$(wg_field "$ifa" "${PAIR_B_PUB[$n]}" 3)"
 	check_eq "$tag: ... no handshake" "$hs0" "$(wg_field "$ifa" "${PAIR_B_PUB[$n]}" 5)"
+	# a itself killed and started again: it adopts b's timestamp with the pinned state, so the
+	# latest initiation is still a replay (without it, a would answer and move b's endpoint).
+	tag="$1: a restarts (kill -9, adopted)"
+	pid=${INST_PID[$ifa]}
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	nsx "$NS_A" "$XWG" up "$(conf_path "$ifa")" --foreground --mode "$1" >>"$T_TMP/$ifa.log" 2>&1 &
+	INST_PID[$ifa]=$!
+	check "$tag: xwg up again" wait_for 10 sock_ready "$ifa"
+	i0=$(hs_of "$n" initiations_received) r0=$(hs_of "$n" responses_sent)
+	replay "$NS_B" "$cur" "$UA4" "$(port_of "$n" a)"
+	sleep 0.3
+	check_eq "$tag: b's latest initiation replayed: not accepted" "$i0" "$(hs_of "$n" initiations_received)"
+	check_eq "$tag: ... no response sent" "$r0" "$(hs_of "$n" responses_sent)"
+	check_eq "$tag: ... the endpoint did not move to the replayer" "$ep0" "$(wg_field "$ifa" "${PAIR_B_PUB[$n]}" 3)"
 	check "$tag: the tunnel still works" ping_ok "$NS_A" "$(ovl4 "$n" b)" 2
 }
 

@@ -335,6 +335,7 @@ static void test_adopt(void)
 	const uint8_t key_a[32] = { 11 }, key_gone[32] = { 12 };
 	struct peer *a, *gone;
 	struct xwg_peer val;
+	uint8_t ts[NOISE_TIMESTAMP_LEN];
 	uint64_t writes;
 	int id_a;
 
@@ -353,6 +354,7 @@ static void test_adopt(void)
 		ASSERT_EQ(add_ip(a, p6, 48), 0);
 	}
 	ASSERT_EQ(add_ip(gone, "fd00:b::", 48), 0);
+	memset(a->handshake.latest_timestamp, 0x5a, sizeof(a->handshake.latest_timestamp));
 	offload_publish(&dead);
 	id_a = a->offload_id;
 
@@ -368,6 +370,9 @@ static void test_adopt(void)
 	dev.offload = o2;
 	offload_adopt(&dev, o2);
 	ASSERT_EQ(a->offload_id, id_a);
+	/* The newest accepted initiation's timestamp: a replay of it stays a replay. */
+	memset(ts, 0x5a, sizeof(ts));
+	ASSERT_MEMEQ(a->handshake.latest_timestamp, ts, sizeof(ts));
 	ASSERT_EQ(lpm_get(&dev, "fd00:b::", 48), -1);	/* the gone peer's prefix went with it */
 	writes = o2->map_writes;
 	offload_sync(&dev);

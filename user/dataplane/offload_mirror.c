@@ -73,6 +73,8 @@ static void offload_adopt_peers(struct xwg_device *dev, struct offload *o)
 		o->slots[id].val = val;
 		peer->last_handshake.tv_sec = (time_t)val.last_handshake_sec;
 		peer->last_handshake.tv_nsec = (long)val.last_handshake_nsec;
+		/* Else a replay of the peer's last initiation would be news to us, and move its endpoint. */
+		memcpy(peer->handshake.latest_timestamp, val.latest_timestamp, sizeof(val.latest_timestamp));
 		if (val.endpoint.family)
 			offload_endpoint_from_map(peer, &val.endpoint);
 	}

@@ -170,6 +170,8 @@ static void publish_entry(struct offload *o, struct peer *peer)
 	memcpy(val.public_key, peer->public_key, sizeof(val.public_key));
 	val.last_handshake_sec = (uint64_t)peer->last_handshake.tv_sec;
 	val.last_handshake_nsec = (uint64_t)peer->last_handshake.tv_nsec;
+	_Static_assert(sizeof(val.latest_timestamp) == NOISE_TIMESTAMP_LEN, "timestamp length");
+	memcpy(val.latest_timestamp, peer->handshake.latest_timestamp, sizeof(val.latest_timestamp));
 	publish_entry_write(o, peer->offload_id, &val);
 	/* The entry write itself may have failed just now: then there is no entry, which is as safe. */
 }
