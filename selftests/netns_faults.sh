@@ -76,9 +76,30 @@ jqn() { jq -r "($2) // 0" "$1" 2>/dev/null || echo 0; }
 # bpf_packets N: a's BPF packets with its first peer, both ways, added.
 bpf_packets() { jqn "$(show_json a "$1")" '.peers[0].bpf_rx_packets + .peers[0].bpf_tx_packets'; }
 
-no_bpf_on() {	# no_bpf_on NS DEV: neither XDP nor tc/tcx programs on DEV
+# no_bpf_on NS DEV: neither XDP nor tc filters on DEV (bpftool here does not list TCX links: a_progs
+# and progs_gone cover those, through the programs themselves).
+no_bpf_on() {
 	! ip -n "$1" -d link show "$2" | grep -q 'prog/xdp' &&
 		nsx "$1" bpftool -j net show dev "$2" | jq -e '[.[] | (.xdp // [])[], (.tc // [])[]] | length == 0'
+}
+
+# a_progs N: ids of the BPF programs using a map pinned under a's directory, and the XDP program on
+# its veth (xwg's rx, tx, ctl and, with links, the namespace's dispatcher).
+a_progs() {
+	local f mids
+	ip -n "$NS_A" -d link show "$VETH_A" | grep -o 'prog/xdp[a-z]* id [0-9]*' | awk '{ print $3 }'
+	mids=$(for f in "$BPFFS_DIR/$(ifname_of "$1" a)"/*; do
+		[ -e "$f" ] && bpftool -j map show pinned "$f" 2>/dev/null | jq -r '.id // empty'
+	done | paste -sd, -)
+	[ -n "$mids" ] || return 0
+	bpftool -j prog show 2>/dev/null |
+		jq -r --argjson m "[$mids]" '.[] | select(([.map_ids[]?] - $m) != [.map_ids[]?]) | .id'
+}
+
+progs_gone() {
+	local id
+	for id in "$@"; do bpftool prog show id "$id" >/dev/null 2>&1 && return 1; done
+	return 0
 }
 
 no_run_files() { ! ls "$RUNDIR/$1".* >/dev/null 2>&1; }
@@ -94,13 +115,17 @@ leftovers() {
 	check_eq "$tag: ip rules as before" "$RULES0" "$(ip -n "$NS_A" -4 rule; ip -n "$NS_A" -6 rule)"
 }
 
-# down_a TAG N: `xwg down` of a, then the leftovers check.
+# down_a TAG N [PROGS]: `xwg down` of a, then the leftovers check, and a's programs (PROGS, by default
+# a_progs now) unloaded.
 down_a() {
-	local ifa pid
+	local ifa pid progs=${3:-}
 	ifa=$(ifname_of "$2" a) pid=${INST_PID[$ifa]:-}
+	[ -n "$progs" ] || progs=$(a_progs "$2" | sort -u | tr '\n' ' ')
 	check "$1: xwg down $ifa" nsx "$NS_A" "$XWG" down "$ifa"
 	[ -n "$pid" ] && wait_for 5 sh -c "! kill -0 $pid"
 	leftovers "$1" "$NS_A" "$ifa" "$VETH_A"
+	# shellcheck disable=SC2086
+	check "$1: a's BPF programs ($progs) are unloaded" wait_for 3 progs_gone $progs
 	unset "INST_NS[$ifa]"
 }
 
@@ -123,6 +148,9 @@ timed() {
 fault_link() {	# fault_link MODE N
 	local tag="$1: link down and up" n=$2 before after spid out
 	check "$tag: ping before" ping_ok "$NS_A" "$(ovl4 "$n" b)" 2
+	# What the leftovers check must not find later is there now.
+	check "$tag: an XDP program on $VETH_A while a runs" sh -c "ip -n '$NS_A' -d link show '$VETH_A' | grep -q prog/xdp"
+	check_ge "$tag: a's programs loaded (on its pinned maps)" "$(a_progs "$n" | wc -w)" 3
 	ip netns exec "$NS_A" timeout 30 python3 "$LIB_DIR/tcp_stream_check.py" check "$(ovl4 "$n" b)" $SPORT \
 		>"$T_TMP/stream.out" 2>&1 &
 	spid=$!
@@ -354,9 +382,10 @@ fault_newkey() {	# fault_newkey MODE N
 # ---------------------------------------------------------------------------------------------
 
 fault_bpffs() {	# fault_bpffs MODE N: ends with a stopped (and checked) and b stopped
-	local tag="$1: bpffs unmounted under the agents" n=$2 ifa how before after pid rc
+	local tag="$1: bpffs unmounted under the agents" n=$2 ifa how before after pid rc progs
 	ifa=$(ifname_of "$n" a) pid=${INST_PID[$(ifname_of "$n" a)]:-}
 	check "$tag: a's pins are there before" test -d "$BPFFS_DIR/$ifa"
+	progs=$(a_progs "$n" | sort -u | tr '\n' ' ')
 	check "$tag: ping before" ping_ok "$NS_A" "$(ovl4 "$n" b)" 1
 	# A handle on this bpffs, to look at it after the unmount: a's pins must go with a all the same.
 	exec {BPFFS_FD}</sys/fs/bpf
@@ -376,7 +405,7 @@ fault_bpffs() {	# fault_bpffs MODE N: ends with a stopped (and checked) and b st
 	check_ge "$tag: still through BPF (a's BPF packets $before -> $after)" "$after" $((before + 6))
 	check_eq "$tag: a still runs $(want_mode "$1")" "$(want_mode "$1")" "$(jq -r .mode "$(show_json a "$n")")"
 	stream_check "$tag: a byte-exact TCP stream" "$NS_A" "$(ovl4 "$n" b)" $SPORT
-	down_a "$tag" "$n"
+	down_a "$tag" "$n" "$progs"
 	check "$tag: a's pins left the unmounted bpffs too" test ! -e "/proc/$$/fd/$BPFFS_FD/xwg/$ifa"
 	if [ -n "$pid" ]; then
 		wait "$pid"; rc=$?
