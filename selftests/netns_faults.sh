@@ -151,6 +151,7 @@ fault_link() {	# fault_link MODE N
 	# What the leftovers check must not find later is there now.
 	check "$tag: an XDP program on $VETH_A while a runs" sh -c "ip -n '$NS_A' -d link show '$VETH_A' | grep -q prog/xdp"
 	check_ge "$tag: a's programs loaded (on its pinned maps)" "$(a_progs "$n" | wc -w)" 3
+	check "$tag: a does not think its bpffs is gone" sh -c "! grep -q 'no longer at /sys/fs/bpf' '$T_TMP/$(ifname_of "$n" a).log'"
 	ip netns exec "$NS_A" timeout 30 python3 "$LIB_DIR/tcp_stream_check.py" check "$(ovl4 "$n" b)" $SPORT \
 		>"$T_TMP/stream.out" 2>&1 &
 	spid=$!
