@@ -19,6 +19,12 @@
 #                when this is a linked git worktree).  Without it, its cases print
 #                "n/a (no modern wireguard-go at PLACES: set WGGO_MODERN)" and the run goes on.
 #   WIREGUARD_GO Debian's wireguard-go (default: wireguard-go on PATH)
+#   BENCH_FLOOD  1 (default): run the flood section (8. below, bench/flood.sh); 0: leave it out
+#   BENCH_FLOOD_MODES  xwg modes the floods run against (default "auto xdp")
+#   BENCH_FLOOD_KINDS  floods, in this order (default "init data garbage replay"): initiations with a
+#                valid mac1, data messages with random receiver indices, random bytes, replayed data
+#                messages (bench/flood.c)
+#   BENCH_FLOOD_PPS    packets per second each flood offers (default 20000)
 #
 # Cases:
 #   plain        the veth itself, no tunnel: the ceiling
@@ -63,6 +69,12 @@
 #      cannot sample here, it says why and prints the /proc split alone.
 #   7. The per-program benchmark (bench/prog_bench.c, built into $OUTPUT/prog_bench): xwg_rx,
 #      xwg_rx_tc_full and xwg_tx on fresh MTU-sized packets through BPF_PROG_TEST_RUN, ns per run.
+#   8. Floods (BENCH_FLOOD=1; bench/flood.sh): per mode and flood kind, a single-stream a->b TCP run
+#      while $OUTPUT/flood (bench/flood.c) sends BENCH_FLOOD_PPS spoofed-source packets/s from a's
+#      namespace at b's listen port: packets/s sent, the stream's rate unflooded and flooded (ratio,
+#      goal >= 0.9, met or missed), cookie replies b sent, b's reason counters that moved (dropped,
+#      passed up to the agent) and b's agent CPU (% of one core, flood alone and flood + stream).
+#      About 40 s per mode at BENCH_SECS=5.
 
 LIB_DEMO=1
 . "$(dirname "$0")/../selftests/lib.sh"
@@ -70,6 +82,7 @@ LIB_DEMO=1
 BENCH_SECS=${BENCH_SECS:-5}
 BENCH_CASES=${BENCH_CASES:-plain wggo wggo-modern tun xdp auto auto-modern xdp-wggo}
 BENCH_PERF=${BENCH_PERF:-0}
+BENCH_FLOOD=${BENCH_FLOOD:-1}
 PERF_CASES="auto xdp tun wggo-modern"
 PORT=5201
 WGGO_DEBIAN=$WGGO
@@ -88,6 +101,7 @@ done
 WGGO_MODERN_BIN=$([ -x "$WGGO_MODERN" ] && echo "$WGGO_MODERN")
 
 lib_init
+. "$(dirname "$0")/flood.sh"
 
 declare -A R_TCP1 R_TCPR R_TCP4 R_UDP R_PING R_CPU R_NA R_PATHS R_SPLIT R_PERF R_PERF_WHY
 
@@ -503,6 +517,7 @@ for c in $BENCH_CASES; do
 	n=$((n + 1))
 	run_case "$c" "$n"
 done
+[ "$BENCH_FLOOD" = 1 ] && flood_run
 
 echo "## Data path over a veth ($(nproc) CPUs, $(uname -r), iperf3 -t $BENCH_SECS, load average before: $load)"
 echo
@@ -533,5 +548,9 @@ echo
 echo "## BPF programs per MTU-sized packet (bench/prog_bench.c, BPF_PROG_TEST_RUN)"
 echo
 run_micro prog_bench "per-program benchmark"
+echo
+echo "## Floods (BENCH_FLOOD=1)"
+echo
+if [ "$BENCH_FLOOD" = 1 ]; then flood_print; else echo "Not run (BENCH_FLOOD=0)."; fi
 progress "done in $(( $(date +%s) - start )) s"
 exit 0

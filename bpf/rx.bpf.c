@@ -307,12 +307,13 @@ static __always_inline bool rx_bulk(const struct xwg_dev_config *cfg, const stru
 }
 
 /*
- * auto drops what the agent would only drop later, before an skb exists: a message to the listen
+ * Dropped here what the agent would only drop later, before an skb exists: a message to the listen
  * port shorter than its type needs or with an unknown type (or reserved bytes set).
  */
 static __always_inline int rx_hybrid_malformed(const struct xwg_dev_config *cfg, int ret)
 {
-	if ((cfg->flags & XWG_CFG_F_HYBRID) && (ret == -XWG_R_SHORT || ret == -XWG_R_NOT_DATA))
+	if ((cfg->flags & (XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_MALFORMED)) &&
+	    (ret == -XWG_R_SHORT || ret == -XWG_R_NOT_DATA))
 		return -XWG_R_BAD_HEADER;
 	return ret;
 }

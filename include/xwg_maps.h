@@ -51,10 +51,15 @@
  */
 #define XWG_CFG_F_HYBRID	(1u << 3)
 /*
- * Unknown receiver indices are dropped (INDEX_DROP) rather than passed to the agent: set with
- * HYBRID while every keypair the agent holds is in xwg_keypairs, so none can be the agent's.
+ * Unknown receiver indices are dropped (INDEX_DROP) rather than passed to the agent: set in every
+ * mode while every keypair the agent holds is in xwg_keypairs, so none can be the agent's.
  */
 #define XWG_CFG_F_DROP_UNKNOWN	(1u << 4)
+/*
+ * Messages to the listen port shorter than their type needs, or of an unknown type, are dropped
+ * (BAD_HEADER) rather than passed to the agent, which would only drop them: HYBRID implies it.
+ */
+#define XWG_CFG_F_DROP_MALFORMED	(1u << 5)
 /* rx_bulk_len when XWG_RX_BULK_LEN does not say otherwise: full-size data messages go up, ACKs stay. */
 #define XWG_RX_BULK_LEN_DEFAULT	512
 /*

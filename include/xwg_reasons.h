@@ -20,6 +20,9 @@
  * AGENT_UNROUTABLE counts unicast packets without peer or endpoint (BPF hands them up as
  * TX_NO_PEER / TX_NO_ENDPOINT), AGENT_ICMP_UNREACH how many of them got a destination unreachable
  * back; the rest were rate-limited or must not be answered (ICMP errors, later fragments, ...).
+ * AGENT_RX_DROP counts what reached the agent's UDP socket and was dropped there: a message of
+ * unknown type or wrong length, a data message with an unknown index or an unusable keypair, one
+ * that failed authentication or was replayed (a flood that BPF stops never moves it).
  */
 #define XWG_REASONS(X)								\
 	X(OK,            DELIVER, "delivered to the tunnel")			\
@@ -56,10 +59,11 @@
 	X(ECN_NOT_ECT,   DROP,    "outer CE over a not-ECT inner packet")	\
 	X(TX_BULK,       AGENT,   "auto: GSO super-packet to the batched path")	\
 	X(RX_BULK,       AGENT,   "auto: bulk data message to the batched path")	\
-	X(INDEX_DROP,    DROP,    "auto: unknown receiver index dropped")	\
-	X(BAD_HEADER,    DROP,    "auto: truncated or unknown message dropped")	\
+	X(INDEX_DROP,    DROP,    "unknown receiver index dropped")		\
+	X(BAD_HEADER,    DROP,    "truncated or unknown message dropped")	\
 	X(AGENT_UNROUTABLE, DROP, "agent: no peer or endpoint, dropped")	\
-	X(AGENT_ICMP_UNREACH, DROP, "agent: ICMP unreachable sent")
+	X(AGENT_ICMP_UNREACH, DROP, "agent: ICMP unreachable sent")	\
+	X(AGENT_RX_DROP, DROP,   "agent: data or unknown message dropped")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {

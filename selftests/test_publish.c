@@ -232,11 +232,16 @@ static void test_events_and_maps(void)
 	offload_publish(&dev);
 	ASSERT_EQ(lpm_get(&dev, "10.1.0.0", 16), other->offload_id);
 
-	/* Handshake complete: the keypair goes in, then the entry names it as current. */
+	/*
+	 * Handshake complete: the keypair goes in at once (unknown indices are dropped in every
+	 * mode), then the publish makes the entry name it as current.
+	 */
 	ASSERT_TRUE(handshake(&dev, peer, &resp, me));
 	ASSERT_TRUE(peer->publish & PUBLISH_KEYPAIRS);
 	index = peer->keypairs.current_keypair->local_index;
-	ASSERT_FALSE(keypair_in_map(&dev, index));
+	ASSERT_TRUE(keypair_in_map(&dev, index));
+	ASSERT_TRUE(peer_entry(&dev, peer, &val));
+	ASSERT_FALSE(val.flags & XWG_PEER_F_HAS_CURRENT);
 	offload_publish(&dev);
 	ASSERT_TRUE(peer->keypairs.current_keypair->offloaded);
 	ASSERT_TRUE(keypair_in_map(&dev, index));
@@ -540,13 +545,21 @@ static void test_hybrid(void)
 	ASSERT_TRUE(config_of(&dev).flags & XWG_CFG_F_DROP_UNKNOWN);
 	offload_publish(&dev);
 
-	/* An explicit mode: neither flag, no threshold. */
+	/* An explicit mode: no per-packet choice, no threshold, but floods still stop in BPF. */
 	O(&dev)->hybrid = false;
 	dev.config_changed = true;
 	offload_publish(&dev);
 	c = config_of(&dev);
-	ASSERT_EQ(c.flags & (XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN), 0);
+	ASSERT_EQ(c.flags & (XWG_CFG_F_HYBRID | XWG_CFG_F_DROP_UNKNOWN | XWG_CFG_F_DROP_MALFORMED),
+		  XWG_CFG_F_DROP_UNKNOWN | XWG_CFG_F_DROP_MALFORMED);
 	ASSERT_EQ(c.rx_bulk_len, 0);
+	/* ... and only while every keypair of the agent's is in the map. */
+	kp->offloaded = false;
+	hooks_peer_changed(peer, PUBLISH_ENDPOINT);
+	offload_publish(&dev);
+	ASSERT_FALSE(config_of(&dev).flags & XWG_CFG_F_DROP_UNKNOWN);
+	hooks_peer_changed(peer, PUBLISH_KEYPAIRS);
+	ASSERT_TRUE(config_of(&dev).flags & XWG_CFG_F_DROP_UNKNOWN);
 	device_remove_all_peers(&resp);
 	index_table_free(&resp.index_table);
 	allowedips_free(&resp.allowedips);

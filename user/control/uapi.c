@@ -321,6 +321,7 @@ static void uapi_print_offload(struct xwg_device *dev, FILE *out)
 	counts[XWG_R_AGENT_NO_REPLAY_CHECK] += dev->rx_replay_unchecked;
 	counts[XWG_R_AGENT_UNROUTABLE] += dev->tx_unroutable;
 	counts[XWG_R_AGENT_ICMP_UNREACH] += dev->icmp_unreach_sent;
+	counts[XWG_R_AGENT_RX_DROP] += dev->rx_dropped;
 	for (unsigned int r = 0; r < XWG_R_MAX; r++)
 		if (counts[r])
 			fprintf(out, "xwg_reason=%s:%" PRIu64 "\n", xwg_reason_key(r), counts[r]);

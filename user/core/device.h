@@ -104,6 +104,7 @@ struct xwg_device {
 	/* Fail-closed events, shown with the BPF reasons (AGENT_NO_COUNTER, AGENT_NO_REPLAY_CHECK). */
 	uint64_t tx_keypair_retired;	/* no send counter: keypair retired, packet kept staged */
 	uint64_t rx_replay_unchecked;	/* replay window unreachable: authenticated packet dropped */
+	uint64_t rx_dropped;		/* received and dropped: unknown, unauthenticated, replayed (AGENT_RX_DROP) */
 	/* No peer or no endpoint (AGENT_UNROUTABLE), and how many got an ICMP error (AGENT_ICMP_UNREACH). */
 	uint64_t tx_unroutable;
 	uint64_t icmp_unreach_sent;

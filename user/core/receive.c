@@ -225,10 +225,13 @@ static void receive_commit_keypair(struct xwg_device *dev, unsigned int first)
 		if (e->done || e->kp != kp)
 			continue;
 		e->done = true;
-		if (!e->authentic)
+		if (!e->authentic) {
+			dev->rx_dropped++;
 			continue;
+		}
 		if (!kp->offloaded) {
 			e->fresh = replay_counter_validate(&kp->replay, e->counter);
+			dev->rx_dropped += !e->fresh;
 			continue;
 		}
 		counters[n] = e->counter;
@@ -239,8 +242,11 @@ static void receive_commit_keypair(struct xwg_device *dev, unsigned int first)
 	ret = offload_replay_commit(kp, counters, n, &fresh);
 	if (ret < 0)
 		dev->rx_replay_unchecked += n;
-	for (unsigned int k = 0; k < n; k++)
+	for (unsigned int k = 0; k < n; k++) {
 		receive_queue[slot[k]].fresh = ret == 0 && (fresh >> k & 1);
+		/* Replayed; an unreachable window is counted above, as AGENT_NO_REPLAY_CHECK. */
+		dev->rx_dropped += ret == 0 && !(fresh >> k & 1);
+	}
 }
 
 /* The agent's share of a peer's traffic; batched: opened with others, the crypto workers could share it. */
@@ -282,8 +288,10 @@ void receive_flush(struct xwg_device *dev)
 			continue;
 		/* An earlier delivery may have rotated this keypair out (and freed it): then drop. */
 		entry = index_table_lookup(&dev->index_table, e->index, INDEX_KEYPAIR);
-		if (!entry)
+		if (!entry) {
+			dev->rx_dropped++;
 			continue;
+		}
 		/* Counted before delivery, which may drop the inner packet: it was opened all the same. */
 		receive_count(entry->peer, e->len, n > 1);
 		receive_data_deliver(dev, entry->peer, entry->keypair, e->msg, e->len, (const struct sockaddr *)&e->src,
@@ -298,8 +306,10 @@ static void receive_data(struct xwg_device *dev, uint8_t *msg, size_t len,
 	struct index_entry *entry = index_table_lookup(&dev->index_table, index, INDEX_KEYPAIR);
 	struct receive_pending *e;
 
-	if (!entry || !keypair_can_receive(entry->keypair))
+	if (!entry || !keypair_can_receive(entry->keypair)) {
+		dev->rx_dropped++;
 		return;
+	}
 	if (receive_queued == RECEIVE_BATCH)
 		receive_flush(dev);
 	e = &receive_queue[receive_queued++];
@@ -323,8 +333,10 @@ void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const stru
 {
 	uint32_t type;
 
-	if (len < sizeof(struct message_header))
+	if (len < sizeof(struct message_header)) {
+		dev->rx_dropped++;
 		return;
+	}
 	/* Reserved bytes are part of the little-endian type word: any non-zero one makes it unknown. */
 	type = le32toh(receive_u32(buf));
 	/* A handshake may free keypairs that queued data refers to: finish the data first. */
@@ -332,20 +344,26 @@ void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const stru
 		receive_flush(dev);
 	switch (type) {
 	case MESSAGE_HANDSHAKE_INITIATION:
-		if (len == sizeof(struct message_handshake_initiation))
-			receive_handshake(dev, buf, len, type, src, local_addr, local_ifindex);
-		break;
+		if (len != sizeof(struct message_handshake_initiation))
+			break;
+		receive_handshake(dev, buf, len, type, src, local_addr, local_ifindex);
+		return;
 	case MESSAGE_HANDSHAKE_RESPONSE:
-		if (len == sizeof(struct message_handshake_response))
-			receive_handshake(dev, buf, len, type, src, local_addr, local_ifindex);
-		break;
+		if (len != sizeof(struct message_handshake_response))
+			break;
+		receive_handshake(dev, buf, len, type, src, local_addr, local_ifindex);
+		return;
 	case MESSAGE_HANDSHAKE_COOKIE:
-		if (len == sizeof(struct message_handshake_cookie))
-			receive_handshake(dev, buf, len, type, src, local_addr, local_ifindex);
-		break;
+		if (len != sizeof(struct message_handshake_cookie))
+			break;
+		receive_handshake(dev, buf, len, type, src, local_addr, local_ifindex);
+		return;
 	case MESSAGE_DATA:
-		if (len >= MESSAGE_MINIMUM_LENGTH)
-			receive_data(dev, buf, len, src, local_addr, local_ifindex, outer_tos);
-		break;
+		if (len < MESSAGE_MINIMUM_LENGTH)
+			break;
+		receive_data(dev, buf, len, src, local_addr, local_ifindex, outer_tos);
+		return;
 	}
+	/* Unknown type, or the wrong length for its type. */
+	dev->rx_dropped++;
 }

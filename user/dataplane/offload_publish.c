@@ -280,11 +280,14 @@ static bool publish_all_keypairs_in(const struct xwg_device *dev)
 static uint32_t publish_config_flags(const struct xwg_device *dev, const struct offload *o)
 {
 	/* Only native XDP spreads: generic XDP would run the cpumap program on skbs. */
-	uint32_t flags = XWG_CFG_F_RX | XWG_CFG_F_TX |
+	uint32_t flags = XWG_CFG_F_RX | XWG_CFG_F_TX | XWG_CFG_F_DROP_MALFORMED |
 			 (o->mode == OFFLOAD_XDP && o->rx_spread ? XWG_CFG_F_RX_SPREAD : 0);
 
+	/* Floods of made-up indices stop in BPF in every mode (measured: make bench, Floods). */
+	if (publish_all_keypairs_in(dev))
+		flags |= XWG_CFG_F_DROP_UNKNOWN;
 	if (o->hybrid)
-		flags |= XWG_CFG_F_HYBRID | (publish_all_keypairs_in(dev) ? XWG_CFG_F_DROP_UNKNOWN : 0);
+		flags |= XWG_CFG_F_HYBRID;
 	return flags;
 }
 
@@ -314,7 +317,7 @@ static void publish_config(struct xwg_device *dev, struct offload *o)
 /* A keypair went in or failed to: DROP_UNKNOWN must say whether all of them are in. */
 static void publish_config_follow(struct xwg_device *dev, struct offload *o)
 {
-	if (o->hybrid && publish_config_flags(dev, o) != o->cfg_flags)
+	if (publish_config_flags(dev, o) != o->cfg_flags)
 		publish_config(dev, o);
 }
 
@@ -483,11 +486,11 @@ void hooks_peer_changed(struct peer *peer, unsigned int what)
 	peer->publish |= what;
 	peer->dev->publish_pending = true;
 	/*
-	 * auto drops unknown indices: a new keypair goes into the map now, before the handshake
+	 * Unknown indices are dropped: a new keypair goes into the map now, before the handshake
 	 * response that lets the peer use it leaves; if it cannot (or the peer has no slot at all),
 	 * unknown indices go to the agent, also now.
 	 */
-	if (o && o->hybrid && (what & PUBLISH_KEYPAIRS)) {
+	if (o && (what & PUBLISH_KEYPAIRS)) {
 		if (peer->offload_id >= 0)
 			publish_keypairs(o, peer, &o->slots[peer->offload_id]);
 		publish_config_follow(peer->dev, o);
