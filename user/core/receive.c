@@ -72,6 +72,12 @@ static void receive_handshake(struct xwg_device *dev, uint8_t *msg, size_t len, 
 		return;
 	if (under_load && !ratelimiter_allow(dev, src))
 		return;
+	/*
+	 * Only a handshake that gets this far can free keypairs that queued data refers to: finish
+	 * the data first.  Flushing for every handshake message would let a flood of them (answered
+	 * with cookies above) break the batches of a stream into single messages.
+	 */
+	receive_flush(dev);
 
 	if (type == MESSAGE_HANDSHAKE_INITIATION) {
 		peer = noise_consume_initiation(dev, (const struct message_handshake_initiation *)msg);
@@ -339,9 +345,6 @@ void receive_packet(struct xwg_device *dev, uint8_t *buf, size_t len, const stru
 	}
 	/* Reserved bytes are part of the little-endian type word: any non-zero one makes it unknown. */
 	type = le32toh(receive_u32(buf));
-	/* A handshake may free keypairs that queued data refers to: finish the data first. */
-	if (type != MESSAGE_DATA)
-		receive_flush(dev);
 	switch (type) {
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len != sizeof(struct message_handshake_initiation))
