@@ -46,6 +46,8 @@ struct rx_scratch {
 	union cc_block blk;
 	__u64 tag[2];
 	__u64 want[2];
+	__u64 hs_second;	/* rx_handshake_budget: the second counted, and its handshakes so far */
+	__u32 hs_count;
 };
 
 struct {
@@ -316,6 +318,25 @@ static __always_inline int rx_hybrid_malformed(const struct xwg_dev_config *cfg,
 	    (ret == -XWG_R_SHORT || ret == -XWG_R_NOT_DATA))
 		return -XWG_R_BAD_HEADER;
 	return ret;
+}
+
+/*
+ * Handshake messages go up to the agent, which answers them on the thread that also receives data:
+ * past cfg->hs_per_cpu of them in one second on this CPU, the rest are dropped here. Per CPU, so no
+ * lock; a legitimate initiation in a flood competes for the budget, as in the kernel's full queue.
+ */
+static __always_inline int rx_handshake_budget(const struct xwg_dev_config *cfg, struct rx_scratch *s, int ret)
+{
+	__u64 second;
+
+	if (ret != -XWG_R_HANDSHAKE || !cfg->hs_per_cpu)
+		return ret;
+	second = bpf_ktime_get_ns() / 1000000000ULL;
+	if (s->hs_second != second) {
+		s->hs_second = second;
+		s->hs_count = 0;
+	}
+	return ++s->hs_count > cfg->hs_per_cpu ? -XWG_R_HANDSHAKE_LIMIT : ret;
 }
 
 /* replay_counter_validate() without the side effects: cheap rejection before decrypting. */
@@ -656,7 +677,7 @@ static __always_inline int rx_process(void *ctx, bool skb, struct rx_pkt *p)
 		return -XWG_R_ERROR;
 	ret = skb ? rx_parse_skb(ctx, cfg, p) : rx_parse_xdp(ctx, cfg, p);
 	if (ret)
-		return rx_hybrid_malformed(cfg, ret);
+		return rx_hybrid_malformed(cfg, rx_handshake_budget(cfg, s, ret));
 	p->tun_ifindex = cfg->tun_ifindex;
 	kp = bpf_map_lookup_elem(&xwg_keypairs, &p->index);
 	if (!kp)

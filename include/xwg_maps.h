@@ -80,8 +80,20 @@ struct xwg_dev_config {
 	__u32 rx_bulk_len;
 	/* XWG_CFG_F_HYBRID: inner packets at least this long go to the agent too, GSO or not; 0: GSO only */
 	__u32 tx_bulk_len;
+	/*
+	 * Handshake messages passed up to the agent per second on each CPU; past it they are dropped
+	 * (HANDSHAKE_LIMIT), so that a flood of them cannot fill the agent's socket, which in auto
+	 * also carries bulk data. 0: no limit.
+	 */
+	__u32 hs_per_cpu;
 };
-_Static_assert(sizeof(struct xwg_dev_config) == 24, "xwg_dev_config layout");
+_Static_assert(sizeof(struct xwg_dev_config) == 28, "xwg_dev_config layout");
+/*
+ * hs_per_cpu as the agent sets it: answering an initiation under load (mac1, a cookie reply) costs
+ * the agent about 17 us (make bench, Floods), so 2 CPUs' worth is about 7% of its core, while a
+ * legitimate load of 10,000 peers rekeying every two minutes is under 100 a second.
+ */
+#define XWG_HS_PER_CPU_DEFAULT	2048
 
 /* ---- xwg_peers (hash, peer id -> struct xwg_peer), written only by the agent */
 

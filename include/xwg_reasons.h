@@ -63,7 +63,8 @@
 	X(BAD_HEADER,    DROP,    "truncated or unknown message dropped")	\
 	X(AGENT_UNROUTABLE, DROP, "agent: no peer or endpoint, dropped")	\
 	X(AGENT_ICMP_UNREACH, DROP, "agent: ICMP unreachable sent")	\
-	X(AGENT_RX_DROP, DROP,   "agent: data or unknown message dropped")
+	X(AGENT_RX_DROP, DROP,   "agent: data or unknown message dropped")	\
+	X(HANDSHAKE_LIMIT, DROP, "handshake over the per-CPU rate dropped")
 
 #define XWG_REASON_ENUM(name, action, desc) XWG_R_##name,
 enum xwg_reason {

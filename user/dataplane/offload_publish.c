@@ -301,6 +301,7 @@ static void publish_config(struct xwg_device *dev, struct offload *o)
 		.fwmark = dev->fwmark,
 		.rx_bulk_len = o->hybrid ? o->rx_bulk_len : 0,
 		.tx_bulk_len = o->hybrid ? o->tx_bulk_len : 0,
+		.hs_per_cpu = XWG_HS_PER_CPU_DEFAULT,
 	};
 	uint32_t zero = 0;
 	int err = offload_map_update(o, bpf_map__fd(o->rx->maps.xwg_config), &zero, &cfg);
