@@ -183,6 +183,6 @@ flood_print() {
 			echo "| $m | n/a (${F_NA[$m]}) | | | | | | | | | | | | |"
 			continue
 		fi
-		printf '%s\n' "${F_ROWS[$m]}"
+		printf '%s' "${F_ROWS[$m]}"
 	done
 }
