@@ -302,6 +302,7 @@ static const uint8_t *flood_data_payload(const uint8_t *b, size_t n, uint16_t po
 {
 	const struct iphdr *ip = (const struct iphdr *)b;
 	const struct udphdr *udp;
+	uint32_t type;
 	size_t hl;
 
 	if (n < sizeof(*ip) || ip->version != 4 || ip->protocol != IPPROTO_UDP)
@@ -314,7 +315,8 @@ static const uint8_t *flood_data_payload(const uint8_t *b, size_t n, uint16_t po
 	if (ntohs(udp->dest) != port || *len < sizeof(*udp) + MESSAGE_MINIMUM_LENGTH || hl + *len > n)
 		return NULL;
 	*len -= sizeof(*udp);
-	if (le32toh(*(const uint32_t *)(udp + 1)) != MESSAGE_DATA)
+	memcpy(&type, udp + 1, sizeof(type));	/* IP options can leave it unaligned */
+	if (le32toh(type) != MESSAGE_DATA)
 		return NULL;
 	return (const uint8_t *)(udp + 1);
 }

@@ -4,9 +4,9 @@
 # Debian's and a modern wireguard-go, with the issue's target ratios, CPU floors, and optionally perf.
 #
 # A benchmark, not a test: it prints numbers, never pass/fail (the exit status is 0 unless it could not
-# run at all).  Needs root, iperf3, ping, jq, wg, wireguard-go and $OUTPUT/xwg (OUTPUT defaults to
-# ./.output); perf (Debian linux-perf) for BENCH_PERF=1.  Runs in about 3.5 minutes at BENCH_SECS=5
-# (4 with BENCH_PERF=1).
+# run at all).  Needs root, iperf3, ping, jq, wg, wireguard-go, $OUTPUT/xwg and $OUTPUT/flood (OUTPUT
+# defaults to ./.output); perf (Debian linux-perf) for BENCH_PERF=1.  Runs in about 6 minutes at
+# BENCH_SECS=5 (6.5 with BENCH_PERF=1; the flood section, 8., is about 2.7 of it).
 # Every case gets two fresh namespaces joined by a veth (selftests/lib.sh's topology); a is the client,
 # b the server; the tunnel MTU is 1420.
 #
@@ -74,7 +74,7 @@
 #      namespace at b's listen port: packets/s sent, the stream's rate unflooded and flooded (ratio,
 #      goal >= 0.9, met or missed), cookie replies b sent, b's reason counters that moved (dropped,
 #      passed up to the agent) and b's agent CPU (% of one core, flood alone and flood + stream).
-#      About 40 s per mode at BENCH_SECS=5.
+#      About 80 s per mode at BENCH_SECS=5.
 
 LIB_DEMO=1
 . "$(dirname "$0")/../selftests/lib.sh"
