@@ -272,29 +272,37 @@ static int flood_main_send(int argc, char **argv)
 	struct flood f = { .kind = argv[2] };
 	const char *file = NULL;
 	uint64_t port;
+	int ret;
 
 	if (argc < 7 || inet_pton(AF_INET, argv[3], &f.dst) != 1 || uint_parse(argv[4], 65535, &port) ||
 	    !port || uint_parse(argv[5], 10000000, &f.pps) || uint_parse(argv[6], 3600, &f.secs))
 		return flood_usage();
 	f.port = (uint16_t)port;
 	flood_parse_src(&f, "198.18.0.0/15");
+	ret = 2;
 	for (int i = 7; i < argc; i++) {
-		if (i + 1 >= argc)
-			return flood_usage();
-		if (!strcmp(argv[i], "--pubkey") && !flood_set_pubkey(&f, argv[i + 1]))
+		if (i + 1 >= argc) {
+			flood_usage();
+			goto out;
+		}
+		if (!strcmp(argv[i], "--pubkey") && !f.responder && !flood_set_pubkey(&f, argv[i + 1])) {
 			i++;
-		else if (!strcmp(argv[i], "--src") && !flood_parse_src(&f, argv[i + 1]))
+		} else if (!strcmp(argv[i], "--src") && !flood_parse_src(&f, argv[i + 1])) {
 			i++;
-		else if (!strcmp(argv[i], "--file"))
+		} else if (!strcmp(argv[i], "--file")) {
 			file = argv[++i];
-		else
-			return fprintf(stderr, "flood: bad option '%s %s'\n", argv[i], argv[i + 1]), 2;
+		} else {
+			fprintf(stderr, "flood: bad option '%s %s'\n", argv[i], argv[i + 1]);
+			goto out;
+		}
 	}
 	crypto_random(&f.rng, sizeof(f.rng));
 	f.rng |= 1;
-	if (flood_make_pool(&f, file))
-		return 1;
-	return flood_send(&f);
+	ret = flood_make_pool(&f, file) ? 1 : flood_send(&f);
+out:
+	free(f.pool);
+	free(f.responder);
+	return ret;
 }
 
 /* One captured frame (IPv4 from its network header): the payload when it is a data message to port. */

@@ -198,6 +198,8 @@ static void *node_device_thread(void *arg)
 	struct node_run *r = arg;
 
 	r->ret = agent_serve_kept(r->dev);
+	/* This thread's cipher contexts (handshakes ran here), before the thread is gone. */
+	crypto_thread_release();
 	/* The stop signal came to the device loop: the watch ends too. */
 	atomic_store(&r->stop, true);
 	return NULL;
