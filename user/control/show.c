@@ -319,7 +319,8 @@ static int show_read_reply(struct show_device *d, FILE *in)
 
 	while (ret == 0) {
 		if (!fgets(line, sizeof(line), in)) {
-			ret = ferror(in) ? -EIO : -EPROTO;
+			/* The socket's receive timeout (agent_connect) reads as EAGAIN: say that it was one. */
+			ret = !ferror(in) ? -EPROTO : errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -EIO;
 			break;
 		}
 		len = strlen(line);
