@@ -503,8 +503,13 @@ static __always_inline void rx_roam(const struct rx_pkt *p, struct xwg_peer_stat
 {
 	const struct xwg_peer *peer = bpf_map_lookup_elem(&xwg_peers, &p->peer_id);
 
-	if (!peer || rx_endpoint_equal(&peer->endpoint, p))
+	if (!peer)
 		return;
+	if (rx_endpoint_equal(&peer->endpoint, p)) {
+		if (st)
+			st->last_rx_endpoint_ns = p->now;
+		return;
+	}
 	if (st) {
 		if (p->now - st->last_roam_event_ns < XWG_ROAM_EVENT_GAP_NS)
 			return;

@@ -188,8 +188,10 @@ struct xwg_peer_stats {
 	__u64 last_tx_ns;
 	__u64 last_tx_data_ns;
 	__u64 last_roam_event_ns;	/* rate limit for XWG_EV_ROAMED, per CPU */
+	/* authenticated packet from exactly the published endpoint: the active path is alive (path.c) */
+	__u64 last_rx_endpoint_ns;
 };
-_Static_assert(sizeof(struct xwg_peer_stats) == 72, "xwg_peer_stats layout");
+_Static_assert(sizeof(struct xwg_peer_stats) == 80, "xwg_peer_stats layout");
 
 /* ---- xwg_reasons (per-CPU array of __u64, indexed by enum xwg_reason) */
 

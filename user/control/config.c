@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "config.h"
+#include "path.h"
 #include "crypto.h"
 
 /* A config bigger than this is a mistake (or not a config); it still allows tens of thousands of peers. */
@@ -270,11 +271,62 @@ static int config_interface_key(struct config_parser *p, const char *key, char *
 	return 0;
 }
 
+/* One endpoint of an Endpoint value into out; a name is resolved now. */
+static int config_endpoint_one(struct config_parser *p, struct sockaddr_storage *out, const char *value)
+{
+	int ret = endpoint_parse(out, value, true);
+
+	if (ret == -EHOSTUNREACH)
+		return config_error(p, "cannot resolve Endpoint '%s'", value);
+	if (ret)
+		return config_error(p, "invalid Endpoint '%s'", value);
+	return 0;
+}
+
+/*
+ * Endpoint = host:port, or (xwg) a comma-separated list of up to XWG_CONFIG_MAX_ENDPOINTS: the
+ * peer's paths in order of preference. Only a single name is looked up again later (reresolve.h).
+ */
+static int config_endpoints(struct config_parser *p, char *value)
+{
+	struct xwg_config_peer *peer = p->peer;
+	struct sockaddr_storage literal;
+	char *save = NULL, *tok;
+	size_t n = 0;
+	int ret;
+
+	if (!*value || value[0] == ',' || value[strlen(value) - 1] == ',' || strstr(value, ",,"))
+		return config_error(p, "empty element in Endpoint '%s'", value);
+	peer->n_more_endpoints = 0;
+	peer->endpoint_host[0] = '\0';
+	for (tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
+		tok = text_trim(tok);
+		if (n == XWG_CONFIG_MAX_ENDPOINTS)
+			return config_error(p, "more than %d endpoints in Endpoint (at '%s')", XWG_CONFIG_MAX_ENDPOINTS,
+					    tok);
+		ret = config_endpoint_one(p, n ? &peer->more_endpoints[n - 1] : &peer->endpoint, tok);
+		if (ret)
+			return ret;
+		if (n)
+			peer->n_more_endpoints = n;
+		/* A name (no literal address) is kept: the agent looks it up again when handshakes fail. */
+		if (!n && endpoint_parse(&literal, tok, false)) {
+			size_t hlen = (size_t)(strrchr(tok, ':') - tok);	/* parsed: "host:port", hlen < 256 */
+
+			memcpy(peer->endpoint_host, tok, hlen);
+			peer->endpoint_host[hlen] = '\0';
+		}
+	}
+	peer->has_endpoint = true;
+	if (peer->n_more_endpoints)
+		peer->endpoint_host[0] = '\0';
+	return 0;
+}
+
 static int config_peer_key(struct config_parser *p, const char *key, char *value)
 {
 	struct xwg_config_peer *peer = p->peer;
 	uint64_t v;
-	int ret;
 
 	if (!strcasecmp(key, "PublicKey")) {
 		uint8_t pub[32];
@@ -295,22 +347,18 @@ static int config_peer_key(struct config_parser *p, const char *key, char *value
 	} else if (!strcasecmp(key, "AllowedIPs")) {
 		return config_parse_list(p, "AllowedIPs", value, &peer->allowed_ips, &peer->n_allowed_ips, false);
 	} else if (!strcasecmp(key, "Endpoint")) {
-		struct sockaddr_storage literal;
+		return config_endpoints(p, value);
+	} else if (!strcasecmp(key, "PathPolicy")) {
+		enum path_policy policy;
 
-		ret = endpoint_parse(&peer->endpoint, value, true);
-		if (ret == -EHOSTUNREACH)
-			return config_error(p, "cannot resolve Endpoint '%s'", value);
-		if (ret)
-			return config_error(p, "invalid Endpoint '%s'", value);
-		peer->has_endpoint = true;
-		/* A name (no literal address) is kept: the agent looks it up again when handshakes fail. */
-		peer->endpoint_host[0] = '\0';
-		if (endpoint_parse(&literal, value, false)) {
-			size_t hlen = (size_t)(strrchr(value, ':') - value);	/* parsed: "host:port", hlen < 256 */
-
-			memcpy(peer->endpoint_host, value, hlen);
-			peer->endpoint_host[hlen] = '\0';
-		}
+		if (path_policy_parse(value, &policy))
+			return config_error(p, "invalid PathPolicy '%s' (failover or lowest-rtt)", value);
+		peer->path_policy = (uint8_t)policy;
+		peer->has_path_policy = true;
+	} else if (!strcasecmp(key, "PathProbeInterval")) {
+		if (uint_parse(value, 3600, &v) || !v)
+			return config_error(p, "invalid PathProbeInterval '%s' (1 to 3600 seconds)", value);
+		peer->path_probe_interval = (uint16_t)v;
 	} else if (!strcasecmp(key, "PersistentKeepalive")) {
 		if (!strcasecmp(value, "off"))
 			v = 0;

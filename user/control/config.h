@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include "encoding.h"
 
+#define XWG_CONFIG_MAX_ENDPOINTS 4	/* PATH_MAX_PER_PEER */
+
 struct xwg_config_peer {
 	uint8_t public_key[32];
 	bool has_preshared_key;
@@ -17,6 +19,12 @@ struct xwg_config_peer {
 	struct sockaddr_storage endpoint;
 	char endpoint_host[256];	/* "" = Endpoint was an address; else its host name (port: endpoint's) */
 	uint16_t persistent_keepalive;
+	/* xwg extension: Endpoint = a:port, b:port gives more paths (path.h), PathPolicy, PathProbeInterval */
+	struct sockaddr_storage more_endpoints[XWG_CONFIG_MAX_ENDPOINTS - 1];
+	size_t n_more_endpoints;
+	bool has_path_policy;
+	uint8_t path_policy;		/* enum path_policy */
+	uint16_t path_probe_interval;	/* seconds; 0 = default */
 	struct xwg_prefix *allowed_ips;
 	size_t n_allowed_ips;
 	struct xwg_config_peer *next;

@@ -22,6 +22,35 @@ static bool strip_key_dropped(const char *key, size_t len)
 	return false;
 }
 
+/* [Peer] keys of xwg's multi-path extension (path.h): wg knows one endpoint per peer. */
+static bool strip_peer_key_dropped(const char *key, size_t len)
+{
+	return (len == 10 && !strncasecmp(key, "PathPolicy", len)) ||
+	       (len == 17 && !strncasecmp(key, "PathProbeInterval", len));
+}
+
+/*
+ * "Endpoint = a:port, b:port" -> "Endpoint = a:port": the first path, which is where the peer
+ * starts, as a standard peer has it. False when the value holds one endpoint (line kept as is).
+ */
+static bool strip_endpoint_list(const char *line, size_t body, FILE *out)
+{
+	const char *eq = memchr(line, '=', body), *v, *comma;
+	size_t vlen;
+
+	if (!eq)
+		return false;
+	comma = memchr(eq, ',', (size_t)(line + body - eq));
+	if (!comma)
+		return false;
+	for (v = eq + 1; v < comma && isspace((unsigned char)*v); v++)
+		;
+	for (vlen = (size_t)(comma - v); vlen && isspace((unsigned char)v[vlen - 1]); vlen--)
+		;
+	fprintf(out, "%.*s= %.*s\n", (int)(eq - line), line, (int)vlen, v);
+	return true;
+}
+
 /* The key of "  Key = value # comment" (start and length), as the parser splits it; len 0 if none. */
 static const char *strip_line_key(const char *line, size_t end, size_t *len)
 {
@@ -41,7 +70,7 @@ static const char *strip_line_key(const char *line, size_t end, size_t *len)
 /* Writes the kept lines of text, which config_parse_string already accepted. */
 static void strip_text(const char *text, FILE *out)
 {
-	bool in_interface = false;
+	bool in_interface = false, in_peer = false;
 	const char *line, *nl;
 
 	for (line = text; *line; line = nl ? nl + 1 : line + strlen(line)) {
@@ -53,10 +82,16 @@ static void strip_text(const char *text, FILE *out)
 		body = strcspn(line, "#\n");
 		for (p = line; p < line + body && isspace((unsigned char)*p); p++)
 			;
-		if (p < line + body && *p == '[')
+		if (p < line + body && *p == '[') {
 			in_interface = !strncasecmp(p, "[Interface]", 11);
+			in_peer = !strncasecmp(p, "[Peer]", 6);
+		}
 		key = strip_line_key(line, body, &klen);
 		if (in_interface && key && strip_key_dropped(key, klen))
+			continue;
+		if (in_peer && key && strip_peer_key_dropped(key, klen))
+			continue;
+		if (in_peer && key && klen == 8 && !strncasecmp(key, "Endpoint", 8) && strip_endpoint_list(line, body, out))
 			continue;
 		fprintf(out, "%.*s\n", (int)len, line);
 	}

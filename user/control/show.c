@@ -245,6 +245,7 @@ static const struct {
 static int show_peer_line(struct show_peer *p, const char *key, const char *value)
 {
 	uint64_t v;
+	int ret;
 
 	if (!strcmp(key, "preshared_key")) {
 		if (key_from_hex(p->psk, value))
@@ -280,6 +281,9 @@ static int show_peer_line(struct show_peer *p, const char *key, const char *valu
 		snprintf(p->endpoint_host, sizeof(p->endpoint_host), "%s", value);
 		return 0;
 	}
+	ret = show_path_line(p, key, value);
+	if (ret <= 0)
+		return ret;
 	if (!strcmp(key, "xwg_offload_off")) {
 		snprintf(p->offload_off, sizeof(p->offload_off), "%s", value);
 		return 0;
@@ -526,6 +530,7 @@ static void show_human_peer(FILE *out, const struct show_peer *p, bool offloaded
 			p->hs_responses_received, p->hs_timeouts, p->hs_given_up);
 	if (p->offload_off[0])
 		fprintf(out, "  offload: off (%s)\n", p->offload_off);
+	show_path_human(out, p);
 }
 
 static const char *show_reason_desc(const char *key)
@@ -588,7 +593,7 @@ static void show_human(FILE *out, const char *ifname, const struct show_device *
 
 /* ---- JSON output ---- */
 
-static void show_json_string(FILE *out, const char *s)
+void show_json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {
@@ -651,6 +656,7 @@ static void show_json_peer(FILE *out, const struct show_peer *p)
 		show_json_string(out, p->offload_off);
 	else
 		fprintf(out, "null");
+	show_path_json(out, p);
 	fputc('}', out);
 }
 

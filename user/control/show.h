@@ -17,6 +17,14 @@
 #define SHOW_MAX_REASONS 64
 #define SHOW_REASON_MAX 512	/* a reply line, at most */
 
+/* One underlay path of a multi-path peer, as the agent's xwg_path line has it (uapi.c). */
+#define SHOW_MAX_PATHS 4	/* PATH_MAX_PER_PEER */
+struct show_path {
+	char endpoint[80], local[48], state[12];
+	uint64_t rtt_us, rx_bytes, tx_bytes;
+	long long rx_age_ms, tx_age_ms;	/* -1: never */
+};
+
 struct show_peer {
 	uint8_t public_key[32];
 	bool has_psk;
@@ -36,7 +44,17 @@ struct show_peer {
 	uint64_t hs_initiations_sent, hs_responses_sent, hs_initiations_received, hs_responses_received;
 	uint64_t hs_timeouts, hs_given_up;
 	char offload_off[SHOW_REASON_MAX];	/* why BPF hands this peer to the agent; "" = it does not */
+	struct show_path paths[SHOW_MAX_PATHS];	/* multi-path peers only */
+	size_t n_paths;
+	char path_policy[16];
+	uint64_t path_probe_interval, path_switches;
 };
+
+/* show_path.c: a peer's paths, from the reply's lines to text and JSON. */
+int show_path_line(struct show_peer *p, const char *key, const char *value);	/* 1: not a path key */
+void show_path_human(FILE *out, const struct show_peer *p);
+void show_path_json(FILE *out, const struct show_peer *p);
+void show_json_string(FILE *out, const char *s);
 
 struct show_refused {
 	char mode[16];

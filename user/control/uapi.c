@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 #include "crypto.h"
 #include "device.h"
 #include "encoding.h"
@@ -215,6 +216,40 @@ static int uapi_print_allowed_ip(void *ctx, int family, const uint8_t *addr, uin
 static void uapi_print_text(FILE *out, const char *s);
 
 /* Agent and BPF traffic are one peer to wg: the standard counters add both up. */
+/* Age of a monotonic stamp in ms; -1 for never. */
+static long long uapi_age_ms(uint64_t now, uint64_t t)
+{
+	return t ? (long long)((now - t) / 1000000) : -1;
+}
+
+/*
+ * A multi-path peer's paths (path.h), one line each, fields separated by spaces: endpoint, local
+ * address ("-": not known yet), state, RTT in us (0: no sample), ms since the last packet heard and
+ * sent on it (-1: never), bytes received and sent while it was active. `xwg show` reads them.
+ */
+static void uapi_print_paths(struct peer *peer, FILE *out)
+{
+	const struct peer_paths *pp = &peer->paths;
+	uint64_t now = now_ns();
+	char ep[80], local[INET6_ADDRSTRLEN];
+
+	if (!path_multi(pp))
+		return;
+	fprintf(out, "xwg_path_policy=%s\nxwg_path_probe_interval=%" PRIu64 "\nxwg_path_switches=%" PRIu64 "\n",
+		path_policy_name((enum path_policy)pp->policy), (uint64_t)(path_probe_interval_ns(pp) / NSEC_PER_SEC),
+		pp->switches);
+	for (unsigned int i = 0; i < pp->n; i++) {
+		const struct path *p = &pp->p[i];
+
+		endpoint_format(ep, sizeof(ep), &p->remote.sa);
+		if (!p->has_local || !inet_ntop(p->remote.sa.sa_family, p->local, local, sizeof(local)))
+			strcpy(local, "-");
+		fprintf(out, "xwg_path=%s %s %s %" PRIu64 " %lld %lld %" PRIu64 " %" PRIu64 "\n", ep, local,
+			p->down ? "down" : path_state_name((enum path_state)p->state), p->rtt_ns / 1000,
+			uapi_age_ms(now, p->last_rx_ns), uapi_age_ms(now, p->last_tx_ns), p->rx_bytes, p->tx_bytes);
+	}
+}
+
 static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out)
 {
 	char hex[KEY_HEX_LEN + 1], ep[80];
@@ -264,6 +299,7 @@ static void uapi_print_peer(struct xwg_device *dev, struct peer *peer, FILE *out
 		uapi_print_text(out, peer->endpoint_name.host);
 		fputc('\n', out);
 	}
+	uapi_print_paths(peer, out);
 	why = offload_peer_refused(peer);
 	if (*why) {
 		fprintf(out, "xwg_offload_off=");

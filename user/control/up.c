@@ -117,7 +117,16 @@ static int agent_apply_peer(struct xwg_device *dev, const struct xwg_config_peer
 		peer_set_endpoint(peer, (const struct sockaddr *)&cp->endpoint);
 		if (cp->endpoint_host[0])
 			reresolve_set_name(peer, cp->endpoint_host, agent_port_of(&cp->endpoint));
+		for (size_t i = 0; i < cp->n_more_endpoints; i++) {
+			ret = path_add_endpoint(peer, (const struct sockaddr *)&cp->more_endpoints[i]);
+			if (ret)
+				return agent_fail(err, errlen, ret, dev->ifname, "cannot add endpoint %zu of peer %s",
+						  i + 2, key);
+		}
 	}
+	if (cp->has_path_policy)
+		peer->paths.policy = cp->path_policy;
+	peer->paths.probe_interval_s = cp->path_probe_interval;
 	for (size_t i = 0; i < cp->n_allowed_ips; i++) {
 		const struct xwg_prefix *a = &cp->allowed_ips[i];
 

@@ -37,6 +37,7 @@ struct resolver;
 struct vnet_gro;
 struct icmp_state;
 struct xwg_device;
+struct nl_sock;
 
 /*
  * What control (user/control/) lends the event loop, named after the loop's events: the data
@@ -97,6 +98,7 @@ struct xwg_device {
 	int signal_fd;
 	bool running;
 	struct offload *offload;	/* BPF fast path, NULL in tun mode */
+	struct nl_sock *pathwatch;	/* link/address/route events for multi-path peers (pathwatch.c) */
 	struct resolver *resolver;	/* endpoint name lookups off the loop (resolver.c); NULL until one */
 	uint64_t resolver_checked;	/* monotonic ns the peers' names were last looked at */
 	bool config_changed;		/* a UAPI set ran: the device's own map entry needs a rewrite */
@@ -190,6 +192,8 @@ void send_packets_from_tun(struct xwg_device *dev, const struct iovec *pkts, uns
 void send_handshake_initiation(struct peer *peer, bool is_retry);
 void send_handshake_response(struct peer *peer);
 void send_keepalive(struct peer *peer);
+/* One keepalive to ep (a path other than peer->endpoint, path.c), outside the protocol timers. 0 or -errno. */
+int send_keepalive_on(struct peer *peer, struct endpoint *ep);
 void send_staged_packets(struct peer *peer);
 /*
  * Handles one datagram. Data messages are queued (buf must stay untouched) until receive_flush,

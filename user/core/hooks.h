@@ -25,6 +25,7 @@ struct xwg_device;
 struct peer;
 struct noise_keypair;
 struct sockaddr;
+struct endpoint;
 
 /* What changed about a peer since the data plane last published it (peer->publish). */
 enum publish_what {
@@ -77,6 +78,8 @@ void socket_send_batch(struct xwg_device *dev, const struct socket_msg *msgs, un
 int socket_send_to_peer(struct peer *peer, const void *buf, size_t len);
 /* The same with the outer TOS / traffic class (ECN bits of a data message, xwg_ecn_encap). */
 int socket_send_to_peer_tos(struct peer *peer, const void *buf, size_t len, uint8_t tos);
+/* UDP (socket.c): send to ep (one of the peer's paths) rather than the peer's endpoint; 0 or -errno. */
+int socket_send_to_endpoint(struct peer *peer, struct endpoint *ep, const void *buf, size_t len);
 int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, const struct sockaddr *dst);
 /* Records where an authenticated packet came from (and reports PUBLISH_ENDPOINT if it moved). */
 void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockaddr *src,

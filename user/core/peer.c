@@ -85,6 +85,9 @@ void peer_set_preshared_key(struct peer *peer, const uint8_t key[NOISE_SYMMETRIC
 void peer_set_endpoint(struct peer *peer, const struct sockaddr *sa)
 {
 	reresolve_clear_name(peer);
+	/* The user's choice: one path again (a configuration adds the others after this one). */
+	path_reset(peer);
+	path_add_endpoint(peer, sa);
 	peer_put_endpoint(peer, sa);
 }
 

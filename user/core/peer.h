@@ -10,6 +10,7 @@
 #include "noise.h"
 #include "cookie.h"
 #include "allowedips.h"
+#include "path.h"
 
 struct xwg_device;
 
@@ -68,6 +69,7 @@ struct peer {
 	struct cookie latest_cookie;
 	struct endpoint endpoint;
 	struct endpoint_name endpoint_name;
+	struct peer_paths paths;	/* several underlay paths (path.h); peer->endpoint is the active one */
 
 	uint16_t persistent_keepalive_interval;
 	uint64_t rx_bytes, tx_bytes;
@@ -90,6 +92,7 @@ struct peer {
 	int offload_id;
 	bool offload_off_logged;	/* the log said it left BPF (and has not said it is back) */
 	uint64_t offload_seen_rx, offload_seen_rx_data, offload_seen_tx, offload_seen_tx_data;
+	uint64_t offload_seen_rx_endpoint;
 	uint64_t agent_rx_packets, agent_tx_packets;	/* transport packets the agent itself handled */
 	uint64_t agent_rx_bytes, agent_tx_bytes;	/* and their wire bytes (as rx_bytes/tx_bytes) */
 	/* Of those, the ones sealed or opened in a batch with others (the crypto workers could share it). */

@@ -209,6 +209,27 @@ void send_staged_packets(struct peer *peer)
 	send_keep_key_fresh(peer);
 }
 
+/*
+ * Path probes and their answers (path.c): a keepalive on the current session to another address.
+ * No timer hook runs: the protocol's timers watch the active path, which this packet does not use.
+ */
+int send_keepalive_on(struct peer *peer, struct endpoint *ep)
+{
+	static const uint8_t nothing[1];
+	struct noise_keypair *kp = peer->keypairs.current_keypair;
+	uint64_t counter;
+
+	if (!keypair_can_send(kp))
+		return -ENOKEY;
+	if (send_counter_next(kp, &counter) < 0) {
+		send_keypair_retire(peer, kp);
+		return -ERANGE;
+	}
+	send_seal(send_buf, kp, counter, nothing, 0, 0);
+	send_count(peer, 1, message_data_len(0), false);
+	return socket_send_to_endpoint(peer, ep, send_buf, message_data_len(0));
+}
+
 void send_keepalive(struct peer *peer)
 {
 	/* Queued data already proves liveness; a keepalive only when there is nothing else to send. */

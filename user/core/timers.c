@@ -30,6 +30,8 @@ static uint64_t timer_jitter(void)
 
 void timers_data_sent(struct peer *peer)
 {
+	if (path_multi(&peer->paths))
+		path_table_data_sent(&peer->paths, now_ns());
 	if (!timer_pending(&peer->timer_new_handshake))
 		timer_arm(&peer->timer_new_handshake,
 			  (KEEPALIVE_TIMEOUT_S + REKEY_TIMEOUT_S) * NSEC_PER_SEC + timer_jitter());
@@ -37,6 +39,8 @@ void timers_data_sent(struct peer *peer)
 
 void timers_data_received(struct peer *peer)
 {
+	if (path_multi(&peer->paths))
+		path_table_data_received(&peer->paths, now_ns());
 	if (!timer_pending(&peer->timer_send_keepalive))
 		timer_arm(&peer->timer_send_keepalive, KEEPALIVE_TIMEOUT_S * NSEC_PER_SEC);
 	else

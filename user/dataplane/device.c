@@ -16,6 +16,7 @@
 #include "tun.h"
 #include "vnet.h"
 #include "icmp.h"
+#include "pathwatch.h"
 
 /*
  * The agent answers handshakes synchronously, so its "queue" is the rate: past this many
@@ -116,6 +117,8 @@ err:
 /* Everything of the device in this process: peers, keys, tables, fds (device_uninit, device_release). */
 static void device_free_state(struct xwg_device *dev)
 {
+	/* The netlink socket is this process's, in either case. */
+	pathwatch_close(dev);
 	device_remove_all_peers(dev);
 	if (dev->control)
 		dev->control->closing(dev);
@@ -233,12 +236,28 @@ static bool device_read_tun(struct xwg_device *dev)
 }
 
 
+/* Multi-path peers (path.c): their traffic per path (BPF's is added in offload_poll), then the policy. */
+static int device_run_paths(struct xwg_device *dev)
+{
+	if (!dev->offload)
+		for (struct peer *p = dev->peers; p; p = p->next_peer)
+			if (path_multi(&p->paths))
+				path_account(p, p->rx_bytes, p->tx_bytes);
+	return path_run(dev);
+}
+
 int device_run_timers(struct xwg_device *dev)
 {
+	int timeout, paths;
+
 	/* BPF traffic moves timers too: read it before a timer decides the peer was quiet. */
 	if (timers_due(dev))
 		offload_poll_activity(dev);
-	return timers_run(dev);
+	timeout = timers_run(dev);
+	paths = device_run_paths(dev);
+	if (paths >= 0 && (timeout < 0 || paths < timeout))
+		timeout = paths;
+	return timeout;
 }
 
 int device_run(struct xwg_device *dev)
@@ -259,6 +278,9 @@ int device_run(struct xwg_device *dev)
 	ret = device_watch(dev, offload_events_fd(dev));
 	if (ret < 0)
 		return ret;
+	/* Without it paths still fail by liveness, only later: not a reason to stop. */
+	if (pathwatch_open(dev) < 0)
+		pathwatch_close(dev);
 	/* Without workers the agent still works, one thread doing everything. */
 	parallel_start(dev->tune.threads);
 	dev->running = true;
@@ -292,6 +314,8 @@ int device_run(struct xwg_device *dev)
 				dev->running = false;
 			} else if (fd == resolver_fd(dev)) {
 				resolver_collect(dev);
+			} else if (fd == pathwatch_fd(dev)) {
+				pathwatch_read(dev);
 			}
 		}
 	}

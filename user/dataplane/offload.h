@@ -29,6 +29,7 @@ enum offload_mode {
 struct offload_peer_stats {
 	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets;
 	uint64_t last_rx_ns, last_rx_data_ns, last_tx_ns, last_tx_data_ns;
+	uint64_t last_rx_endpoint_ns;	/* from the published endpoint exactly (the active path) */
 };
 
 /* auto's flavour: true when BPF runs and the device chooses per packet (hybrid), with its thresholds. */

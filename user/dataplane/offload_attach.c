@@ -247,8 +247,16 @@ static void offload_candidates(struct xwg_device *dev, struct offload *o, struct
 		else
 			offload_skip(o, name, "Underlay names no such interface");
 	}
-	for (struct peer *p = dev->peers; p; p = p->next_peer)
+	for (struct peer *p = dev->peers; p; p = p->next_peer) {
 		offload_cand_endpoint(dev, &p->endpoint, c);
+		/* Every path of a multi-path peer: traffic may move to any of them. */
+		for (unsigned int i = 0; path_multi(&p->paths) && i < p->paths.n; i++) {
+			struct endpoint ep;
+
+			path_to_endpoint(&p->paths.p[i], &ep);
+			offload_cand_endpoint(dev, &ep, c);
+		}
+	}
 	nl_route_oifs(true, offload_cand_add, c);
 	/* Nothing known yet (no endpoint, no default route): where the routes go, to start with. */
 	if (!c->n)

@@ -174,6 +174,7 @@ int offload_ethtool(int ifindex, void *data);
 
 /* offload_mirror.c: agent state <-> maps. */
 void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoint *in);
+void offload_endpoint_decode(const struct xwg_endpoint *in, struct endpoint *out);
 void offload_endpoint_to_map(const struct endpoint *ep, struct xwg_endpoint *out);
 /* Rebuilds peers' map slots and keypairs from pinned maps, and drops what the configuration lost. */
 void offload_adopt(struct xwg_device *dev, struct offload *o);

@@ -32,8 +32,11 @@ void offload_endpoint_to_map(const struct endpoint *ep, struct xwg_endpoint *out
 
 void offload_endpoint_from_map(struct peer *peer, const struct xwg_endpoint *in)
 {
-	struct endpoint *ep = &peer->endpoint;
+	offload_endpoint_decode(in, &peer->endpoint);
+}
 
+void offload_endpoint_decode(const struct xwg_endpoint *in, struct endpoint *ep)
+{
 	memset(ep, 0, sizeof(*ep));
 	if (in->family == XWG_AF_INET) {
 		ep->addr.in4.sin_family = AF_INET;

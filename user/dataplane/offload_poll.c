@@ -39,6 +39,7 @@ int offload_peer_stats(struct peer *peer, struct offload_peer_stats *st)
 			MAXF(last_rx_data_ns);
 			MAXF(last_tx_ns);
 			MAXF(last_tx_data_ns);
+			MAXF(last_rx_endpoint_ns);
 #undef MAXF
 		}
 	}
@@ -125,6 +126,12 @@ int offload_handle_event(void *ctx, void *data, size_t len)
 		return 0;
 	switch (e->type) {
 	case XWG_EV_ROAMED:
+		/* A multi-path peer's packet belongs to one of its paths: path.c decides what is active. */
+		if (path_multi(&peer->paths)) {
+			offload_endpoint_decode(&e->endpoint, &old);
+			path_received(peer, &old);
+			break;
+		}
 		old = peer->endpoint;
 		offload_endpoint_from_map(peer, &e->endpoint);
 		reresolve_packet_moved(peer, &old);
@@ -157,6 +164,12 @@ static void offload_poll_timers(struct peer *peer)
 
 	if (offload_peer_stats(peer, &st) < 0)
 		return;
+	if (path_multi(&peer->paths))
+		path_account(peer, peer->rx_bytes + st.rx_bytes, peer->tx_bytes + st.tx_bytes);
+	if (st.last_rx_endpoint_ns > peer->offload_seen_rx_endpoint) {
+		peer->offload_seen_rx_endpoint = st.last_rx_endpoint_ns;
+		path_active_received(peer, st.last_rx_endpoint_ns);
+	}
 	if (st.last_rx_ns > peer->offload_seen_rx) {
 		peer->offload_seen_rx = st.last_rx_ns;
 		timers_any_authenticated_packet_received(peer);

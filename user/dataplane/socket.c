@@ -295,6 +295,22 @@ int socket_send_to_peer_tos(struct peer *peer, const void *buf, size_t len, uint
 	return ret;
 }
 
+int socket_send_to_endpoint(struct peer *peer, struct endpoint *ep, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	int family = ep->addr.sa.sa_family, fd, ret;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EDESTADDRREQ;
+	fd = family == AF_INET ? peer->dev->sock4 : peer->dev->sock6;
+	if (fd < 0)
+		return -ENETUNREACH;
+	ret = socket_sendmsg(fd, &iov, 1, ep, 0, 0);
+	if (!ret)
+		peer->tx_bytes += len;
+	return ret;
+}
+
 int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, const struct sockaddr *dst)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
@@ -317,8 +333,18 @@ int socket_send_to_addr(struct xwg_device *dev, const void *buf, size_t len, con
 void socket_set_peer_endpoint_from_packet(struct peer *peer, const struct sockaddr *src,
 					  const void *local_addr, int local_ifindex)
 {
-	struct endpoint *ep = &peer->endpoint, old = *ep;
+	struct endpoint *ep = &peer->endpoint, old = *ep, seen = { 0 };
 
+	/* A multi-path peer's packet belongs to one of its paths: path.c decides what is active. */
+	if (path_multi(&peer->paths)) {
+		memcpy(&seen.addr, src, src->sa_family == AF_INET ? sizeof(seen.addr.in4) : sizeof(seen.addr.in6));
+		if (local_addr)
+			memcpy(&seen.src6, local_addr, src->sa_family == AF_INET ? 4 : 16);
+		seen.src_ifindex = local_ifindex;
+		seen.src_valid = local_addr != NULL;
+		path_received(peer, &seen);
+		return;
+	}
 	if (src->sa_family == AF_INET) {
 		ep->addr.in4 = *(const struct sockaddr_in *)src;
 		if (local_addr)

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* A peer's underlay paths: liveness from authenticated packets, the failover policy, probes. */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include "device.h"
+#include "path.h"
+
+#define NSEC_PER_MSEC 1000000ULL
+/* How often the loop looks at a peer in use: the failure timeout is 300 ms. */
+#define PATH_TICK_MS 50
+
+/* ---- the table */
+
+void path_table_init(struct peer_paths *pp)
+{
+	uint8_t policy = pp->policy;
+	uint16_t probe = pp->probe_interval_s;
+
+	memset(pp, 0, sizeof(*pp));
+	pp->policy = policy;
+	pp->probe_interval_s = probe;
+}
+
+uint64_t path_probe_interval_ns(const struct peer_paths *pp)
+{
+	return (uint64_t)(pp->probe_interval_s ? pp->probe_interval_s : PATH_PROBE_DEFAULT_S) * NSEC_PER_SEC;
+}
+
+static size_t path_addr_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+static bool path_remote_equal(const union path_addr *a, const struct sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)b;
+
+		return a->in4.sin_port == x->sin_port && a->in4.sin_addr.s_addr == x->sin_addr.s_addr;
+	}
+	if (b->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)b;
+
+		return a->in6.sin6_port == x->sin6_port &&
+		       !memcmp(&a->in6.sin6_addr, &x->sin6_addr, sizeof(x->sin6_addr));
+	}
+	return false;
+}
+
+int path_table_find(const struct peer_paths *pp, const struct sockaddr *remote, const void *local)
+{
+	for (unsigned int i = 0; i < pp->n; i++) {
+		const struct path *p = &pp->p[i];
+
+		if (!path_remote_equal(&p->remote, remote))
+			continue;
+		if (local && p->has_local && memcmp(p->local, local, path_addr_len(remote->sa_family)))
+			continue;
+		return (int)i;
+	}
+	return -1;
+}
+
+int path_table_add(struct peer_paths *pp, const struct sockaddr *remote, bool configured)
+{
+	struct path *p;
+
+	if (remote->sa_family != AF_INET && remote->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (pp->n == PATH_MAX_PER_PEER)
+		return -ENOSPC;
+	p = &pp->p[pp->n];
+	memset(p, 0, sizeof(*p));
+	memcpy(&p->remote, remote, remote->sa_family == AF_INET ? sizeof(p->remote.in4) : sizeof(p->remote.in6));
+	p->configured = configured;
+	p->state = pp->n ? PATH_UNKNOWN : PATH_ACTIVE;
+	return (int)pp->n++;
+}
+
+void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now)
+{
+	struct path *p = &pp->p[i];
+	uint64_t sample;
+
+	p->last_rx_ns = now;
+	if (!p->live_since_ns) {
+		p->live_since_ns = now;
+		p->live_rx = 0;
+	}
+	p->live_rx++;
+	/* The first packet after a probe answers it, roughly: a sample for the round-trip time. */
+	if (p->probe_ns && now >= p->probe_ns && now - p->probe_ns < path_probe_interval_ns(pp)) {
+		sample = now - p->probe_ns;
+		p->rtt_ns = p->rtt_ns ? (7 * p->rtt_ns + sample) / 8 : sample;
+		p->probe_ns = 0;
+	}
+	if (i == pp->active) {
+		pp->tx_pending_ns = 0;
+		p->state = PATH_ACTIVE;
+		return;
+	}
+	p->state = PATH_STANDBY;
+	p->answer_due = true;
+}
+
+void path_table_data_sent(struct peer_paths *pp, uint64_t now)
+{
+	pp->last_data_ns = now;
+	if (!pp->tx_pending_ns)
+		pp->tx_pending_ns = now;
+	if (pp->n)
+		pp->p[pp->active].last_tx_ns = now;
+}
+
+void path_table_data_received(struct peer_paths *pp, uint64_t now)
+{
+	pp->last_data_ns = now;
+}
+
+void path_table_underlay(struct peer_paths *pp, unsigned int i, bool up)
+{
+	struct path *p = &pp->p[i];
+
+	if (up == !p->down)
+		return;
+	p->down = !up;
+	p->live_since_ns = 0;
+	p->probe_ns = 0;
+	if (!up) {
+		p->state = PATH_FAILED;
+		if (i == pp->active)
+			pp->tx_pending_ns = 0;
+		return;
+	}
+	/* Back: unproven until something is heard on it; probe it at the next turn. */
+	p->state = i == pp->active ? PATH_ACTIVE : PATH_UNKNOWN;
+	p->last_tx_ns = 0;
+}
+
+/* The active path fails when what we sent on it goes unanswered: max(3 RTT, 300 ms). */
+static uint64_t path_fail_timeout(const struct path *p)
+{
+	return 3 * p->rtt_ns > PATH_FAIL_MIN_NS ? 3 * p->rtt_ns : PATH_FAIL_MIN_NS;
+}
+
+/* A standby path not heard from in two probe intervals (and a second) is no longer known live. */
+static uint64_t path_stale_after(const struct peer_paths *pp)
+{
+	return 2 * path_probe_interval_ns(pp) + NSEC_PER_SEC;
+}
+
+void path_table_age(struct peer_paths *pp, uint64_t now)
+{
+	struct path *a = &pp->p[pp->active];
+
+	if (!pp->n)
+		return;
+	if (pp->tx_pending_ns && now - pp->tx_pending_ns > path_fail_timeout(a)) {
+		pp->tx_pending_ns = 0;
+		a->state = PATH_FAILED;
+		a->live_since_ns = 0;
+	}
+	for (unsigned int i = 0; i < pp->n; i++) {
+		struct path *p = &pp->p[i];
+
+		if (i != pp->active && p->state == PATH_STANDBY && now - p->last_rx_ns > path_stale_after(pp)) {
+			p->state = PATH_UNKNOWN;
+			p->live_since_ns = 0;
+		}
+	}
+}
+
+static bool path_usable(const struct path *p)
+{
+	return !p->down && p->state != PATH_FAILED;
+}
+
+/* Live long enough to take traffic over from a working path: hysteresis against flapping. */
+static bool path_stable(const struct peer_paths *pp, unsigned int i, uint64_t now)
+{
+	const struct path *p = &pp->p[i];
+
+	return path_usable(p) && p->state == PATH_STANDBY && p->live_since_ns && p->live_rx >= 2 &&
+	       now - p->live_since_ns >= PATH_HYSTERESIS_NS;
+}
+
+/* The live path with the lowest RTT (no sample counts as worst); -1 if none. */
+static int path_lowest_rtt(const struct peer_paths *pp, bool stable_only, uint64_t now)
+{
+	int best = -1;
+
+	for (unsigned int i = 0; i < pp->n; i++) {
+		const struct path *p = &pp->p[i];
+
+		if (i == pp->active || p->state != PATH_STANDBY || !path_usable(p))
+			continue;
+		if (stable_only && !path_stable(pp, i, now))
+			continue;
+		if (best < 0 || (p->rtt_ns && (!pp->p[best].rtt_ns || p->rtt_ns < pp->p[best].rtt_ns)))
+			best = (int)i;
+	}
+	return best;
+}
+
+/* The active path is gone: the best live one, else any not known broken, else stay. */
+static unsigned int path_choose_replacement(const struct peer_paths *pp, uint64_t now)
+{
+	int best = -1;
+
+	if (pp->policy == PATH_POLICY_LOWEST_RTT)
+		best = path_lowest_rtt(pp, false, now);
+	for (unsigned int i = 0; best < 0 && i < pp->n; i++)
+		if (i != pp->active && pp->p[i].state == PATH_STANDBY && path_usable(&pp->p[i]))
+			best = (int)i;
+	for (unsigned int i = 0; best < 0 && i < pp->n; i++)
+		if (i != pp->active && path_usable(&pp->p[i]))
+			best = (int)i;
+	return best < 0 ? pp->active : (unsigned int)best;
+}
+
+unsigned int path_table_choose(const struct peer_paths *pp, uint64_t now)
+{
+	const struct path *a = &pp->p[pp->active];
+	int best;
+
+	if (pp->n < 2)
+		return pp->active;
+	if (!path_usable(a))
+		return path_choose_replacement(pp, now);
+	if (pp->policy == PATH_POLICY_LOWEST_RTT) {
+		best = path_lowest_rtt(pp, true, now);
+		/* A quarter better, so that two similar paths do not take turns. */
+		if (best >= 0 && pp->p[best].rtt_ns && (!a->rtt_ns || pp->p[best].rtt_ns * 5 / 4 < a->rtt_ns))
+			return (unsigned int)best;
+		return pp->active;
+	}
+	for (unsigned int i = 0; i < pp->active; i++)
+		if (path_stable(pp, i, now))
+			return i;
+	return pp->active;
+}
+
+void path_table_activate(struct peer_paths *pp, unsigned int i)
+{
+	struct path *old = &pp->p[pp->active];
+
+	if (i == pp->active || i >= pp->n)
+		return;
+	if (old->state == PATH_ACTIVE)
+		old->state = old->live_since_ns ? PATH_STANDBY : PATH_UNKNOWN;
+	pp->active = i;
+	pp->p[i].state = PATH_ACTIVE;
+	pp->tx_pending_ns = 0;
+	pp->switches++;
+}
+
+bool path_table_in_use(const struct peer_paths *pp, uint64_t now)
+{
+	return pp->last_data_ns && now - pp->last_data_ns < 2 * path_probe_interval_ns(pp);
+}
+
+const char *path_state_name(enum path_state s)
+{
+	static const char *const names[] = { "unknown", "active", "standby", "failed" };
+
+	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+const char *path_policy_name(enum path_policy p)
+{
+	return p == PATH_POLICY_LOWEST_RTT ? "lowest-rtt" : "failover";
+}
+
+int path_policy_parse(const char *s, enum path_policy *out)
+{
+	if (!strcasecmp(s, "failover"))
+		*out = PATH_POLICY_FAILOVER;
+	else if (!strcasecmp(s, "lowest-rtt"))
+		*out = PATH_POLICY_LOWEST_RTT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- the peer: the active path is peer->endpoint */
+
+void path_to_endpoint(const struct path *path, struct endpoint *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	memcpy(&ep->addr, &path->remote, sizeof(path->remote));
+	if (!path->has_local)
+		return;
+	memcpy(path->remote.sa.sa_family == AF_INET ? (void *)&ep->src4 : (void *)&ep->src6, path->local,
+	       path_addr_len(path->remote.sa.sa_family));
+	ep->src_ifindex = path->ifindex;
+	ep->src_valid = true;
+}
+
+/* The data plane sends where peer->endpoint says: point it at the active path. */
+static void path_publish_active(struct peer *peer)
+{
+	struct endpoint ep;
+
+	path_to_endpoint(&peer->paths.p[peer->paths.active], &ep);
+	if (!memcmp(&ep, &peer->endpoint, sizeof(ep)))
+		return;
+	peer->endpoint = ep;
+	hooks_peer_changed(peer, PUBLISH_ENDPOINT);
+}
+
+static void path_select(struct peer *peer, uint64_t now)
+{
+	unsigned int i = path_table_choose(&peer->paths, now);
+
+	if (i == peer->paths.active)
+		return;
+	path_table_activate(&peer->paths, i);
+	path_publish_active(peer);
+}
+
+void path_reset(struct peer *peer)
+{
+	path_table_init(&peer->paths);
+}
+
+int path_add_endpoint(struct peer *peer, const struct sockaddr *sa)
+{
+	int ret = path_table_find(&peer->paths, sa, NULL);
+
+	if (ret >= 0)
+		return 0;
+	ret = path_table_add(&peer->paths, sa, true);
+	if (ret < 0)
+		return ret;
+	if (ret == 0)
+		path_publish_active(peer);
+	return 0;
+}
+
+/* A learned path when the table is full takes the place of the oldest learned one not in use. */
+static int path_add_learned(struct peer_paths *pp, const struct sockaddr *remote)
+{
+	int victim = -1, ret = path_table_add(pp, remote, false);
+
+	if (ret >= 0)
+		return ret;
+	for (unsigned int i = 0; i < pp->n; i++)
+		if (!pp->p[i].configured && i != pp->active &&
+		    (victim < 0 || pp->p[i].last_rx_ns < pp->p[victim].last_rx_ns))
+			victim = (int)i;
+	if (victim < 0)
+		return -ENOSPC;
+	memset(&pp->p[victim], 0, sizeof(pp->p[victim]));
+	memcpy(&pp->p[victim].remote, remote,
+	       remote->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	return victim;
+}
+
+bool path_received(struct peer *peer, const struct endpoint *ep)
+{
+	struct peer_paths *pp = &peer->paths;
+	const void *local = NULL;
+	struct path *p;
+	int i;
+
+	if (!path_multi(pp))
+		return true;
+	if (ep->src_valid)
+		local = ep->addr.sa.sa_family == AF_INET ? (const void *)&ep->src4 : (const void *)&ep->src6;
+	i = path_table_find(pp, &ep->addr.sa, local);
+	if (i < 0)
+		i = path_add_learned(pp, &ep->addr.sa);
+	if (i < 0)
+		return false;
+	p = &pp->p[i];
+	if (local && (!p->has_local || p->ifindex != ep->src_ifindex)) {
+		memcpy(p->local, local, path_addr_len(ep->addr.sa.sa_family));
+		p->ifindex = ep->src_ifindex;
+		p->has_local = true;
+		if ((unsigned int)i == pp->active)
+			path_publish_active(peer);
+	}
+	path_table_rx(pp, (unsigned int)i, now_ns());
+	/* A live path may be what the policy waited for (the active one failed): switch now. */
+	path_select(peer, now_ns());
+	return false;
+}
+
+void path_active_received(struct peer *peer, uint64_t t)
+{
+	if (path_multi(&peer->paths))
+		path_table_rx(&peer->paths, peer->paths.active, t);
+}
+
+void path_account(struct peer *peer, uint64_t rx_bytes, uint64_t tx_bytes)
+{
+	struct peer_paths *pp = &peer->paths;
+	struct path *a = &pp->p[pp->active];
+
+	if (!pp->n)
+		return;
+	if (rx_bytes >= pp->seen_rx_bytes)
+		a->rx_bytes += rx_bytes - pp->seen_rx_bytes;
+	if (tx_bytes >= pp->seen_tx_bytes)
+		a->tx_bytes += tx_bytes - pp->seen_tx_bytes;
+	pp->seen_rx_bytes = rx_bytes;
+	pp->seen_tx_bytes = tx_bytes;
+}
+
+/* One keepalive on path i: a probe (its answer times the path) or the answer to the peer's. */
+static void path_send(struct peer *peer, unsigned int i, bool probe, uint64_t now)
+{
+	struct path *p = &peer->paths.p[i];
+	struct endpoint ep;
+
+	path_to_endpoint(p, &ep);
+	p->last_tx_ns = now;
+	if (send_keepalive_on(peer, &ep) < 0)
+		return;
+	if (probe)
+		p->probe_ns = now;
+}
+
+static void path_run_peer(struct peer *peer, uint64_t now)
+{
+	struct peer_paths *pp = &peer->paths;
+	uint64_t every = path_probe_interval_ns(pp);
+	bool in_use = path_table_in_use(pp, now);
+
+	path_table_age(pp, now);
+	path_select(peer, now);
+	for (unsigned int i = 0; i < pp->n; i++) {
+		struct path *p = &pp->p[i];
+		bool probe = i != pp->active || pp->policy == PATH_POLICY_LOWEST_RTT;
+
+		if (p->down) {
+			p->answer_due = false;
+			continue;
+		}
+		/* Answers are rate-limited by what we sent there anyway: two xwg ends never ping-pong. */
+		if (p->answer_due && now - p->last_tx_ns >= every / 2)
+			path_send(peer, i, false, now);
+		else if (in_use && probe && now - p->last_tx_ns >= every)
+			path_send(peer, i, true, now);
+		p->answer_due = false;
+	}
+}
+
+int path_run(struct xwg_device *dev)
+{
+	uint64_t now = now_ns();
+	bool busy = false;
+
+	for (struct peer *peer = dev->peers; peer; peer = peer->next_peer) {
+		if (!path_multi(&peer->paths))
+			continue;
+		path_run_peer(peer, now);
+		busy |= path_table_in_use(&peer->paths, now) || peer->paths.tx_pending_ns;
+	}
+	return busy ? PATH_TICK_MS : -1;
+}

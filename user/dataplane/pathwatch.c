@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Link, address and route events (rtnetlink multicast) turned into path up/down verdicts for path.c. */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <string.h>
+#include <net/if.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include "device.h"
+#include "netlink.h"
+#include "pathwatch.h"
+
+/* The messages themselves do not matter: any change means "look again", which is cheap. */
+static int pathwatch_skip(struct nl_msg *msg, void *arg)
+{
+	return NL_OK;
+}
+
+int pathwatch_open(struct xwg_device *dev)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int ret;
+
+	if (!sk)
+		return -ENOMEM;
+	nl_socket_disable_seq_check(sk);
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, pathwatch_skip, NULL);
+	ret = nl_connect(sk, NETLINK_ROUTE);
+	if (ret >= 0)
+		ret = nl_socket_add_memberships(sk, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR,
+						RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, 0);
+	if (ret >= 0)
+		ret = nl_socket_set_nonblocking(sk);
+	if (ret < 0) {
+		nl_socket_free(sk);
+		return nl_errno(ret);
+	}
+	dev->pathwatch = sk;
+	return device_watch(dev, nl_socket_get_fd(sk));
+}
+
+void pathwatch_close(struct xwg_device *dev)
+{
+	if (!dev->pathwatch)
+		return;
+	nl_socket_free(dev->pathwatch);
+	dev->pathwatch = NULL;
+}
+
+int pathwatch_fd(const struct xwg_device *dev)
+{
+	return dev->pathwatch ? nl_socket_get_fd(dev->pathwatch) : -1;
+}
+
+/* Our address of the path still configured, on an interface that is up with a carrier. */
+static bool pathwatch_local_up(const struct ifaddrs *ifs, const struct path *p)
+{
+	int family = p->remote.sa.sa_family;
+
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		const struct sockaddr *a = i->ifa_addr;
+		const void *addr;
+
+		if (!a || a->sa_family != family)
+			continue;
+		addr = family == AF_INET ? (const void *)&((const struct sockaddr_in *)a)->sin_addr
+					 : (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+		if (!memcmp(addr, p->local, family == AF_INET ? 4 : 16))
+			return (i->ifa_flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING);
+	}
+	return false;
+}
+
+/*
+ * A path is up while a unicast route reaches its remote end and, once we know the local address
+ * it uses, that address is still ours on a running link. The route's interface is not compared
+ * with the one packets arrived on: routing may be asymmetric.
+ */
+static bool pathwatch_path_up(struct xwg_device *dev, const struct ifaddrs *ifs, const struct path *p)
+{
+	struct nl_route_info route;
+
+	if (nl_route_get(&p->remote.sa, NULL, dev->fwmark, &route) || route.type != RTN_UNICAST)
+		return false;
+	return !p->has_local || pathwatch_local_up(ifs, p);
+}
+
+static void pathwatch_check(struct xwg_device *dev)
+{
+	struct ifaddrs *ifs;
+
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (struct peer *peer = dev->peers; peer; peer = peer->next_peer) {
+		if (!path_multi(&peer->paths))
+			continue;
+		for (unsigned int i = 0; i < peer->paths.n; i++)
+			path_table_underlay(&peer->paths, i, pathwatch_path_up(dev, ifs, &peer->paths.p[i]));
+	}
+	freeifaddrs(ifs);
+}
+
+void pathwatch_read(struct xwg_device *dev)
+{
+	/* Drain: every queued message goes through pathwatch_skip; ENOBUFS (overrun) counts as a change. */
+	while (nl_recvmsgs_default(dev->pathwatch) >= 0)
+		;
+	pathwatch_check(dev);
+}
