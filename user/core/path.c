@@ -140,10 +140,18 @@ void path_table_underlay(struct peer_paths *pp, unsigned int i, bool up)
 	p->last_tx_ns = 0;
 }
 
-/* The active path fails when what we sent on it goes unanswered: max(3 RTT, 300 ms). */
-static uint64_t path_fail_timeout(const struct path *p)
+/*
+ * The active path fails when what we sent on it goes unanswered: max(3 RTT, 300 ms). Right after
+ * a switch the peer may still answer on the old path until it follows (its own timeout, or its
+ * policy): the new path gets PATH_GRACE_NS then, so that two ends do not race each other back.
+ */
+static uint64_t path_fail_timeout(const struct peer_paths *pp, const struct path *p, uint64_t now)
 {
-	return 3 * p->rtt_ns > PATH_FAIL_MIN_NS ? 3 * p->rtt_ns : PATH_FAIL_MIN_NS;
+	uint64_t t = 3 * p->rtt_ns > PATH_FAIL_MIN_NS ? 3 * p->rtt_ns : PATH_FAIL_MIN_NS;
+
+	if (pp->switched_ns && now - pp->switched_ns < PATH_HYSTERESIS_NS && t < PATH_GRACE_NS)
+		t = PATH_GRACE_NS;
+	return t;
 }
 
 /* A standby path not heard from in two probe intervals (and a second) is no longer known live. */
@@ -158,7 +166,7 @@ void path_table_age(struct peer_paths *pp, uint64_t now)
 
 	if (!pp->n)
 		return;
-	if (pp->tx_pending_ns && now - pp->tx_pending_ns > path_fail_timeout(a)) {
+	if (pp->tx_pending_ns && now - pp->tx_pending_ns > path_fail_timeout(pp, a, now)) {
 		pp->tx_pending_ns = 0;
 		a->state = PATH_FAILED;
 		a->live_since_ns = 0;
@@ -243,7 +251,7 @@ unsigned int path_table_choose(const struct peer_paths *pp, uint64_t now)
 	return pp->active;
 }
 
-void path_table_activate(struct peer_paths *pp, unsigned int i)
+void path_table_activate(struct peer_paths *pp, unsigned int i, uint64_t now)
 {
 	struct path *old = &pp->p[pp->active];
 
@@ -254,6 +262,7 @@ void path_table_activate(struct peer_paths *pp, unsigned int i)
 	pp->active = i;
 	pp->p[i].state = PATH_ACTIVE;
 	pp->tx_pending_ns = 0;
+	pp->switched_ns = now;
 	pp->switches++;
 }
 
@@ -299,6 +308,8 @@ void path_to_endpoint(const struct path *path, struct endpoint *ep)
 	ep->src_valid = true;
 }
 
+static void path_send(struct peer *peer, unsigned int i, bool probe, uint64_t now);
+
 /* The data plane sends where peer->endpoint says: point it at the active path. */
 static void path_publish_active(struct peer *peer)
 {
@@ -317,8 +328,13 @@ static void path_select(struct peer *peer, uint64_t now)
 
 	if (i == peer->paths.active)
 		return;
-	path_table_activate(&peer->paths, i);
+	path_table_activate(&peer->paths, i, now);
 	path_publish_active(peer);
+	/*
+	 * Tell the peer at once: a standard one roams to the new path with this keepalive (else it
+	 * would keep sending into the old one while we have nothing to send), an xwg one hears it.
+	 */
+	path_send(peer, i, true, now);
 }
 
 void path_reset(struct peer *peer)

@@ -19,6 +19,7 @@
 #define PATH_PROBE_DEFAULT_S	5
 #define PATH_FAIL_MIN_NS	(300ULL * 1000000ULL)	/* active path: no answer this long = failed */
 #define PATH_HYSTERESIS_NS	(2ULL * 1000000000ULL)	/* a recovered preferred path waits this long */
+#define PATH_GRACE_NS		(1000ULL * 1000000ULL)	/* fail timeout of a path just switched to */
 
 enum path_state {
 	PATH_UNKNOWN,		/* nothing heard on it yet (or not for a long time) */
@@ -62,6 +63,7 @@ struct peer_paths {
 	uint64_t tx_pending_ns;		/* data sent on the active path, nothing heard on it since */
 	uint64_t last_data_ns;		/* data sent or received: the peer is in use */
 	uint64_t switches;		/* times the active path changed */
+	uint64_t switched_ns;		/* when it last changed */
 	uint64_t seen_rx_bytes, seen_tx_bytes;	/* peer totals already spread over the paths */
 };
 
@@ -88,7 +90,7 @@ void path_table_age(struct peer_paths *pp, uint64_t now);
 /* The policy's choice of active path at now (may be the current one). */
 unsigned int path_table_choose(const struct peer_paths *pp, uint64_t now);
 /* Makes i the active path (states follow). */
-void path_table_activate(struct peer_paths *pp, unsigned int i);
+void path_table_activate(struct peer_paths *pp, unsigned int i, uint64_t now);
 uint64_t path_probe_interval_ns(const struct peer_paths *pp);
 /* True while the peer was in use within two probe intervals: only then are paths probed. */
 bool path_table_in_use(const struct peer_paths *pp, uint64_t now);
