@@ -92,6 +92,8 @@ int tun_write(struct xwg_device *dev, const void *pkt, size_t len);
  * kernel's WireGuard does. pkt is only read, and only during the call.
  */
 void hooks_packet_unroutable(struct xwg_device *dev, const uint8_t *pkt, size_t len);
+/* A multi-path peer's active path changed from path index from (path.h): the data plane logs it. */
+void hooks_path_switched(struct peer *peer, unsigned int from);
 /* Handshake load (device.c): true while more handshake messages arrive than we answer freely. */
 bool device_under_load(struct xwg_device *dev);
 

@@ -86,6 +86,7 @@ void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now)
 	uint64_t sample;
 
 	p->last_rx_ns = now;
+	pp->last_rx = i;
 	if (!p->live_since_ns) {
 		p->live_since_ns = now;
 		p->live_rx = 0;
@@ -94,16 +95,31 @@ void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now)
 	/* The first packet after a probe answers it, roughly: a sample for the round-trip time. */
 	if (p->probe_ns && now >= p->probe_ns && now - p->probe_ns < path_probe_interval_ns(pp)) {
 		sample = now - p->probe_ns;
-		p->rtt_ns = p->rtt_ns ? (7 * p->rtt_ns + sample) / 8 : sample;
+		if (!p->rtt_ns || sample < p->rtt_ns || now - p->rtt_at_ns > PATH_RTT_WINDOW_NS) {
+			p->rtt_ns = sample;
+			p->rtt_at_ns = now;
+		}
 		p->probe_ns = 0;
 	}
 	if (i == pp->active) {
-		pp->tx_pending_ns = 0;
+		pp->tx_pending_ns = pp->confirm_ns = 0;
 		p->state = PATH_ACTIVE;
 		return;
 	}
+	/*
+	 * A standard peer answers on the path we last sent on: after a probe here and before our next
+	 * packet on the active path, what it sends arrives here, and proves the peer hears us.
+	 */
+	if (p->last_tx_ns > pp->p[pp->active].last_tx_ns)
+		pp->tx_pending_ns = pp->confirm_ns = 0;
 	p->state = PATH_STANDBY;
 	p->answer_due = true;
+}
+
+void path_table_keepalive_received(struct peer_paths *pp)
+{
+	if (pp->n && pp->last_rx == pp->active)
+		pp->p[pp->active].answer_due = true;
 }
 
 void path_table_data_sent(struct peer_paths *pp, uint64_t now)
@@ -140,6 +156,11 @@ void path_table_underlay(struct peer_paths *pp, unsigned int i, bool up)
 	p->last_tx_ns = 0;
 }
 
+static bool path_usable(const struct path *p)
+{
+	return !p->down && p->state != PATH_FAILED;
+}
+
 /*
  * The active path fails when what we sent on it goes unanswered: max(3 RTT, 300 ms). Right after
  * a switch the peer may still answer on the old path until it follows (its own timeout, or its
@@ -149,7 +170,7 @@ static uint64_t path_fail_timeout(const struct peer_paths *pp, const struct path
 {
 	uint64_t t = 3 * p->rtt_ns > PATH_FAIL_MIN_NS ? 3 * p->rtt_ns : PATH_FAIL_MIN_NS;
 
-	if (pp->switched_ns && now - pp->switched_ns < PATH_HYSTERESIS_NS && t < PATH_GRACE_NS)
+	if (pp->switched_ns && now - pp->switched_ns < PATH_SETTLE_NS && t < PATH_GRACE_NS)
 		t = PATH_GRACE_NS;
 	return t;
 }
@@ -163,11 +184,23 @@ static uint64_t path_stale_after(const struct peer_paths *pp)
 void path_table_age(struct peer_paths *pp, uint64_t now)
 {
 	struct path *a = &pp->p[pp->active];
+	uint64_t timeout;
 
 	if (!pp->n)
 		return;
-	if (pp->tx_pending_ns && now - pp->tx_pending_ns > path_fail_timeout(pp, a, now)) {
-		pp->tx_pending_ns = 0;
+	timeout = path_fail_timeout(pp, a, now);
+
+	/*
+	 * Unanswered data fails the path at once while more keeps going out; a last packet that needs
+	 * no answer (a final ACK) gets one probe first, which an xwg peer answers.
+	 */
+	if (pp->tx_pending_ns && now - pp->tx_pending_ns > timeout && !pp->confirm_ns &&
+	    a->last_tx_ns < pp->tx_pending_ns + PATH_ONGOING_NS) {
+		pp->confirm_ns = now;
+		a->probe_due = true;
+	} else if (pp->tx_pending_ns && now - pp->tx_pending_ns > timeout &&
+		   (!pp->confirm_ns || now - pp->confirm_ns > timeout)) {
+		pp->tx_pending_ns = pp->confirm_ns = 0;
 		a->state = PATH_FAILED;
 		a->live_since_ns = 0;
 	}
@@ -179,11 +212,6 @@ void path_table_age(struct peer_paths *pp, uint64_t now)
 			p->live_since_ns = 0;
 		}
 	}
-}
-
-static bool path_usable(const struct path *p)
-{
-	return !p->down && p->state != PATH_FAILED;
 }
 
 /* Live long enough to take traffic over from a working path: hysteresis against flapping. */
@@ -261,7 +289,7 @@ void path_table_activate(struct peer_paths *pp, unsigned int i, uint64_t now)
 		old->state = old->live_since_ns ? PATH_STANDBY : PATH_UNKNOWN;
 	pp->active = i;
 	pp->p[i].state = PATH_ACTIVE;
-	pp->tx_pending_ns = 0;
+	pp->tx_pending_ns = pp->confirm_ns = 0;
 	pp->switched_ns = now;
 	pp->switches++;
 }
@@ -328,13 +356,18 @@ static void path_select(struct peer *peer, uint64_t now)
 
 	if (i == peer->paths.active)
 		return;
+	{
+	unsigned int from = peer->paths.active;
+
 	path_table_activate(&peer->paths, i, now);
 	path_publish_active(peer);
+	hooks_path_switched(peer, from);
 	/*
 	 * Tell the peer at once: a standard one roams to the new path with this keepalive (else it
 	 * would keep sending into the old one while we have nothing to send), an xwg one hears it.
 	 */
 	path_send(peer, i, true, now);
+	}
 }
 
 void path_reset(struct peer *peer)
@@ -453,15 +486,17 @@ static void path_run_peer(struct peer *peer, uint64_t now)
 		bool probe = i != pp->active || pp->policy == PATH_POLICY_LOWEST_RTT;
 
 		if (p->down) {
-			p->answer_due = false;
+			p->answer_due = p->probe_due = false;
 			continue;
 		}
-		/* Answers are rate-limited by what we sent there anyway: two xwg ends never ping-pong. */
-		if (p->answer_due && now - p->last_tx_ns >= every / 2)
+		/* At most one answer per half interval each way: two xwg ends never ping-pong for long. */
+		if (p->answer_due && now - p->last_answer_ns >= every / 2) {
+			p->last_answer_ns = now;
 			path_send(peer, i, false, now);
-		else if (in_use && probe && now - p->last_tx_ns >= every)
+		} else if (p->probe_due || (in_use && probe && now - p->last_tx_ns >= every)) {
 			path_send(peer, i, true, now);
-		p->answer_due = false;
+		}
+		p->answer_due = p->probe_due = false;
 	}
 }
 

@@ -19,7 +19,13 @@
 #define PATH_PROBE_DEFAULT_S	5
 #define PATH_FAIL_MIN_NS	(300ULL * 1000000ULL)	/* active path: no answer this long = failed */
 #define PATH_HYSTERESIS_NS	(2ULL * 1000000000ULL)	/* a recovered preferred path waits this long */
-#define PATH_GRACE_NS		(1000ULL * 1000000ULL)	/* fail timeout of a path just switched to */
+/* For PATH_SETTLE_NS after a switch the new path's fail timeout is at least PATH_GRACE_NS. */
+#define PATH_GRACE_NS		(600ULL * 1000000ULL)
+#define PATH_SETTLE_NS		(1000ULL * 1000000ULL)
+
+#define PATH_RTT_WINDOW_NS	(10ULL * 1000000000ULL)
+/* Data sent this long after the first unanswered packet: traffic is ongoing, no need to confirm. */
+#define PATH_ONGOING_NS		(50ULL * 1000000ULL)
 
 enum path_state {
 	PATH_UNKNOWN,		/* nothing heard on it yet (or not for a long time) */
@@ -49,8 +55,15 @@ struct path {
 	uint64_t live_since_ns;	/* first packet heard after it was not live; 0 = not live */
 	unsigned int live_rx;	/* packets heard since live_since_ns */
 	uint64_t probe_ns;	/* our last probe on it (RTT sample on the next packet heard) */
-	uint64_t rtt_ns;	/* smoothed round-trip time; 0 = no sample yet */
+	/*
+	 * Round-trip time: the smallest probe-to-next-packet sample of the last PATH_RTT_WINDOW_NS
+	 * (the next packet may be the peer's own probe rather than the answer: the minimum filters
+	 * those out, as BBR's min_rtt does). 0 = no sample yet.
+	 */
+	uint64_t rtt_ns, rtt_at_ns;
 	bool answer_due;	/* a packet arrived on this standby path: answer with one keepalive */
+	bool probe_due;		/* the active path is in doubt: probe it before calling it failed */
+	uint64_t last_answer_ns;	/* answers at most every half probe interval */
 	uint64_t rx_bytes, tx_bytes;	/* the peer's traffic while this path was active, probes too */
 };
 
@@ -58,9 +71,11 @@ struct peer_paths {
 	struct path p[PATH_MAX_PER_PEER];
 	unsigned int n;
 	unsigned int active;		/* index into p; meaningful when n > 0 */
+	unsigned int last_rx;		/* the path the latest packet came over */
 	uint8_t policy;			/* enum path_policy */
 	uint16_t probe_interval_s;	/* 0 = PATH_PROBE_DEFAULT_S */
 	uint64_t tx_pending_ns;		/* data sent on the active path, nothing heard on it since */
+	uint64_t confirm_ns;		/* pending too long with no more data: probed at this time */
 	uint64_t last_data_ns;		/* data sent or received: the peer is in use */
 	uint64_t switches;		/* times the active path changed */
 	uint64_t switched_ns;		/* when it last changed */
@@ -80,6 +95,8 @@ int path_table_find(const struct peer_paths *pp, const struct sockaddr *remote, 
 int path_table_add(struct peer_paths *pp, const struct sockaddr *remote, bool configured);
 /* An authenticated packet arrived over path i at now. */
 void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now);
+/* A keepalive arrived on the active path: an xwg peer probing it (answered, rate-limited). */
+void path_table_keepalive_received(struct peer_paths *pp);
 /* Data (not a keepalive) sent on the active path / received: the peer is in use. */
 void path_table_data_sent(struct peer_paths *pp, uint64_t now);
 void path_table_data_received(struct peer_paths *pp, uint64_t now);

@@ -196,8 +196,12 @@ static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, stru
 	timers_any_authenticated_packet_received(peer);
 	timers_any_authenticated_packet_traversal(peer);
 	peer->rx_bytes += len;
-	if (!plain_len)
-		return;	/* keepalive */
+	if (!plain_len) {
+		/* keepalive: on the active path of a multi-path peer, maybe the peer's probe (path.h) */
+		if (path_multi(&peer->paths))
+			path_table_keepalive_received(&peer->paths);
+		return;
+	}
 	timers_data_received(peer);
 
 	inner_len = receive_inner_len(payload, plain_len, &family, &inner_src);

@@ -169,6 +169,9 @@ static void offload_poll_timers(struct peer *peer)
 	if (st.last_rx_endpoint_ns > peer->offload_seen_rx_endpoint) {
 		peer->offload_seen_rx_endpoint = st.last_rx_endpoint_ns;
 		path_active_received(peer, st.last_rx_endpoint_ns);
+		/* The newest packet from there carried no data: a keepalive, maybe the peer's probe. */
+		if (st.last_rx_endpoint_ns > st.last_rx_data_ns && path_multi(&peer->paths))
+			path_table_keepalive_received(&peer->paths);
 	}
 	if (st.last_rx_ns > peer->offload_seen_rx) {
 		peer->offload_seen_rx = st.last_rx_ns;

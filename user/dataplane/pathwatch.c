@@ -2,6 +2,9 @@
 /* Link, address and route events (rtnetlink multicast) turned into path up/down verdicts for path.c. */
 #include <errno.h>
 #include <ifaddrs.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include <net/if.h>
 #include <linux/rtnetlink.h>
@@ -99,6 +102,30 @@ static void pathwatch_check(struct xwg_device *dev)
 			path_table_underlay(&peer->paths, i, pathwatch_path_up(dev, ifs, &peer->paths.p[i]));
 	}
 	freeifaddrs(ifs);
+}
+
+static void pathwatch_format(char *buf, size_t len, const union path_addr *a)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	bool v4 = a->sa.sa_family == AF_INET;
+
+	inet_ntop(a->sa.sa_family, v4 ? (const void *)&a->in4.sin_addr : (const void *)&a->in6.sin6_addr, ip,
+		  sizeof(ip));
+	snprintf(buf, len, v4 ? "%s:%u" : "[%s]:%u", ip, ntohs(v4 ? a->in4.sin_port : a->in6.sin6_port));
+}
+
+/* One line per switch on the agent's stderr (the log of `xwg up`), for whoever wonders why traffic moved. */
+void hooks_path_switched(struct peer *peer, unsigned int from)
+{
+	const struct peer_paths *pp = &peer->paths;
+	const struct path *old = &pp->p[from];
+	char a[80], b[80];
+
+	pathwatch_format(a, sizeof(a), &old->remote);
+	pathwatch_format(b, sizeof(b), &pp->p[pp->active].remote);
+	fprintf(stderr, "[%.3f] ", (double)now_ns() / 1e9);
+	fprintf(stderr, "xwg: %s: peer %" PRIu64 ": active path %s -> %s (old one %s)\n", peer->dev->ifname,
+		peer->internal_id, a, b, old->down ? "down" : path_state_name((enum path_state)old->state));
 }
 
 void pathwatch_read(struct xwg_device *dev)
