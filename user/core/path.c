@@ -107,10 +107,10 @@ void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now)
 		return;
 	}
 	/*
-	 * A standard peer answers on the path we last sent on: after a probe here and before our next
-	 * packet on the active path, what it sends arrives here, and proves the peer hears us.
+	 * A standard peer answers on the path we last sent on: shortly after a probe here and before
+	 * our next packet on the active path, what it sends arrives here, and proves it hears us.
 	 */
-	if (p->last_tx_ns > pp->p[pp->active].last_tx_ns)
+	if (p->probed_ns > pp->p[pp->active].last_tx_ns && now - p->probed_ns < PATH_ROAM_WINDOW_NS)
 		pp->tx_pending_ns = pp->confirm_ns = 0;
 	p->state = PATH_STANDBY;
 	p->answer_due = true;
@@ -470,7 +470,7 @@ static void path_send(struct peer *peer, unsigned int i, bool probe, uint64_t no
 	if (send_keepalive_on(peer, &ep) < 0)
 		return;
 	if (probe)
-		p->probe_ns = now;
+		p->probe_ns = p->probed_ns = now;
 }
 
 static void path_run_peer(struct peer *peer, uint64_t now)

@@ -22,6 +22,8 @@
 /* For PATH_SETTLE_NS after a switch the new path's fail timeout is at least PATH_GRACE_NS. */
 #define PATH_GRACE_NS		(600ULL * 1000000ULL)
 #define PATH_SETTLE_NS		(1000ULL * 1000000ULL)
+/* A standard peer's packets on a path this soon after our probe there: it roamed, it hears us. */
+#define PATH_ROAM_WINDOW_NS	(250ULL * 1000000ULL)
 
 #define PATH_RTT_WINDOW_NS	(10ULL * 1000000000ULL)
 /* Data sent this long after the first unanswered packet: traffic is ongoing, no need to confirm. */
@@ -55,6 +57,7 @@ struct path {
 	uint64_t live_since_ns;	/* first packet heard after it was not live; 0 = not live */
 	unsigned int live_rx;	/* packets heard since live_since_ns */
 	uint64_t probe_ns;	/* our last probe on it (RTT sample on the next packet heard) */
+	uint64_t probed_ns;	/* the same, kept after the sample */
 	/*
 	 * Round-trip time: the smallest probe-to-next-packet sample of the last PATH_RTT_WINDOW_NS
 	 * (the next packet may be the peer's own probe rather than the answer: the minimum filters
