@@ -108,9 +108,12 @@ void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now)
 	}
 	/*
 	 * A standard peer answers on the path we last sent on: shortly after a probe here and before
-	 * our next packet on the active path, what it sends arrives here, and proves it hears us.
+	 * our next packet on the active path, what it sends arrives here, and proves it hears us. Only
+	 * if the active path was heard from just before the probe: else this is a peer that moved
+	 * here because the active path is dead.
 	 */
-	if (p->probed_ns > pp->p[pp->active].last_tx_ns && now - p->probed_ns < PATH_ROAM_WINDOW_NS)
+	if (p->probed_ns > pp->p[pp->active].last_tx_ns && now - p->probed_ns < PATH_ROAM_WINDOW_NS &&
+	    pp->p[pp->active].last_rx_ns + PATH_FAIL_MIN_NS > p->probed_ns)
 		pp->tx_pending_ns = pp->confirm_ns = 0;
 	p->state = PATH_STANDBY;
 	p->answer_due = true;
@@ -136,7 +139,7 @@ void path_table_data_received(struct peer_paths *pp, uint64_t now)
 	pp->last_data_ns = now;
 }
 
-void path_table_underlay(struct peer_paths *pp, unsigned int i, bool up)
+void path_table_underlay(struct peer_paths *pp, unsigned int i, bool up, uint64_t now)
 {
 	struct path *p = &pp->p[i];
 
@@ -151,9 +154,16 @@ void path_table_underlay(struct peer_paths *pp, unsigned int i, bool up)
 			pp->tx_pending_ns = 0;
 		return;
 	}
-	/* Back: unproven until something is heard on it; probe it at the next turn. */
-	p->state = i == pp->active ? PATH_ACTIVE : PATH_UNKNOWN;
+	/*
+	 * Back: probed at the next turn, and counted as heard from now on. A standard peer answers
+	 * probes only by roaming, which the next packet on the active path undoes at once, so its
+	 * answers on this path are a matter of luck; the underlay's return is the better evidence. The
+	 * hysteresis still applies, and if the path is broken further on, data unanswered fails it.
+	 */
+	p->state = i == pp->active ? PATH_ACTIVE : PATH_STANDBY;
 	p->last_tx_ns = 0;
+	p->last_rx_ns = p->live_since_ns = now;
+	p->live_rx = 2;
 }
 
 static bool path_usable(const struct path *p)

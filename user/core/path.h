@@ -104,7 +104,7 @@ void path_table_keepalive_received(struct peer_paths *pp);
 void path_table_data_sent(struct peer_paths *pp, uint64_t now);
 void path_table_data_received(struct peer_paths *pp, uint64_t now);
 /* The data plane's verdict on path i's route and addresses. */
-void path_table_underlay(struct peer_paths *pp, unsigned int i, bool up);
+void path_table_underlay(struct peer_paths *pp, unsigned int i, bool up, uint64_t now);
 /* Liveness: fails the active path if data went unanswered, ages standby paths. */
 void path_table_age(struct peer_paths *pp, uint64_t now);
 /* The policy's choice of active path at now (may be the current one). */

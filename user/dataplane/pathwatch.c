@@ -99,7 +99,7 @@ static void pathwatch_check(struct xwg_device *dev)
 		if (!path_multi(&peer->paths))
 			continue;
 		for (unsigned int i = 0; i < peer->paths.n; i++)
-			path_table_underlay(&peer->paths, i, pathwatch_path_up(dev, ifs, &peer->paths.p[i]));
+			path_table_underlay(&peer->paths, i, pathwatch_path_up(dev, ifs, &peer->paths.p[i]), now_ns());
 	}
 	freeifaddrs(ifs);
 }
