@@ -67,13 +67,13 @@ void show_path_human(FILE *out, const struct show_peer *p)
 	}
 }
 
+/* Only for a multi-path peer: other peers' objects stay as they were. */
 void show_path_json(FILE *out, const struct show_peer *p)
 {
+	if (!p->n_paths)
+		return;
 	fprintf(out, ",\"path_policy\":");
-	if (p->path_policy[0])
-		show_json_string(out, p->path_policy);
-	else
-		fprintf(out, "null");
+	show_json_string(out, p->path_policy[0] ? p->path_policy : "failover");
 	fprintf(out, ",\"path_switches\":%" PRIu64 ",\"paths\":[", p->path_switches);
 	for (size_t i = 0; i < p->n_paths; i++) {
 		const struct show_path *s = &p->paths[i];
