@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "test.h"
 #include "config.h"
+#include "path.h"
 
 #define KEY1 "BxQhLjtIVWJvfImWo7C9ytfk8f4LGCUyP0xZZnOAjZo="
 #define KEY1_HEX "0714212e3b4855626f7c8996a3b0bdcad7e4f1fe0b1825323f4c596673808d9a"
@@ -437,7 +438,7 @@ static void test_strip(void)
 	static const char text[] =
 		"# head\n[Interface]\nPrivateKey = " KEY1 "\nAddress = 10.0.0.1/24 # mine\n  mtu=1400\n"
 		"Mode = tun\nListenPort = 5\nPostUp = a=b\n[Peer]\nPublicKey = " KEY2 "\n"
-		"Endpoint = 127.0.0.1:1\n";
+		"Endpoint = 127.0.0.1:1 , [::1]:2 # two paths\nPathPolicy = lowest-rtt\npathprobeinterval=2\n";
 	static const char want[] =
 		"# head\n[Interface]\nPrivateKey = " KEY1 "\nListenPort = 5\n[Peer]\nPublicKey = " KEY2 "\n"
 		"Endpoint = 127.0.0.1:1\n";
@@ -472,6 +473,41 @@ static void test_strip(void)
 	free(out);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* Endpoint lists and the path keys (an xwg extension, path.h). */
+static void test_multipath_keys(void)
+{
+	static const char *const bad[] = {
+		"[Peer]\nPublicKey = " KEY2 "\nEndpoint = 127.0.0.1:1, 127.0.0.1:2, 127.0.0.1:3, 127.0.0.1:4, 127.0.0.1:5\n",
+		"[Peer]\nPublicKey = " KEY2 "\nEndpoint = 127.0.0.1:1,\n",
+		"[Peer]\nPublicKey = " KEY2 "\nEndpoint = 127.0.0.1:1,,127.0.0.1:2\n",
+		"[Peer]\nPublicKey = " KEY2 "\nEndpoint = 127.0.0.1:1, nonsense\n",
+		"[Peer]\nPublicKey = " KEY2 "\nPathPolicy = fastest\n",
+		"[Peer]\nPublicKey = " KEY2 "\nPathProbeInterval = 0\n",
+		"[Peer]\nPublicKey = " KEY2 "\nPathProbeInterval = 3601\n",
+	};
+	struct xwg_config cfg;
+	char err[256];
+
+	ASSERT_EQ(config_parse_string(&cfg, "wg0", "[Peer]\nPublicKey = " KEY2 "\n"
+				      "Endpoint = 192.0.2.1:1,[2001:db8::1]:2, 192.0.2.3:3\nPathPolicy = Lowest-RTT\n"
+				      "PathProbeInterval = 2\n", err, sizeof(err)), 0);
+	ASSERT_TRUE(cfg.peers && cfg.peers->has_endpoint);
+	if (cfg.peers) {
+		ASSERT_EQ(cfg.peers->n_more_endpoints, 2);
+		ASSERT_EQ(cfg.peers->more_endpoints[0].ss_family, AF_INET6);
+		ASSERT_EQ(cfg.peers->endpoint.ss_family, AF_INET);
+		ASSERT_TRUE(cfg.peers->has_path_policy);
+		ASSERT_EQ(cfg.peers->path_policy, PATH_POLICY_LOWEST_RTT);
+		ASSERT_EQ(cfg.peers->path_probe_interval, 2);
+	}
+	config_free(&cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ASSERT_EQ(config_parse_string(&cfg, "wg0", bad[i], err, sizeof(err)), -EINVAL);
+		ASSERT_TRUE(strstr(err, "wg0:3:") != NULL);
+	}
 }
 
 /* Many peers: exercises the file reader's buffer growth and the duplicate scan. */
@@ -537,5 +573,6 @@ int main(void)
 	RUN_TEST(test_many_peers);
 	RUN_TEST(test_quick_keys);
 	RUN_TEST(test_strip);
+	RUN_TEST(test_multipath_keys);
 	return TEST_SUMMARY();
 }

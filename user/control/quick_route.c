@@ -95,6 +95,12 @@ int quick_route_mtu(const struct xwg_config *cfg)
 		m = quick_route_endpoint_mtu(&p->endpoint, cfg->fwmark);
 		if (m > 0 && (!mtu || m < mtu))
 			mtu = m;
+		/* Every path of a multi-path peer: traffic may move to any of them. */
+		for (size_t i = 0; i < p->n_more_endpoints; i++) {
+			m = quick_route_endpoint_mtu(&p->more_endpoints[i], cfg->fwmark);
+			if (m > 0 && (!mtu || m < mtu))
+				mtu = m;
+		}
 	}
 	if (!mtu) {
 		m = quick_nl_default_mtu();

@@ -123,7 +123,6 @@ void hooks_path_switched(struct peer *peer, unsigned int from)
 
 	pathwatch_format(a, sizeof(a), &old->remote);
 	pathwatch_format(b, sizeof(b), &pp->p[pp->active].remote);
-	fprintf(stderr, "[%.3f] ", (double)now_ns() / 1e9);
 	fprintf(stderr, "xwg: %s: peer %" PRIu64 ": active path %s -> %s (old one %s)\n", peer->dev->ifname,
 		peer->internal_id, a, b, old->down ? "down" : path_state_name((enum path_state)old->state));
 }
