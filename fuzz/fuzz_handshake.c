@@ -63,34 +63,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* test_peer_add, with the static-static secret made once in fuzz_ids_make(). */
 static struct peer *fuzz_peer_add(struct xwg_device *dev, const uint8_t *pub)
 {
-	struct peer *peer = calloc(1, sizeof(*peer));
+	struct peer *peer = test_peer_alloc(dev, pub);
 
-	if (!peer)
-		abort();
-	peer->dev = dev;
-	peer->offload_id = -1;
-	memcpy(peer->public_key, pub, NOISE_PUBLIC_KEY_LEN);
-	cookie_precompute_peer_keys(peer);
-	/* What noise_precompute_static_static(dev, peer) gives, made once in fuzz_ids_make(). */
 	memcpy(peer->static_static, ids.static_static, sizeof(peer->static_static));
 	peer->static_static_valid = true;
-	dev->peers = dev->peers_tail = peer;
-	dev->num_peers = 1;
 	return peer;
-}
-
-static void fuzz_dev_teardown(struct xwg_device *dev)
-{
-	struct peer *p = dev->peers;
-
-	noise_handshake_clear(dev, p);
-	noise_keypairs_clear(dev, p);
-	/* The trie points at the peer: free it first. */
-	allowedips_free(&dev->allowedips);
-	free(p);
-	index_table_free(&dev->index_table);
 }
 
 static void fuzz_xor(void *msg, size_t len, const uint8_t *body, size_t blen)
@@ -255,7 +235,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		delivered += n;
 	fuzz_check(&p, mode, data[0], data + 1, size - 1, delivered);
 	p.a.tun_fd = -1;
-	fuzz_dev_teardown(&p.a);
-	fuzz_dev_teardown(&p.b);
+	test_device_teardown(&p.a);
+	test_device_teardown(&p.b);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include "fuzz.h"
 #include "device.h"
 #include "uapi.h"
+#include "test_uapi_serve.h"
 
 /*
  * Linked with --wrap: a fuzzed listen_port= must not bind real UDP ports on the host. The port is
@@ -25,21 +26,6 @@ static void fuzz_dev_setup(struct xwg_device *dev)
 		abort();
 }
 
-static char *fuzz_serve(struct xwg_device *dev, const void *req, size_t len)
-{
-	char *buf = NULL;
-	size_t blen = 0;
-	FILE *in = fmemopen((void *)req, len, "r");
-	FILE *out = open_memstream(&buf, &blen);
-
-	if (!in || !out)
-		abort();
-	uapi_serve(dev, in, out);
-	fclose(in);
-	fclose(out);
-	return buf;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char get[] = "get=1\n\n";
@@ -50,9 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;	/* fmemopen refuses an empty buffer */
 	fuzz_dev_setup(&dev);
-	free(fuzz_serve(&dev, data, size));
+	free(test_uapi_serve(&dev, data, size));
 	/* Whatever the stream did, the device still answers a get completely and successfully. */
-	reply = fuzz_serve(&dev, get, sizeof(get) - 1);
+	reply = test_uapi_serve(&dev, get, sizeof(get) - 1);
 	n = strlen(reply);
 	FUZZ_ASSERT(n >= 10 && !strcmp(reply + n - 10, "\nerrno=0\n\n"));
 	free(reply);

@@ -8,6 +8,8 @@
 #include "cookie.h"
 #include "crypto.h"
 #include "device.h"
+#include "noise.h"
+#include "peer.h"
 
 /* Every fd -1, MTU 1420, empty tables, this static key pair. Aborts on failure. */
 static inline void test_device_init_key(struct xwg_device *dev, const char *ifname, const uint8_t *priv,
@@ -36,6 +38,44 @@ static inline void test_device_init(struct xwg_device *dev, const char *ifname)
 		abort();
 	test_device_init_key(dev, ifname, priv, pub);
 	crypto_zero(priv, sizeof(priv));
+}
+
+/* The device's only peer, with this public key and its cookie keys; no static-static secret yet. */
+static inline struct peer *test_peer_alloc(struct xwg_device *dev, const uint8_t *pub)
+{
+	struct peer *peer = calloc(1, sizeof(*peer));
+
+	if (!peer)
+		abort();
+	peer->dev = dev;
+	peer->offload_id = -1;
+	memcpy(peer->public_key, pub, NOISE_PUBLIC_KEY_LEN);
+	cookie_precompute_peer_keys(peer);
+	dev->peers = dev->peers_tail = peer;
+	dev->num_peers = 1;
+	return peer;
+}
+
+/* The same, ready to handshake. */
+static inline struct peer *test_peer_add(struct xwg_device *dev, const uint8_t *pub)
+{
+	struct peer *peer = test_peer_alloc(dev, pub);
+
+	noise_precompute_static_static(dev, peer);
+	return peer;
+}
+
+/* Frees a device made by test_device_init* and its one peer (test_peer_add). */
+static inline void test_device_teardown(struct xwg_device *dev)
+{
+	struct peer *p = dev->peers;
+
+	noise_handshake_clear(dev, p);
+	noise_keypairs_clear(dev, p);
+	/* The trie points at the peer: free it first (found by ASan). */
+	allowedips_free(&dev->allowedips);
+	free(p);
+	index_table_free(&dev->index_table);
 }
 
 #endif

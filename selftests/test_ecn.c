@@ -172,34 +172,6 @@ static void dev_setup(struct xwg_device *dev)
 	test_device_init(dev, "xwgecn0");
 }
 
-static struct peer *peer_add(struct xwg_device *dev, const uint8_t *pub)
-{
-	struct peer *peer = calloc(1, sizeof(*peer));
-
-	if (!peer)
-		abort();
-	peer->dev = dev;
-	peer->offload_id = -1;
-	memcpy(peer->public_key, pub, NOISE_PUBLIC_KEY_LEN);
-	cookie_precompute_peer_keys(peer);
-	noise_precompute_static_static(dev, peer);
-	dev->peers = dev->peers_tail = peer;
-	dev->num_peers = 1;
-	return peer;
-}
-
-static void dev_teardown(struct xwg_device *dev)
-{
-	struct peer *p = dev->peers;
-
-	noise_handshake_clear(dev, p);
-	noise_keypairs_clear(dev, p);
-	/* The trie points at the peer: free it first (found by ASan). */
-	allowedips_free(&dev->allowedips);
-	free(p);
-	index_table_free(&dev->index_table);
-}
-
 /* b initiates to a; then b's data messages, with various outer TOS, arrive at a's receive_packet(). */
 static void test_receive(void)
 {
@@ -215,8 +187,8 @@ static void test_receive(void)
 
 	dev_setup(&a);
 	dev_setup(&b);
-	b_on_a = peer_add(&a, b.static_public);
-	a_on_b = peer_add(&b, a.static_public);
+	b_on_a = test_peer_add(&a, b.static_public);
+	a_on_b = test_peer_add(&b, a.static_public);
 	ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
 	a.tun_fd = sv[0];
 	ASSERT_EQ(allowedips_insert(&a.allowedips, AF_INET, inner_addr, 32, b_on_a), 0);
@@ -265,8 +237,8 @@ out:
 	close(sv[0]);
 	close(sv[1]);
 	a.tun_fd = -1;
-	dev_teardown(&a);
-	dev_teardown(&b);
+	test_device_teardown(&a);
+	test_device_teardown(&b);
 }
 
 int main(void)

@@ -19,6 +19,7 @@
 #include "reresolve.h"
 #include "show.h"
 #include "uapi.h"
+#include "test_uapi_serve.h"
 
 static const char zero_hex[] = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -40,17 +41,7 @@ static void dev_teardown(struct xwg_device *dev)
 /* Runs one byte stream of requests through uapi_serve; returns everything written (malloc'd). */
 static char *serve(struct xwg_device *dev, const char *req)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *in = fmemopen((void *)req, strlen(req), "r");
-	FILE *out = open_memstream(&buf, &len);
-
-	if (!in || !out)
-		abort();
-	uapi_serve(dev, in, out);
-	fclose(in);
-	fclose(out);
-	return buf;
+	return test_uapi_serve(dev, req, strlen(req));
 }
 
 /* Serves req and compares the reply; frees it. */
