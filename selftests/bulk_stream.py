@@ -16,8 +16,9 @@ segments even when paced.
 import random
 import socket
 import sys
-import threading
 import time
+
+import stream_server  # selftests/, beside this script
 
 CHUNK = 1 << 20		# the pattern is generated, on both ends, in chunks of this size
 WRITE = 1 << 16
@@ -42,14 +43,7 @@ class Pattern:
 
 
 def serve(port):
-    ls = socket.socket(socket.AF_INET6)
-    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(('::', port))
-    ls.listen(8)
-    while True:
-        conn, _ = ls.accept()
-        threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+    stream_server.serve_forever(port, serve_one)
 
 
 def serve_one(conn):

@@ -13,8 +13,9 @@ start in time.time() (the shell's `date +%s.%N`).
 import json
 import socket
 import sys
-import threading
 import time
+
+import stream_server  # selftests/, beside this script
 
 PERIOD = 251                      # byte k of the stream is k % 251: a lost or shifted byte shows
 CHUNK, GAP = 4096, 0.004          # about 1 MB/s, far below what either path carries
@@ -22,14 +23,7 @@ PATTERN = bytes(i % PERIOD for i in range(PERIOD + (1 << 16)))
 
 
 def serve(port):
-    ls = socket.socket(socket.AF_INET6)
-    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(('::', port))
-    ls.listen(8)
-    while True:
-        conn, _ = ls.accept()
-        threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+    stream_server.serve_forever(port, serve_one)
 
 
 def serve_one(conn):

@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 
+import stream_server  # selftests/, beside this script
+
 COUNT, GAP = 1000, 0.002
 
 
@@ -30,14 +32,7 @@ def drain(conn):
 
 
 def serve(port):
-    ls = socket.socket(socket.AF_INET6)
-    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(('::', port))
-    ls.listen(8)
-    while True:
-        conn, _ = ls.accept()
-        threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+    stream_server.serve_forever(port, serve_one)
 
 
 def serve_one(conn):
