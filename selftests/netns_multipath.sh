@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Several underlay paths per peer: a TCP stream survives its "wlan" failing three ways, with no handshake.
-# xwg-timeout: 200
+# xwg-timeout: 260
 #
 # Two namespaces joined by two veth pairs, "wlan" (10.201.0.0/24, preferred) and "cell"
 # (10.202.0.0/24), each the other's backup route. a (xwg) has both of b's addresses as
@@ -12,16 +12,23 @@
 # and gets it back. Asserted: no reset or corruption, the same handshake throughout, the largest
 # delivery gap (under 1 s for a and c, 2 s for b; issue 12's requirements), the stream back on the
 # wlan veth after each recovery, standby probes on the cell veth while in use and none when idle.
+#
+# The last pair is a laptop with two uplinks and a standard server: a has default routes over
+# both links (wlan's metric lower) and one Endpoint, b's address on its loopback; xwg finds one
+# path per uplink from the routes. b is wireguard-go in tun mode, without an endpoint for a, and
+# iperf3 runs next to the byte-exact stream (its 100 ms intervals give the second measure of the
+# gaps). A DHCP client would put the wlan's default route back after (a) and (c): the test does.
 
 . "$(dirname "$0")/lib.sh"
 
-WA=10.201.0.1 WB=10.201.0.2 CA=10.202.0.1 CB=10.202.0.2 SPORT=5301
+WA=10.201.0.1 WB=10.201.0.2 CA=10.202.0.1 CB=10.202.0.2 SPORT=5301 IPORT=5302 SERVER=10.203.0.2
 
 lib_init
-need_cmd nft python3 jq
+need_cmd nft python3 jq iperf3
 need_impl xwg wireguard-go
 
 NS_A=$P-a NS_B=$P-b W_A=${P}wa W_B=${P}wb C_A=${P}ca C_B=${P}cb
+wlan_default() { ip -n "$NS_A" route replace default via "$WB" dev "$W_A" metric 100; }
 topo() {
 	ns_create "$NS_A" && ns_create "$NS_B" || return 1
 	ip link add "$W_A" netns "$NS_A" type veth peer name "$W_B" netns "$NS_B" || return 1
@@ -37,12 +44,17 @@ topo() {
 	ip -n "$NS_A" route add 10.202.0.0/24 via "$WB" dev "$W_A" metric 500 &&
 	ip -n "$NS_B" route add 10.201.0.0/24 via "$CA" dev "$C_B" metric 500 &&
 	ip -n "$NS_B" route add 10.202.0.0/24 via "$WA" dev "$W_B" metric 500 || return 1
+	# The laptop's two uplinks to the server's address (replies may come in on either: loose rp_filter).
+	ip -n "$NS_B" addr add "$SERVER/32" dev lo && ip -n "$NS_B" link set lo up &&
+	ip -n "$NS_A" route add default via "$CB" dev "$C_A" metric 200 && wlan_default &&
+	nsx "$NS_A" sysctl -qw net.ipv4.conf.all.rp_filter=2 || return 1
 	wait_for 5 nsx "$NS_A" ping -c 1 -W 1 -q "$WB" && wait_for 5 nsx "$NS_A" ping -c 1 -W 1 -q "$CB"
 }
 topo || { nok "topology"; lib_done; }
 nsx "$NS_B" python3 "$LIB_DIR/path_stream.py" serve "$SPORT" >/dev/null 2>&1 &
 T_PIDS+=($!)
 wait_for 5 sh -c "ip netns exec '$NS_B' ss -ltn | grep -q ':$SPORT '" || { nok "stream server"; lib_done; }
+iperf_server "$NS_B" "$IPORT" || { nok "iperf3 server"; lib_done; }
 
 now() { date +%s.%N; }
 ctr() { nsx "$1" cat "/sys/class/net/$2/statistics/$3"; }	# ctr NS IF COUNTER
@@ -88,9 +100,10 @@ event() {
 	local tag=$1
 	EV_T0=$(now)
 	case $2 in
-	a) ip -n "$NS_A" link set "$W_A" down; sleep 1; ip -n "$NS_A" link set "$W_A" up ;;
+	a) ip -n "$NS_A" link set "$W_A" down; sleep 1; ip -n "$NS_A" link set "$W_A" up; wlan_default ;;
 	b) nft_drop on || nok "$tag: nftables drop rule"; sleep 2; nft_drop off ;;
-	c) ip -n "$NS_A" addr del "$WA/24" dev "$W_A"; sleep 1; ip -n "$NS_A" addr add "$WA/24" dev "$W_A" ;;
+	c) ip -n "$NS_A" addr del "$WA/24" dev "$W_A"; sleep 1; ip -n "$NS_A" addr add "$WA/24" dev "$W_A"
+	   wlan_default ;;
 	esac
 	# Hysteresis (2 s) after the first probes are answered: back within a few seconds. A standard
 	# peer answers probes only by roaming, undone by a's next packet on the active path: after a
@@ -116,17 +129,25 @@ on_wlan() {
 	fi
 }
 
-# run N IMPL-B MODE CASES: a pair over both links, the stream, then each case in CASES (a b c).
+# run N IMPL-B MODE CASES [uplinks]: a pair over both links, the stream, then each case in CASES
+# (a b c). With "uplinks": a's one endpoint is the server address, its paths come from the routes.
 run() {
-	local n=$1 ib=$2 mode=$3 cases=$4 tag ifa ifb pa pb hsa hsb c stop rep gap max pid probes
-	tag="multipath xwg <-> $ib ($mode)"
+	local n=$1 ib=$2 mode=$3 cases=$4 up=${5:-} tag ifa ifb pa pb hsa hsb c stop rep gap max pid probes
+	local ipid ijson istart
+	tag="multipath xwg <-> $ib ($mode${up:+, two uplinks})"
 	ifa=$(ifname_of "$n" a) ifb=$(ifname_of "$n" b) pa=$(port_of "$n" a) pb=$(port_of "$n" b)
 	keys_new KA; keys_new KB
 	conf_iface "$ifa" "$KA_PRIV" "$pa" "10.78.$n.1/24"
-	conf_peer "$ifa" "$KB_PUB" "10.78.$n.2/32" "$WB:$pb, $CB:$pb"
+	if [ -n "$up" ]; then
+		conf_peer "$ifa" "$KB_PUB" "10.78.$n.2/32" "$SERVER:$pb"
+	else
+		conf_peer "$ifa" "$KB_PUB" "10.78.$n.2/32" "$WB:$pb, $CB:$pb"
+	fi
 	echo "PathProbeInterval = 1" >>"$(conf_path "$ifa")"
 	conf_iface "$ifb" "$KB_PRIV" "$pb" "10.78.$n.2/24"
-	if [ "$ib" = xwg ]; then
+	if [ -n "$up" ]; then
+		conf_peer "$ifb" "$KA_PUB" "10.78.$n.1/32"
+	elif [ "$ib" = xwg ]; then
 		conf_peer "$ifb" "$KA_PUB" "10.78.$n.1/32" "$WA:$pa, $CA:$pa"
 		echo "PathProbeInterval = 1" >>"$(conf_path "$ifb")"
 	else
@@ -136,14 +157,26 @@ run() {
 		nok "$tag: instances come up"; pair_down "$n"; return
 	fi
 	check "$tag: ping through the tunnel" wait_for 10 nsx "$NS_A" ping -c 1 -W 1 -q "10.78.$n.2"
-	check_eq "$tag: xwg show lists both paths" 2 \
-		"$(nsx "$NS_A" "$XWG" show "$ifa" --json | jq '.peers[0].paths | length')"
+	if [ -n "$up" ]; then
+		check_eq "$tag: one path per uplink, found from the default routes" \
+			"$WA%$W_A $CA%$C_A" "$(nsx "$NS_A" "$XWG" show "$ifa" --json | jq -r '[.peers[0].paths[].local] | join(" ")')"
+	else
+		check_eq "$tag: xwg show lists both paths" 2 \
+			"$(nsx "$NS_A" "$XWG" show "$ifa" --json | jq '.peers[0].paths | length')"
+	fi
 	hsa=$(wg show "$ifa" latest-handshakes | cut -f2)
 	hsb=$(wg show "$ifb" latest-handshakes | cut -f2)
 
 	stop=$T_TMP/stop.$n rep=$T_TMP/stream.$n.json
 	nsx "$NS_A" python3 "$LIB_DIR/path_stream.py" client "10.78.$n.2" "$SPORT" "$stop" >"$rep" 2>&1 &
 	pid=$!
+	if [ -n "$up" ]; then
+		# Receiver-side intervals (-R): what was delivered, every 100 ms; stopped by SIGTERM
+		# (iperf3 then writes its report; a background job of a script ignores SIGINT).
+		ijson=$T_TMP/iperf.$n.json istart=$(now)
+		ip netns exec "$NS_A" iperf3 -c "10.78.$n.2" -p "$IPORT" -R -b 20M -t 0 -i 0.1 -J >"$ijson" 2>&1 &
+		ipid=$!
+	fi
 	IFA=$ifa IFB=$ifb IMPL_B_NOW=$ib
 	on_wlan "$tag: the stream runs on the wlan veth" 5
 	probes=$(udp_out "$NS_A" "$C_A" 2.5)
@@ -155,6 +188,17 @@ run() {
 	done
 	touch "$stop"
 	wait "$pid"
+	if [ -n "$up" ]; then
+		check "$tag: iperf3 still running at the end (no reset)" kill -0 "$ipid"
+		kill -TERM "$ipid"; wait "$ipid"
+		check_re "$tag: iperf3 ended only by our signal" '^interrupt' "$(jq -r '.error // "none"' "$ijson")"
+		for c in $cases; do
+			max=1000; [ "$c" = b ] && max=2000
+			eval "gap=\$(python3 '$LIB_DIR/path_stream.py' iperfgap '$ijson' $istart \$T0_$c \$T1_$c)"
+			check "$tag, case $c: iperf3's largest gap ${gap} ms (100 ms intervals, upper bound) < $max ms" \
+				test "${gap:-99999}" -lt "$max"
+		done
+	fi
 	check "$tag: the stream arrived byte-exact, never reset ($(jq -c '{bytes, exact, error}' "$rep" 2>/dev/null))" \
 		jq -e '.exact and .error == null and .bytes > 1000000' "$rep"
 	for c in $cases; do
@@ -173,6 +217,10 @@ run() {
 		tail -n 4 "$T_TMP/$ifa.log" | sed 's/^/# a: /'; tail -n 4 "$T_TMP/$ifb.log" | sed 's/^/# b: /'
 		nsx "$NS_A" "$XWG" show "$ifa" | grep -A3 'paths:' | sed 's/^/# a: /'
 	fi
+	if [ -n "$up" ]; then
+		check_eq "$tag: wg showconf keeps the configured endpoint" "Endpoint = $SERVER:$pb" \
+			"$(wg showconf "$ifa" | grep -i '^Endpoint')"
+	fi
 	if [ "$n" = 1 ]; then
 		check_re "$tag: xwg show prints the paths" "paths: policy failover" "$(nsx "$NS_A" "$XWG" show "$ifa")"
 		check_eq "$tag: wg showconf has one standard endpoint" "Endpoint = $WB:$pb" \
@@ -186,16 +234,18 @@ run() {
 		say "mono now $(cut -d' ' -f1 /proc/uptime) wall $(now)"
 		sed 's/^/# a: /' "$T_TMP/$ifa.log"; sed 's/^/# b: /' "$T_TMP/$ifb.log"
 		jq -c '.gaps' "$rep"
+		[ -n "$up" ] && cp "$ijson" /tmp/multipath-iperf.json && say "iperf3 started $istart"
 	fi
 	pair_down "$n"
 }
 
 # MP_PAIRS picks some of the runs (debugging: MP_PAIRS=3 MP_DEBUG=1 selftests/run.sh multipath).
-for n in ${MP_PAIRS:-1 2 3}; do
+for n in ${MP_PAIRS:-1 2 3 4}; do
 	case $n in
 	1) run 1 xwg auto "a b c" ;;
 	2) run 2 xwg tun "a b c" ;;
 	3) run 3 wireguard-go auto "a c b" ;;
+	4) run 4 wireguard-go tun "a c b" uplinks ;;
 	esac
 done
 lib_done

@@ -5,6 +5,7 @@
   path_stream.py serve PORT                 # long-lived: per connection, about 1 MB/s until closed
   path_stream.py client HOST PORT STOPFILE  # receives until STOPFILE exists; prints a JSON report
   path_stream.py maxgap REPORT T0 T1        # largest gap (ms) in delivery overlapping [T0, T1]
+  path_stream.py iperfgap JSON START T0 T1  # the same from iperf3 -J intervals (started at START)
 
 The report: bytes received, whether every byte was as sent, the error if the connection broke
 (a reset is one), and every gap of more than 50 ms between two deliveries as [start, seconds],
@@ -77,6 +78,23 @@ def maxgap(path, t0, t1):
     return 0
 
 
+def iperfgap(path, start, t0, t1):
+    """Empty intervals in a row, plus the two around them that may be partly empty: an upper bound."""
+    with open(path) as f:
+        rep = json.load(f)
+    intervals = [iv['sum'] for iv in rep.get('intervals', [])]
+    length = max((s['end'] - s['start'] for s in intervals), default=0.1)  # the last may be cut short
+    worst = run = 0
+    for s in intervals:
+        if start + s['start'] > t1 or start + s['end'] < t0 or s['bytes']:
+            run = 0
+            continue
+        run += 1
+        worst = max(worst, run)
+    print(int(1000 * (worst + 2) * length) if worst else int(2000 * length))
+    return 0
+
+
 if __name__ == '__main__':
     a = sys.argv[1:]
     if len(a) == 2 and a[0] == 'serve':
@@ -85,5 +103,7 @@ if __name__ == '__main__':
         sys.exit(client(a[1], int(a[2]), a[3]))
     elif len(a) == 4 and a[0] == 'maxgap':
         sys.exit(maxgap(a[1], float(a[2]), float(a[3])))
+    elif len(a) == 5 and a[0] == 'iperfgap':
+        sys.exit(iperfgap(a[1], float(a[2]), float(a[3]), float(a[4])))
     else:
         sys.exit(__doc__)

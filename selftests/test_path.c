@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include "test.h"
-#include "device.h"
+#include "test_device.h"
 #include "path.h"
 
 #define MS 1000000ULL
@@ -159,6 +159,82 @@ static void test_path_table(void)
 	ASSERT_EQ(pp.p[1].state, PATH_UNKNOWN);
 }
 
+/* Failover follows the rank, not the index: an uplink with a better metric found later is preferred. */
+static void test_path_rank(void)
+{
+	struct peer_paths pp = { .probe_interval_s = 1 };
+	uint64_t t = 1000 * MS * 1000;
+
+	path_table_init(&pp);
+	for (int i = 0; i < 3; i++)
+		add_path(&pp, i);
+	pp.p[0].rank = 100 << 8;
+	pp.p[1].rank = 200 << 8;
+	pp.p[2].rank = 50 << 8;
+	path_table_rx(&pp, 0, t);
+	for (int k = 0; k < 4; k++, t += 1000 * MS) {
+		path_table_rx(&pp, 1, t);
+		path_table_rx(&pp, 2, t);
+		path_table_age(&pp, t);
+		path_table_activate(&pp, path_table_choose(&pp, t), t);
+		ASSERT_EQ(pp.active, k < 2 ? 0 : 2);	/* stable after 2 s */
+	}
+	/* Its underlay goes: the next in rank order (path 0, live) rather than the first index after it. */
+	path_table_underlay(&pp, 2, false, t);
+	path_table_rx(&pp, 0, t);
+	path_table_activate(&pp, path_table_choose(&pp, t), t);
+	ASSERT_EQ(pp.active, 0);
+	/* Learned paths come after every configured one. */
+	ASSERT_EQ(pp.p[path_table_add(&pp, (struct sockaddr *)&(struct sockaddr_in){ .sin_family = AF_INET },
+				      false)].rank, UINT64_MAX);
+}
+
+/* Uplinks: the endpoint's own path goes over the best one, pinned; the others are added once. */
+static void test_path_uplinks(void)
+{
+	struct sockaddr_in e = { .sin_family = AF_INET, .sin_port = htons(51820) };
+	struct path_uplink ul[2] = {
+		{ .ifindex = 7, .metric = 100, .local = { 10, 0, 0, 1 } },
+		{ .ifindex = 8, .metric = 200, .local = { 10, 0, 1, 1 } },
+	}, better = { .ifindex = 9, .metric = 50, .local = { 10, 0, 2, 1 } };
+	struct endpoint from = { .src_ifindex = 3, .src_valid = true };
+	uint8_t pub[NOISE_PUBLIC_KEY_LEN] = { 9 };
+	struct xwg_device dev;
+	struct peer *peer;
+
+	e.sin_addr.s_addr = htonl(0xc0000201u);
+	test_device_init(&dev, "xwgpath0");
+	peer = test_peer_add(&dev, pub);
+	peer_set_endpoint(peer, (struct sockaddr *)&e);
+	ASSERT_TRUE(dev.paths_dirty);
+	ASSERT_EQ(path_set_uplinks(peer, (struct sockaddr *)&e, ul, 2), 1);
+	ASSERT_EQ(peer->paths.n, 2);
+	ASSERT_TRUE(peer->paths.p[0].uplink && peer->paths.p[0].ifindex == 7);
+	ASSERT_TRUE(peer->paths.p[1].uplink && peer->paths.p[1].ifindex == 8);
+	ASSERT_TRUE(peer->paths.p[0].rank < peer->paths.p[1].rank);
+	/* The data plane sends from the best uplink's address, out of its interface. */
+	ASSERT_TRUE(peer->endpoint.src_valid && peer->endpoint.src_pinned);
+	ASSERT_EQ(peer->endpoint.src_ifindex, 7);
+	ASSERT_EQ(memcmp(&peer->endpoint.src4, ul[0].local, 4), 0);
+	ASSERT_EQ(path_set_uplinks(peer, (struct sockaddr *)&e, ul, 2), 0);
+	ASSERT_EQ(path_set_uplinks(peer, (struct sockaddr *)&e, &better, 1), 1);
+	ASSERT_TRUE(peer->paths.p[2].rank < peer->paths.p[0].rank);
+	/* A packet to uplink 8's address is that path's, wherever it came in; the path keeps its interface. */
+	from.addr.in4 = e;
+	memcpy(&from.src4, ul[1].local, 4);
+	ASSERT_FALSE(path_received(peer, &from));
+	ASSERT_EQ(peer->paths.last_rx, 1);
+	ASSERT_EQ(peer->paths.p[1].ifindex, 8);
+	ASSERT_EQ(peer->paths.n, 3);
+	/* wg set endpoint: one plain path again, to be looked at anew. */
+	dev.paths_dirty = false;
+	peer_set_endpoint(peer, (struct sockaddr *)&e);
+	ASSERT_EQ(peer->paths.n, 1);
+	ASSERT_FALSE(peer->paths.p[0].uplink);
+	ASSERT_TRUE(dev.paths_dirty);
+	test_device_teardown(&dev);
+}
+
 static void test_path_policy_names(void)
 {
 	enum path_policy p;
@@ -177,6 +253,8 @@ int main(void)
 	RUN_TEST(test_path_fixtures);
 	RUN_TEST(test_path_lowest_rtt);
 	RUN_TEST(test_path_table);
+	RUN_TEST(test_path_rank);
+	RUN_TEST(test_path_uplinks);
 	RUN_TEST(test_path_policy_names);
 	return TEST_SUMMARY();
 }

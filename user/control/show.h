@@ -20,7 +20,7 @@
 /* One underlay path of a multi-path peer, as the agent's xwg_path line has it (uapi.c). */
 #define SHOW_MAX_PATHS 4	/* PATH_MAX_PER_PEER */
 struct show_path {
-	char endpoint[80], local[48], state[12];
+	char endpoint[80], local[64], state[12];
 	uint64_t rtt_us, rx_bytes, tx_bytes;
 	long long rx_age_ms, tx_age_ms;	/* -1: never */
 };

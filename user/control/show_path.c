@@ -17,7 +17,7 @@ static int show_path_parse(struct show_peer *p, const char *value)
 		return 0;	/* a newer agent with more paths: show the first ones */
 	s = &p->paths[p->n_paths];
 	memset(s, 0, sizeof(*s));
-	if (sscanf(value, "%79s %47s %11s %" SCNu64 " %lld %lld %" SCNu64 " %" SCNu64 "%n", s->endpoint, s->local,
+	if (sscanf(value, "%79s %63s %11s %" SCNu64 " %lld %lld %" SCNu64 " %" SCNu64 "%n", s->endpoint, s->local,
 		   s->state, &s->rtt_us, &s->rx_age_ms, &s->tx_age_ms, &s->rx_bytes, &s->tx_bytes, &end) != 8 ||
 	    value[end])
 		return -EPROTO;

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <net/if.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -231,7 +232,7 @@ static void uapi_print_paths(struct peer *peer, FILE *out)
 {
 	const struct peer_paths *pp = &peer->paths;
 	uint64_t now = now_ns();
-	char ep[80], local[INET6_ADDRSTRLEN];
+	char ep[80], local[INET6_ADDRSTRLEN + IF_NAMESIZE + 1], name[IF_NAMESIZE];
 
 	if (!path_multi(pp))
 		return;
@@ -244,6 +245,9 @@ static void uapi_print_paths(struct peer *peer, FILE *out)
 		endpoint_format(ep, sizeof(ep), &p->remote.sa);
 		if (!p->has_local || !inet_ntop(p->remote.sa.sa_family, p->local, local, sizeof(local)))
 			strcpy(local, "-");
+		/* A path over one uplink: ADDRESS%INTERFACE, as a scoped address reads. */
+		else if (p->uplink && if_indextoname((unsigned int)p->ifindex, name))
+			snprintf(local + strlen(local), sizeof(local) - strlen(local), "%%%s", name);
 		fprintf(out, "xwg_path=%s %s %s %" PRIu64 " %lld %lld %" PRIu64 " %" PRIu64 "\n", ep, local,
 			p->down ? "down" : path_state_name((enum path_state)p->state), p->rtt_ns / 1000,
 			uapi_age_ms(now, p->last_rx_ns), uapi_age_ms(now, p->last_tx_ns), p->rx_bytes, p->tx_bytes);

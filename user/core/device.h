@@ -97,6 +97,7 @@ struct xwg_device {
 	char uapi_path[108];
 	int signal_fd;
 	bool running;
+	bool paths_dirty;	/* a peer's endpoints changed: pathwatch.c looks for its uplinks again */
 	struct offload *offload;	/* BPF fast path, NULL in tun mode */
 	struct nl_sock *pathwatch;	/* link/address/route events for multi-path peers (pathwatch.c) */
 	struct resolver *resolver;	/* endpoint name lookups off the loop (resolver.c); NULL until one */

@@ -76,6 +76,8 @@ int path_table_add(struct peer_paths *pp, const struct sockaddr *remote, bool co
 	memset(p, 0, sizeof(*p));
 	memcpy(&p->remote, remote, remote->sa_family == AF_INET ? sizeof(p->remote.in4) : sizeof(p->remote.in6));
 	p->configured = configured;
+	/* Configured paths in the order given, learned ones after them. */
+	p->rank = configured ? pp->n : UINT64_MAX;
 	p->state = pp->n ? PATH_UNKNOWN : PATH_ACTIVE;
 	return (int)pp->n++;
 }
@@ -251,6 +253,28 @@ static int path_lowest_rtt(const struct peer_paths *pp, bool stable_only, uint64
 	return best;
 }
 
+/* The first path in failover order (rank) that is not the active one and passes ok(); -1 if none. */
+static int path_first(const struct peer_paths *pp, uint64_t now,
+		      bool (*ok)(const struct peer_paths *pp, unsigned int i, uint64_t now))
+{
+	int best = -1;
+
+	for (unsigned int i = 0; i < pp->n; i++)
+		if (i != pp->active && ok(pp, i, now) && (best < 0 || pp->p[i].rank < pp->p[best].rank))
+			best = (int)i;
+	return best;
+}
+
+static bool path_live(const struct peer_paths *pp, unsigned int i, uint64_t now)
+{
+	return pp->p[i].state == PATH_STANDBY && path_usable(&pp->p[i]);
+}
+
+static bool path_not_broken(const struct peer_paths *pp, unsigned int i, uint64_t now)
+{
+	return path_usable(&pp->p[i]);
+}
+
 /* The active path is gone: the best live one, else any not known broken, else stay. */
 static unsigned int path_choose_replacement(const struct peer_paths *pp, uint64_t now)
 {
@@ -258,12 +282,10 @@ static unsigned int path_choose_replacement(const struct peer_paths *pp, uint64_
 
 	if (pp->policy == PATH_POLICY_LOWEST_RTT)
 		best = path_lowest_rtt(pp, false, now);
-	for (unsigned int i = 0; best < 0 && i < pp->n; i++)
-		if (i != pp->active && pp->p[i].state == PATH_STANDBY && path_usable(&pp->p[i]))
-			best = (int)i;
-	for (unsigned int i = 0; best < 0 && i < pp->n; i++)
-		if (i != pp->active && path_usable(&pp->p[i]))
-			best = (int)i;
+	if (best < 0)
+		best = path_first(pp, now, path_live);
+	if (best < 0)
+		best = path_first(pp, now, path_not_broken);
 	return best < 0 ? pp->active : (unsigned int)best;
 }
 
@@ -283,9 +305,10 @@ unsigned int path_table_choose(const struct peer_paths *pp, uint64_t now)
 			return (unsigned int)best;
 		return pp->active;
 	}
-	for (unsigned int i = 0; i < pp->active; i++)
-		if (path_stable(pp, i, now))
-			return i;
+	/* Failover: a stable path before the active one in the order takes over. */
+	best = path_first(pp, now, path_stable);
+	if (best >= 0 && pp->p[best].rank < a->rank)
+		return (unsigned int)best;
 	return pp->active;
 }
 
@@ -344,6 +367,7 @@ void path_to_endpoint(const struct path *path, struct endpoint *ep)
 	       path_addr_len(path->remote.sa.sa_family));
 	ep->src_ifindex = path->ifindex;
 	ep->src_valid = true;
+	ep->src_pinned = path->uplink;
 }
 
 static void path_send(struct peer *peer, unsigned int i, bool probe, uint64_t now);
@@ -383,12 +407,14 @@ static void path_select(struct peer *peer, uint64_t now)
 void path_reset(struct peer *peer)
 {
 	path_table_init(&peer->paths);
+	peer->dev->paths_dirty = true;
 }
 
 int path_add_endpoint(struct peer *peer, const struct sockaddr *sa)
 {
 	int ret = path_table_find(&peer->paths, sa, NULL);
 
+	peer->dev->paths_dirty = true;
 	if (ret >= 0)
 		return 0;
 	ret = path_table_add(&peer->paths, sa, true);
@@ -415,6 +441,7 @@ static int path_add_learned(struct peer_paths *pp, const struct sockaddr *remote
 	memset(&pp->p[victim], 0, sizeof(pp->p[victim]));
 	memcpy(&pp->p[victim].remote, remote,
 	       remote->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	pp->p[victim].rank = UINT64_MAX;
 	return victim;
 }
 
@@ -435,7 +462,8 @@ bool path_received(struct peer *peer, const struct endpoint *ep)
 	if (i < 0)
 		return false;
 	p = &pp->p[i];
-	if (local && (!p->has_local || p->ifindex != ep->src_ifindex)) {
+	/* An uplink's path keeps the address and interface its route gave (replies may come in elsewhere). */
+	if (local && !p->uplink && (!p->has_local || p->ifindex != ep->src_ifindex)) {
 		memcpy(p->local, local, path_addr_len(ep->addr.sa.sa_family));
 		p->ifindex = ep->src_ifindex;
 		p->has_local = true;
@@ -446,6 +474,58 @@ bool path_received(struct peer *peer, const struct endpoint *ep)
 	/* A live path may be what the policy waited for (the active one failed): switch now. */
 	path_select(peer, now_ns());
 	return false;
+}
+
+/* Index of remote's path over uplink ifindex (0: the configured one not over an uplink yet), or -1. */
+static int path_find_uplink(const struct peer_paths *pp, const struct sockaddr *remote, int ifindex)
+{
+	for (unsigned int i = 0; i < pp->n; i++) {
+		const struct path *p = &pp->p[i];
+
+		if (p->configured && path_remote_equal(&p->remote, remote) &&
+		    (ifindex ? p->uplink && p->ifindex == ifindex : !p->uplink))
+			return (int)i;
+	}
+	return -1;
+}
+
+int path_set_uplinks(struct peer *peer, const struct sockaddr *remote, const struct path_uplink *ul,
+		     unsigned int n)
+{
+	struct peer_paths *pp = &peer->paths;
+	size_t len = path_addr_len(remote->sa_family);
+	uint64_t order = 0;
+	int added = 0;
+
+	for (unsigned int i = 0; i < pp->n; i++)
+		if (pp->p[i].configured && path_remote_equal(&pp->p[i].remote, remote)) {
+			order = pp->p[i].rank & 0xff;
+			break;
+		}
+	for (unsigned int k = 0; k < n; k++) {
+		int i = path_find_uplink(pp, remote, ul[k].ifindex);
+		struct path *p;
+		bool changed;
+
+		/* The first uplink takes the endpoint's own path over; the others are new. */
+		if (i < 0)
+			i = path_find_uplink(pp, remote, 0);
+		if (i < 0) {
+			i = path_table_add(pp, remote, true);
+			if (i < 0)
+				break;
+			added++;
+		}
+		p = &pp->p[i];
+		changed = !p->uplink || p->ifindex != ul[k].ifindex || memcmp(p->local, ul[k].local, len);
+		p->uplink = p->has_local = true;
+		p->ifindex = ul[k].ifindex;
+		memcpy(p->local, ul[k].local, len);
+		p->rank = (uint64_t)ul[k].metric << 8 | order;
+		if (changed && (unsigned int)i == pp->active)
+			path_publish_active(peer);
+	}
+	return added;
 }
 
 void path_active_received(struct peer *peer, uint64_t t)

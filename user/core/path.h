@@ -51,6 +51,8 @@ struct path {
 	int ifindex;
 	bool has_local;		/* learned from the first packet that came over it */
 	bool configured;	/* from Endpoint =; false: learned from an authenticated packet */
+	bool uplink;		/* over one uplink (a default route): local and ifindex from it, sends pinned */
+	uint64_t rank;		/* failover order, lowest first: uplink metric, then Endpoint order */
 	bool down;		/* the data plane says its route, link or address is gone */
 	uint8_t state;		/* enum path_state */
 	uint64_t last_rx_ns, last_tx_ns;	/* authenticated packet received on it; anything sent */
@@ -118,6 +120,19 @@ const char *path_state_name(enum path_state s);
 const char *path_policy_name(enum path_policy p);
 int path_policy_parse(const char *s, enum path_policy *out);
 
+/*
+ * Uplinks: with two default routes or more (Wi-Fi and a phone tether, a gateway's two providers),
+ * a configured endpoint reached by a default route gets one path over each, its local address
+ * the one the kernel would use there and its packets pinned to the interface, ranked by the
+ * routes' metrics. The data plane lists them (pathwatch.c); what is gone later is marked down,
+ * never removed: the table's indices stay put.
+ */
+struct path_uplink {
+	int ifindex;
+	uint32_t metric;
+	uint8_t local[16];	/* IPv4 in the first 4 bytes */
+};
+
 /* ---- the peer's side: the active path is peer->endpoint */
 
 static inline bool path_multi(const struct peer_paths *pp)
@@ -141,6 +156,9 @@ void path_active_received(struct peer *peer, uint64_t t);
 void path_account(struct peer *peer, uint64_t rx_bytes, uint64_t tx_bytes);
 /* One turn: ages, applies the policy, sends probes and answers. ms until it wants to run again, -1: never. */
 int path_run(struct xwg_device *dev);
+/* Gives remote (a configured endpoint) one path per uplink in ul (best first); returns paths added. */
+int path_set_uplinks(struct peer *peer, const struct sockaddr *remote, const struct path_uplink *ul,
+		     unsigned int n);
 /* The path endpoint as a struct endpoint (for sending on it). */
 void path_to_endpoint(const struct path *path, struct endpoint *ep);
 

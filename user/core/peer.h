@@ -27,6 +27,7 @@ struct endpoint {
 	};
 	int src_ifindex;
 	bool src_valid;
+	bool src_pinned;		/* sends leave by src_ifindex (a path over one uplink), not by routing */
 };
 
 /* A timer is a monotonic deadline in ns; 0 = not pending. Fired by timers_run(). */

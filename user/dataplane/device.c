@@ -290,6 +290,7 @@ int device_run(struct xwg_device *dev)
 		timeout = device_run_timers(dev);
 		/* After the timers: a retry that just fired is what makes a peer "trying". */
 		resolver_tick(dev);
+		pathwatch_tick(dev);
 		/* What this turn changed (fds, events, timers) goes into the maps before we sleep. */
 		offload_publish(dev);
 		/* BPF traffic is invisible to the loop: look at its counters a few times a second. */

@@ -411,6 +411,7 @@ static struct nl_msg *nl_route_request(int flags, const struct rtmsg *rtm)
 static void nl_route_info_fill(struct rtnl_route *route, void *arg)
 {
 	struct nl_route_info *info = arg;
+	struct nl_addr *pref = rtnl_route_get_pref_src(route);
 	int n = rtnl_route_get_nnexthops(route);
 
 	info->type = rtnl_route_get_type(route);
@@ -421,12 +422,20 @@ static void nl_route_info_fill(struct rtnl_route *route, void *arg)
 	info->n_oifs = 0;
 	for (int i = 0; i < n && info->n_oifs < NL_ROUTE_OIFS; i++)
 		info->oifs[info->n_oifs++] = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, i));
+	info->dst_len = (uint8_t)nl_addr_get_prefixlen(rtnl_route_get_dst(route));
+	info->table = rtnl_route_get_table(route);
+	if (pref && nl_addr_get_len(pref) <= sizeof(info->prefsrc)) {
+		memcpy(info->prefsrc, nl_addr_get_binary_addr(pref), nl_addr_get_len(pref));
+		info->has_prefsrc = true;
+	}
 }
 
-int nl_route_get(const struct sockaddr *dst, const void *src, uint32_t mark, struct nl_route_info *out)
+/* One RTM_GETROUTE for dst: from src, by oif, with mark (each optional), rtm_flags as given. */
+static int nl_route_ask_one(const struct sockaddr *dst, const void *src, int oif, uint32_t mark,
+			    unsigned int flags, struct nl_route_info *out)
 {
 	struct nl_route_ask ask = { .visit = nl_route_info_fill, .arg = out };
-	struct rtmsg rtm = { .rtm_family = (unsigned char)dst->sa_family };
+	struct rtmsg rtm = { .rtm_family = (unsigned char)dst->sa_family, .rtm_flags = flags };
 	const void *addr;
 	struct nl_msg *msg;
 	int len, ret;
@@ -450,6 +459,8 @@ int nl_route_get(const struct sockaddr *dst, const void *src, uint32_t mark, str
 	ret = nla_put(msg, RTA_DST, len, addr);
 	if (!ret && src)
 		ret = nla_put(msg, RTA_SRC, len, src);
+	if (!ret && oif)
+		ret = nla_put_u32(msg, RTA_OIF, (uint32_t)oif);
 	if (!ret && mark)
 		ret = nla_put_u32(msg, RTA_MARK, mark);
 	ret = ret < 0 ? nl_errno(ret) : nl_route_exchange(msg, &ask);
@@ -460,9 +471,25 @@ int nl_route_get(const struct sockaddr *dst, const void *src, uint32_t mark, str
 	return ret;
 }
 
+int nl_route_get(const struct sockaddr *dst, const void *src, uint32_t mark, struct nl_route_info *out)
+{
+	return nl_route_ask_one(dst, src, 0, mark, 0, out);
+}
+
+int nl_route_get_via(const struct sockaddr *dst, int oif, uint32_t mark, struct nl_route_info *out)
+{
+	return nl_route_ask_one(dst, NULL, oif, mark, 0, out);
+}
+
+int nl_route_match(const struct sockaddr *dst, uint32_t mark, struct nl_route_info *out)
+{
+	return nl_route_ask_one(dst, NULL, 0, mark, RTM_F_FIB_MATCH, out);
+}
+
 struct nl_route_oifs_walk {
 	bool defaults_only;
 	nl_oif_fn fn;
+	nl_default_fn def;	/* instead of fn: defaults only, with family and metric */
 	void *ctx;
 };
 
@@ -476,14 +503,19 @@ static void nl_route_oifs_visit(struct rtnl_route *route, void *arg)
 	if (w->defaults_only && (rtnl_route_get_table(route) != RT_TABLE_MAIN ||
 				 nl_addr_get_prefixlen(rtnl_route_get_dst(route)) != 0))
 		return;
-	for (int i = 0; i < n; i++)
-		w->fn(w->ctx, rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, i)));
+	for (int i = 0; i < n; i++) {
+		int oif = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, i));
+
+		if (w->def)
+			w->def(w->ctx, rtnl_route_get_family(route), oif, rtnl_route_get_priority(route));
+		else
+			w->fn(w->ctx, oif);
+	}
 }
 
-int nl_route_oifs(bool defaults_only, nl_oif_fn fn, void *ctx)
+static int nl_route_walk(struct nl_route_oifs_walk *w)
 {
-	struct nl_route_oifs_walk w = { .defaults_only = defaults_only, .fn = fn, .ctx = ctx };
-	struct nl_route_ask ask = { .visit = nl_route_oifs_visit, .arg = &w };
+	struct nl_route_ask ask = { .visit = nl_route_oifs_visit, .arg = w };
 	struct rtmsg rtm = { .rtm_family = AF_UNSPEC };
 	struct nl_msg *msg = nl_route_request(NLM_F_DUMP, &rtm);
 	int ret;
@@ -493,4 +525,18 @@ int nl_route_oifs(bool defaults_only, nl_oif_fn fn, void *ctx)
 	ret = nl_route_exchange(msg, &ask);
 	nlmsg_free(msg);
 	return ret;
+}
+
+int nl_route_oifs(bool defaults_only, nl_oif_fn fn, void *ctx)
+{
+	struct nl_route_oifs_walk w = { .defaults_only = defaults_only, .fn = fn, .ctx = ctx };
+
+	return nl_route_walk(&w);
+}
+
+int nl_route_defaults(nl_default_fn fn, void *ctx)
+{
+	struct nl_route_oifs_walk w = { .defaults_only = true, .def = fn, .ctx = ctx };
+
+	return nl_route_walk(&w);
 }

@@ -33,6 +33,10 @@ struct nl_route_info {
 	uint32_t mtu;			/* its RTAX_MTU metric; 0 when it sets none */
 	unsigned int n_oifs;
 	int oifs[NL_ROUTE_OIFS];	/* the output interface, or a multipath route's, in order */
+	uint8_t dst_len;		/* nl_route_match: the matching route's prefix length */
+	uint32_t table;			/* nl_route_match: the table it is in */
+	bool has_prefsrc;
+	uint8_t prefsrc[16];		/* the source address the kernel would pick (4 bytes for IPv4) */
 };
 
 /*
@@ -40,9 +44,16 @@ struct nl_route_info {
  * family) with fwmark mark (0: none). A netlink round trip: not for the packet path.
  */
 int nl_route_get(const struct sockaddr *dst, const void *src, uint32_t mark, struct nl_route_info *out);
+/* The same, leaving by interface oif (SO_BINDTODEVICE's view): out->prefsrc is the source it would use. */
+int nl_route_get_via(const struct sockaddr *dst, int oif, uint32_t mark, struct nl_route_info *out);
+/* The table entry a packet to dst matches (RTM_F_FIB_MATCH): its prefix length and table. */
+int nl_route_match(const struct sockaddr *dst, uint32_t mark, struct nl_route_info *out);
 
 /* Every unicast route's output interfaces (each multipath hop) to fn; defaults_only: main table's defaults. */
 typedef void (*nl_oif_fn)(void *ctx, int ifindex);
 int nl_route_oifs(bool defaults_only, nl_oif_fn fn, void *ctx);
+/* The main table's unicast default routes, each hop: family, output interface and the route's metric. */
+typedef void (*nl_default_fn)(void *ctx, int family, int ifindex, uint32_t metric);
+int nl_route_defaults(nl_default_fn fn, void *ctx);
 
 #endif

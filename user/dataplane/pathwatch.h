@@ -11,5 +11,7 @@ void pathwatch_close(struct xwg_device *dev);
 /* The fd is readable: drain it and look at every multi-path peer's paths again. */
 void pathwatch_read(struct xwg_device *dev);
 int pathwatch_fd(const struct xwg_device *dev);
+/* Endpoints changed since the last look (configuration, wg set): look again. */
+void pathwatch_tick(struct xwg_device *dev);
 
 #endif

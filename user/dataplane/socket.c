@@ -206,8 +206,10 @@ static void socket_tx_cmsg(struct msghdr *msg, union socket_control *control, co
 	msg->msg_controllen = sizeof(*control);
 	cmsg = CMSG_FIRSTHDR(msg);
 	if (with_src) {
-		struct in_pktinfo pi4 = { .ipi_spec_dst = ep->src4 };
-		struct in6_pktinfo pi6 = { .ipi6_addr = ep->src6 };
+		/* A path over one uplink leaves by its interface: routing alone would pick the best default. */
+		int oif = ep->src_pinned ? ep->src_ifindex : 0;
+		struct in_pktinfo pi4 = { .ipi_ifindex = oif, .ipi_spec_dst = ep->src4 };
+		struct in6_pktinfo pi6 = { .ipi6_addr = ep->src6, .ipi6_ifindex = (unsigned int)oif };
 		size_t n = v4 ? sizeof(pi4) : sizeof(pi6);
 
 		cmsg->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
