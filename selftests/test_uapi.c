@@ -494,6 +494,65 @@ out:
 	dev_teardown(&dev);
 }
 
+/* xwg's path keys: set the configured endpoints and the policy; get gives them back for SaveConfig. */
+static void test_path_keys(void)
+{
+	struct xwg_device dev;
+	uint8_t ppriv[32], ppub[32];
+	char ppriv_hex[65], ppub_hex[65], req[512], *r, *conf = NULL;
+	size_t conf_len = 0;
+	struct peer *peer;
+	FILE *in, *out;
+
+	dev_setup(&dev);
+	test_keypair(3, ppriv, ppub, ppriv_hex, ppub_hex);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nxwg_endpoints=192.0.2.1:51820, [2001:db8::1]:51821\n"
+		 "xwg_path_policy=lowest-rtt\nxwg_path_probe_interval=2\n\n", ppub_hex);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	peer = find_peer(&dev, ppub_hex);
+	ASSERT_TRUE(peer != NULL);
+	if (!peer)
+		goto out;
+	ASSERT_EQ(peer->paths.n, 2);
+	ASSERT_EQ(peer->paths.policy, PATH_POLICY_LOWEST_RTT);
+	ASSERT_EQ(peer->paths.probe_interval_s, 2);
+	ASSERT_EQ(ntohs(peer->endpoint.addr.in4.sin_port), 51820);
+	ASSERT_TRUE(dev.paths_dirty);
+	r = serve(&dev, "get=1\n\n");
+	ASSERT_TRUE(r && strstr(r, "\nendpoint=192.0.2.1:51820\n") &&
+		    strstr(r, "\nxwg_endpoints=192.0.2.1:51820, [2001:db8::1]:51821\n") &&
+		    strstr(r, "\nxwg_path_policy=lowest-rtt\n"));
+	/* SaveConfig's file: the endpoints and the keys as a configuration has them. */
+	in = r ? fmemopen(r, strlen(r), "r") : NULL;
+	out = open_memstream(&conf, &conf_len);
+	ASSERT_TRUE(in && out);
+	if (in && out) {
+		ASSERT_EQ(show_conf(in, NULL, out), 0);
+		fclose(out);
+		out = NULL;
+		ASSERT_TRUE(conf && strstr(conf, "\nEndpoint = 192.0.2.1:51820, [2001:db8::1]:51821\n") &&
+			    strstr(conf, "\nPathPolicy = lowest-rtt\n") && strstr(conf, "\nPathProbeInterval = 2\n"));
+	}
+	if (in)
+		fclose(in);
+	if (out)
+		fclose(out);
+	free(conf);
+	free(r);
+	/* A bad list changes nothing; wg set endpoint makes a one-path peer again. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nxwg_endpoints=192.0.2.7:1, bad\n\n", ppub_hex);
+	EXPECT_REPLY(&dev, req, "errno=-22\n\n");
+	ASSERT_EQ(peer->paths.n, 2);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nendpoint=192.0.2.9:51820\n\n", ppub_hex);
+	EXPECT_REPLY(&dev, req, "errno=0\n\n");
+	ASSERT_EQ(peer->paths.n, 1);
+	r = serve(&dev, "get=1\n\n");
+	ASSERT_TRUE(r && !strstr(r, "xwg_endpoints") && !strstr(r, "xwg_path"));
+	free(r);
+out:
+	dev_teardown(&dev);
+}
+
 static void test_own_public_key_ignored(void)
 {
 	struct xwg_device dev;
@@ -598,6 +657,13 @@ static void test_peer_errors(void)
 		"listen_port=1",
 		"rx_bytes=0",
 		"unknown=1",
+		"xwg_endpoints=",
+		"xwg_endpoints=192.0.2.1:51820, vpn.example.org:51820",
+		"xwg_endpoints=192.0.2.1:1, 192.0.2.1:2, 192.0.2.1:3, 192.0.2.1:4, 192.0.2.1:5",
+		"xwg_path_policy=fastest",
+		"xwg_path_probe_interval=0",
+		"xwg_path_probe_interval=3601",
+		"xwg_path=192.0.2.1:51820 - active 0 0 0 0 0",
 	};
 
 	dev_setup(&dev);
@@ -1152,6 +1218,7 @@ int main(void)
 	RUN_TEST(test_update_only);
 	RUN_TEST(test_own_public_key_ignored);
 	RUN_TEST(test_endpoint_host);
+	RUN_TEST(test_path_keys);
 	RUN_TEST(test_errors);
 	RUN_TEST(test_peer_errors);
 	RUN_TEST(test_error_stops_and_drains);

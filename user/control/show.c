@@ -782,8 +782,7 @@ static void show_conf_print(FILE *out, const struct show_device *d, const char *
 			fprintf(out, "%s%s", j ? ", " : "AllowedIPs = ", p->allowed[j]);
 		if (p->n_allowed)
 			fputc('\n', out);
-		if (p->endpoint[0])
-			fprintf(out, "Endpoint = %s\n", p->endpoint);
+		show_path_conf(out, p);
 		if (p->keepalive)
 			fprintf(out, "PersistentKeepalive = %u\n", p->keepalive);
 	}

@@ -31,6 +31,7 @@ struct show_peer {
 	uint8_t psk[32];		/* kept for show_conf only */
 	char endpoint[80];		/* "" = none */
 	char endpoint_host[256];	/* xwg: the name it is looked up again from; "" = none */
+	char endpoints[4 * 80];		/* xwg: the configured endpoints of a multi-path peer; "" = none */
 	int64_t handshake_sec;		/* 0 = never */
 	uint64_t rx_bytes, tx_bytes;
 	uint32_t keepalive;
@@ -54,6 +55,7 @@ struct show_peer {
 int show_path_line(struct show_peer *p, const char *key, const char *value);	/* 1: not a path key */
 void show_path_human(FILE *out, const struct show_peer *p);
 void show_path_json(FILE *out, const struct show_peer *p);
+void show_path_conf(FILE *out, const struct show_peer *p);
 void show_json_string(FILE *out, const char *s);
 
 struct show_refused {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "encoding.h"
+#include "path.h"
 #include "show.h"
 
 /* "ENDPOINT LOCAL STATE RTT_US RX_AGE_MS TX_AGE_MS RX_BYTES TX_BYTES" (uapi_print_paths). */
@@ -29,6 +30,12 @@ int show_path_line(struct show_peer *p, const char *key, const char *value)
 {
 	if (!strcmp(key, "xwg_path"))
 		return show_path_parse(p, value);
+	if (!strcmp(key, "xwg_endpoints")) {
+		if (strlen(value) >= sizeof(p->endpoints))
+			return -EPROTO;
+		strcpy(p->endpoints, value);
+		return 0;
+	}
 	if (!strcmp(key, "xwg_path_policy")) {
 		snprintf(p->path_policy, sizeof(p->path_policy), "%s", value);
 		return 0;
@@ -65,6 +72,19 @@ void show_path_human(FILE *out, const struct show_peer *p)
 		show_path_age(out, "last tx", s->tx_age_ms);
 		fprintf(out, ", %" PRIu64 " B received, %" PRIu64 " B sent\n", s->rx_bytes, s->tx_bytes);
 	}
+}
+
+/* SaveConfig: the configured endpoints and the path keys of a multi-path peer, as the file had them. */
+void show_path_conf(FILE *out, const struct show_peer *p)
+{
+	if (p->endpoints[0])
+		fprintf(out, "Endpoint = %s\n", p->endpoints);
+	else if (p->endpoint[0])
+		fprintf(out, "Endpoint = %s\n", p->endpoint);
+	if (!strcmp(p->path_policy, "lowest-rtt"))
+		fprintf(out, "PathPolicy = lowest-rtt\n");
+	if (p->n_paths && p->path_probe_interval != PATH_PROBE_DEFAULT_S)
+		fprintf(out, "PathProbeInterval = %" PRIu64 "\n", p->path_probe_interval);
 }
 
 /* Only for a multi-path peer: other peers' objects stay as they were. */

@@ -19,6 +19,7 @@
 #include "offload.h"
 #include "parallel.h"
 #include "peer.h"
+#include "path.h"
 #include "uapi.h"
 
 /* Longest legitimate line is an allowed_ip with a full IPv6 prefix; anything near this is garbage. */
@@ -228,6 +229,29 @@ static long long uapi_age_ms(uint64_t now, uint64_t t)
  * address ("-": not known yet), state, RTT in us (0: no sample), ms since the last packet heard and
  * sent on it (-1: never), bytes received and sent while it was active. `xwg show` reads them.
  */
+/*
+ * "xwg_endpoints=a:port, b:port": the configured endpoints in their order, for SaveConfig's
+ * "Endpoint =" (the endpoint= line is the active path's). Only with more than one.
+ */
+static void uapi_print_configured(const struct peer_paths *pp, FILE *out)
+{
+	char ep[80];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < pp->n; i++) {
+		bool seen = !pp->p[i].configured;
+
+		for (unsigned int k = 0; k < i && !seen; k++)
+			seen = pp->p[k].configured && !memcmp(&pp->p[k].remote, &pp->p[i].remote, sizeof(pp->p[i].remote));
+		if (seen)
+			continue;
+		endpoint_format(ep, sizeof(ep), &pp->p[i].remote.sa);
+		fprintf(out, "%s%s", n++ ? ", " : "xwg_endpoints=", ep);
+	}
+	if (n)
+		fputc('\n', out);
+}
+
 static void uapi_print_paths(struct peer *peer, FILE *out)
 {
 	const struct peer_paths *pp = &peer->paths;
@@ -239,6 +263,7 @@ static void uapi_print_paths(struct peer *peer, FILE *out)
 	fprintf(out, "xwg_path_policy=%s\nxwg_path_probe_interval=%" PRIu64 "\nxwg_path_switches=%" PRIu64 "\n",
 		path_policy_name((enum path_policy)pp->policy), (uint64_t)(path_probe_interval_ns(pp) / NSEC_PER_SEC),
 		pp->switches);
+	uapi_print_configured(pp, out);
 	for (unsigned int i = 0; i < pp->n; i++) {
 		const struct path *p = &pp->p[i];
 
@@ -497,6 +522,67 @@ static int uapi_set_allowed_ip(struct uapi_set *st, const char *value)
 }
 
 /* Values are validated even inside an ignored block, so a bad line is reported wherever it is. */
+/*
+ * "xwg_endpoints=a:port, b:port": the peer's configured paths, as "Endpoint =" in a file (address
+ * literals, at most PATH_MAX_PER_PEER); every one is parsed before the peer changes.
+ */
+static int uapi_set_endpoints(struct peer *peer, const char *value)
+{
+	struct sockaddr_storage ss[PATH_MAX_PER_PEER];
+	char buf[4 * 80], *save = NULL, *tok;
+	unsigned int n = 0;
+	int ret;
+
+	if (strlen(value) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, value);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		tok += strspn(tok, " \t");
+		tok[strcspn(tok, " \t")] = '\0';
+		if (n == PATH_MAX_PER_PEER || endpoint_parse(&ss[n], tok, false))
+			return -EINVAL;
+		n++;
+	}
+	if (!n)
+		return -EINVAL;
+	if (!peer)
+		return 0;
+	peer_set_endpoint(peer, (struct sockaddr *)&ss[0]);
+	for (unsigned int i = 1; i < n; i++) {
+		ret = path_add_endpoint(peer, (struct sockaddr *)&ss[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* xwg's own peer keys: the multi-path extension (path.h). */
+static int uapi_set_peer_paths(struct uapi_set *st, const char *key, const char *value)
+{
+	enum path_policy policy;
+	uint64_t v;
+	int ret;
+
+	if (!strcmp(key, "xwg_endpoints"))
+		return uapi_set_endpoints(st->peer, value);
+	if (!strcmp(key, "xwg_path_policy")) {
+		if (path_policy_parse(value, &policy))
+			return -EINVAL;
+		if (st->peer)
+			st->peer->paths.policy = (uint8_t)policy;
+		return 0;
+	}
+	if (!strcmp(key, "xwg_path_probe_interval")) {
+		ret = uint_parse(value, 3600, &v);
+		if (ret || !v)
+			return -EINVAL;
+		if (st->peer)
+			st->peer->paths.probe_interval_s = (uint16_t)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 static int uapi_set_peer_key(struct uapi_set *st, const char *key, const char *value)
 {
 	struct peer *peer = st->peer;
@@ -546,6 +632,8 @@ static int uapi_set_peer_key(struct uapi_set *st, const char *key, const char *v
 		return uapi_set_allowed_ip(st, value);
 	if (!strcmp(key, "protocol_version"))
 		return strcmp(value, "1") ? -EINVAL : 0;
+	if (!strncmp(key, "xwg_", 4))
+		return uapi_set_peer_paths(st, key, value);
 	return -EINVAL;
 }
 
