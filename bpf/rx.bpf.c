@@ -484,7 +484,9 @@ static __always_inline int rx_decrypt(void *ctx, bool skb, struct rx_scratch *s,
 
 static __always_inline bool rx_event(__u32 type, const struct rx_pkt *p)
 {
-	return xwg_event_emit(type, p->peer_id, p->index, p->now, &p->src.ep);
+	__u32 flags = p->wg_len > MESSAGE_MINIMUM_LENGTH ? XWG_EVF_DATA : 0;
+
+	return xwg_event_emit(type, p->peer_id, p->index, p->now, &p->src.ep, flags);
 }
 
 static __always_inline bool rx_endpoint_equal(const struct xwg_endpoint *known, const struct rx_pkt *p)

@@ -605,7 +605,7 @@ static __always_inline int tx_write_headers(struct __sk_buff *skb, struct tx_scr
 
 static __always_inline bool tx_event(__u32 type, const struct tx_pkt *p)
 {
-	return xwg_event_emit(type, p->peer_id, p->index, p->now, &p->ep);
+	return xwg_event_emit(type, p->peer_id, p->index, p->now, &p->ep, 0);
 }
 
 /* Digest 5.2: still send, but once per keypair ask the agent for a new handshake. */

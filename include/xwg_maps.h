@@ -210,10 +210,11 @@ struct xwg_event {
 	__u32 type;		/* enum xwg_event_type */
 	__u32 peer_id;
 	__u32 index;		/* local receiver index of the keypair involved */
-	__u32 pad0;
+	__u32 flags;		/* XWG_EVF_* */
 	__u64 time_ns;
 	struct xwg_endpoint endpoint;
 };
+#define XWG_EVF_DATA	1u	/* XWG_EV_ROAMED: the packet carried data (not a keepalive) */
 _Static_assert(sizeof(struct xwg_event) == 64, "xwg_event layout");
 
 /* ---- XDP -> TC hand-off: XDP metadata in front of a decapsulated packet */
@@ -387,7 +388,7 @@ struct {
 
 /* Tells the agent something it must act on; false when the ring is full (the agent is behind). */
 static __always_inline bool xwg_event_emit(__u32 type, __u32 peer_id, __u32 index, __u64 now,
-					   const struct xwg_endpoint *ep)
+					   const struct xwg_endpoint *ep, __u32 flags)
 {
 	struct xwg_event *e = bpf_ringbuf_reserve(&xwg_events, sizeof(*e), 0);
 
@@ -396,7 +397,7 @@ static __always_inline bool xwg_event_emit(__u32 type, __u32 peer_id, __u32 inde
 	e->type = type;
 	e->peer_id = peer_id;
 	e->index = index;
-	e->pad0 = 0;
+	e->flags = flags;
 	e->time_ns = now;
 	e->endpoint = *ep;
 	bpf_ringbuf_submit(e, 0);

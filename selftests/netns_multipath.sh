@@ -109,8 +109,12 @@ event() {
 	# peer answers probes only by roaming, undone by a's next packet on the active path: after a
 	# silent failure (b) its answers are luck, so there it is reported, not asserted (README).
 	if [ "$2" = b ] && [ "$IMPL_B_NOW" != xwg ]; then
-		wait_for 12 wlan_busy && say "$tag: back on the wlan (not asserted)" ||
+		if wait_for 12 wlan_busy; then
+			say "$tag: back on the wlan (not asserted)"
+		else
 			say "$tag: not back on the wlan within 12 s (not asserted: standard peer, silent failure)"
+			nsx "$NS_A" "$XWG" show "$IFA" | grep -A3 'paths:' | sed 's/^/# a: /'
+		fi
 	else
 		on_wlan "$tag: the stream is back on the wlan veth after recovery" 12
 	fi

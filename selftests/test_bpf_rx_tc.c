@@ -184,6 +184,7 @@ static void test_events(void)
 		ASSERT_EQ(e->peer_id, PEER_EVENTS);
 		ASSERT_EQ(e->index, KP_EVENTS);
 		ASSERT_MEMEQ(&e->endpoint, &want, sizeof(want));
+		ASSERT_EQ(e->flags, XWG_EVF_DATA);	/* it carried a packet: path.c may follow the peer */
 	}
 	ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel->maps.xwg_keypairs), &index, &kp), 0);
 	ASSERT_EQ(kp.state, XWG_KP_S_CONFIRMED | XWG_KP_S_REKEY_SENT);

@@ -9,7 +9,7 @@
 #define MS 1000000ULL
 
 /* One step of a fixture: at time t (ms), something happens to path i, then the choice is checked. */
-enum ev { RX, SENT, DOWN, UP, AGE, KEEPALIVE };
+enum ev { RX, SENT, DOWN, UP, AGE, KEEPALIVE, DATA_RX };
 
 struct step {
 	uint64_t t_ms;
@@ -56,6 +56,10 @@ static void run_fixture(const struct fixture *f)
 		case UP:
 			path_table_underlay(&pp, s->path, s->ev == UP, now);
 			break;
+		case DATA_RX:
+			path_table_rx(&pp, s->path, now);
+			path_table_data_elsewhere(&pp, now);
+			break;
 		case KEEPALIVE:
 			path_table_rx(&pp, s->path, now);
 			path_table_keepalive_received(&pp);
@@ -87,9 +91,18 @@ static const struct fixture fixtures[] = {
 	{ "a single last packet is confirmed by a probe first", PATH_POLICY_FAILOVER, 2, {
 		{ 1, RX, 0, 0 }, { 2, RX, 1, 0 }, { 100, SENT, 0, 0 }, { 450, AGE, 0, 0 },
 		{ 500, KEEPALIVE, 0, 0 }, { 1200, AGE, 0, 0 }, { 0 } } },
-	{ "an unconfirmed last packet fails after two timeouts", PATH_POLICY_FAILOVER, 2, {
+	{ "data on a standby path while ours went unanswered: follow the peer", PATH_POLICY_FAILOVER, 2, {
+		{ 1, RX, 0, 0 }, { 2, RX, 1, 0 }, { 100, SENT, 0, 0 }, { 150, SENT, 0, 0 }, { 250, DATA_RX, 1, 1 },
+		{ 0 } } },
+	{ "a probe there (no data) waits for the timeout", PATH_POLICY_FAILOVER, 2, {
+		{ 1, RX, 0, 0 }, { 2, RX, 1, 0 }, { 100, SENT, 0, 0 }, { 150, SENT, 0, 0 }, { 250, RX, 1, 0 },
+		{ 0 } } },
+	{ "a standard peer's data after our probe, within a round trip: stay", PATH_POLICY_FAILOVER, 2, {
+		{ 1, RX, 0, 0 }, { 2, RX, 1, 0 }, { 100, SENT, 0, 0 }, { 130, DATA_RX, 1, 0 }, { 140, RX, 0, 0 },
+		{ 500, AGE, 0, 0 }, { 0 } } },
+	{ "an unconfirmed last packet fails 150 ms after its probe", PATH_POLICY_FAILOVER, 2, {
 		{ 1, RX, 0, 0 }, { 2, RX, 1, 0 }, { 100, SENT, 0, 0 }, { 450, AGE, 0, 0 },
-		{ 700, AGE, 0, 0 }, { 800, AGE, 0, 1 }, { 0 } } },
+		{ 590, AGE, 0, 0 }, { 610, AGE, 0, 1 }, { 0 } } },
 	{ "recovered preferred path waits for the hysteresis", PATH_POLICY_FAILOVER, 2, {
 		{ 1, RX, 0, 0 }, { 2, RX, 1, 0 }, { 10, DOWN, 0, 1 },
 		{ 5000, UP, 0, 1 }, { 5500, RX, 0, 1 }, { 6900, AGE, 0, 1 }, { 7001, AGE, 0, 0 }, { 0 } } },

@@ -82,6 +82,26 @@ int path_table_add(struct peer_paths *pp, const struct sockaddr *remote, bool co
 	return (int)pp->n++;
 }
 
+static bool path_usable(const struct path *p)
+{
+	return !p->down && p->state != PATH_FAILED;
+}
+
+/* Unanswered this long on the active path, with the peer heard on another: it moved there. */
+static uint64_t path_moved_after(const struct path *active)
+{
+	return 3 * active->rtt_ns > PATH_MOVED_MIN_NS ? 3 * active->rtt_ns : PATH_MOVED_MIN_NS;
+}
+
+static void path_table_fail_active(struct peer_paths *pp)
+{
+	struct path *a = &pp->p[pp->active];
+
+	pp->tx_pending_ns = pp->confirm_ns = 0;
+	a->state = PATH_FAILED;
+	a->live_since_ns = 0;
+}
+
 void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now)
 {
 	struct path *p = &pp->p[i];
@@ -108,6 +128,8 @@ void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now)
 		p->state = PATH_ACTIVE;
 		return;
 	}
+	p->state = PATH_STANDBY;
+	p->answer_due = true;
 	/*
 	 * A standard peer answers on the path we last sent on: shortly after a probe here and before
 	 * our next packet on the active path, what it sends arrives here, and proves it hears us. Only
@@ -117,8 +139,20 @@ void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now)
 	if (p->probed_ns > pp->p[pp->active].last_tx_ns && now - p->probed_ns < PATH_ROAM_WINDOW_NS &&
 	    pp->p[pp->active].last_rx_ns + PATH_FAIL_MIN_NS > p->probed_ns)
 		pp->tx_pending_ns = pp->confirm_ns = 0;
-	p->state = PATH_STANDBY;
-	p->answer_due = true;
+}
+
+/*
+ * Data (not a probe: keepalives) came in over a standby path while what we sent on the active
+ * path has gone unanswered for longer than a round trip: the peer moved (an xwg peer failed over,
+ * a standard one roamed for good). Fails the active path now rather than at our own timeout.
+ */
+bool path_table_data_elsewhere(struct peer_paths *pp, uint64_t now)
+{
+	if (!pp->n || pp->last_rx == pp->active || !pp->tx_pending_ns ||
+	    now - pp->tx_pending_ns <= path_moved_after(&pp->p[pp->active]) || !path_usable(&pp->p[pp->last_rx]))
+		return false;
+	path_table_fail_active(pp);
+	return true;
 }
 
 void path_table_keepalive_received(struct peer_paths *pp)
@@ -168,11 +202,6 @@ void path_table_underlay(struct peer_paths *pp, unsigned int i, bool up, uint64_
 	p->live_rx = 2;
 }
 
-static bool path_usable(const struct path *p)
-{
-	return !p->down && p->state != PATH_FAILED;
-}
-
 /*
  * The active path fails when what we sent on it goes unanswered: max(3 RTT, 300 ms). Right after
  * a switch the peer may still answer on the old path until it follows (its own timeout, or its
@@ -185,6 +214,11 @@ static uint64_t path_fail_timeout(const struct peer_paths *pp, const struct path
 	if (pp->switched_ns && now - pp->switched_ns < PATH_SETTLE_NS && t < PATH_GRACE_NS)
 		t = PATH_GRACE_NS;
 	return t;
+}
+
+static uint64_t path_confirm_timeout(const struct path *p)
+{
+	return 3 * p->rtt_ns > PATH_CONFIRM_MIN_NS ? 3 * p->rtt_ns : PATH_CONFIRM_MIN_NS;
 }
 
 /* A standby path not heard from in two probe intervals (and a second) is no longer known live. */
@@ -211,10 +245,8 @@ void path_table_age(struct peer_paths *pp, uint64_t now)
 		pp->confirm_ns = now;
 		a->probe_due = true;
 	} else if (pp->tx_pending_ns && now - pp->tx_pending_ns > timeout &&
-		   (!pp->confirm_ns || now - pp->confirm_ns > timeout)) {
-		pp->tx_pending_ns = pp->confirm_ns = 0;
-		a->state = PATH_FAILED;
-		a->live_since_ns = 0;
+		   (!pp->confirm_ns || now - pp->confirm_ns > path_confirm_timeout(a))) {
+		path_table_fail_active(pp);
 	}
 	for (unsigned int i = 0; i < pp->n; i++) {
 		struct path *p = &pp->p[i];
@@ -526,6 +558,14 @@ int path_set_uplinks(struct peer *peer, const struct sockaddr *remote, const str
 			path_publish_active(peer);
 	}
 	return added;
+}
+
+void path_data_received(struct peer *peer)
+{
+	uint64_t now = now_ns();
+
+	if (path_multi(&peer->paths) && path_table_data_elsewhere(&peer->paths, now))
+		path_select(peer, now);
 }
 
 void path_active_received(struct peer *peer, uint64_t t)

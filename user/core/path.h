@@ -26,6 +26,17 @@
 #define PATH_ROAM_WINDOW_NS	(250ULL * 1000000ULL)
 
 #define PATH_RTT_WINDOW_NS	(10ULL * 1000000000ULL)
+/*
+ * A last unanswered packet's confirming probe gets max(3 RTT, this) for its answer: an xwg peer
+ * answers at once, a standard one never does (so a receiver whose data stopped coming waits no
+ * longer than needed: the sender's TCP backs off 0.2, 0.6, 1.4 s after the loss).
+ */
+#define PATH_CONFIRM_MIN_NS	(150ULL * 1000000ULL)
+/*
+ * The peer heard on a standby path while the active one went unanswered this long (or 3 RTT): it
+ * moved there. A standard peer that roamed to our probe comes back within a round trip.
+ */
+#define PATH_MOVED_MIN_NS	(100ULL * 1000000ULL)
 /* Data sent this long after the first unanswered packet: traffic is ongoing, no need to confirm. */
 #define PATH_ONGOING_NS		(50ULL * 1000000ULL)
 
@@ -100,6 +111,8 @@ int path_table_find(const struct peer_paths *pp, const struct sockaddr *remote, 
 int path_table_add(struct peer_paths *pp, const struct sockaddr *remote, bool configured);
 /* An authenticated packet arrived over path i at now. */
 void path_table_rx(struct peer_paths *pp, unsigned int i, uint64_t now);
+/* The last packet (path_table_rx) was data on a standby path: true if the active one failed (moved). */
+bool path_table_data_elsewhere(struct peer_paths *pp, uint64_t now);
 /* A keepalive arrived on the active path: an xwg peer probing it (answered, rate-limited). */
 void path_table_keepalive_received(struct peer_paths *pp);
 /* Data (not a keepalive) sent on the active path / received: the peer is in use. */
@@ -150,6 +163,8 @@ int path_add_endpoint(struct peer *peer, const struct sockaddr *sa);
  * the active path when it learned its local address); false: the packet was a standby path's.
  */
 bool path_received(struct peer *peer, const struct endpoint *ep);
+/* The agent received data from the peer (after path_received): follows a peer that moved. */
+void path_data_received(struct peer *peer);
 /* BPF saw an authenticated packet from exactly the published endpoint at time t. */
 void path_active_received(struct peer *peer, uint64_t t);
 /* The peer's byte totals (agent and BPF): the growth since last time goes to the active path. */

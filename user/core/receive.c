@@ -202,6 +202,7 @@ static void receive_data_deliver(struct xwg_device *dev, struct peer *peer, stru
 			path_table_keepalive_received(&peer->paths);
 		return;
 	}
+	path_data_received(peer);
 	timers_data_received(peer);
 
 	inner_len = receive_inner_len(payload, plain_len, &family, &inner_src);

@@ -130,6 +130,8 @@ int offload_handle_event(void *ctx, void *data, size_t len)
 		if (path_multi(&peer->paths)) {
 			offload_endpoint_decode(&e->endpoint, &old);
 			path_received(peer, &old);
+			if (e->flags & XWG_EVF_DATA)
+				path_data_received(peer);
 			break;
 		}
 		old = peer->endpoint;
