@@ -100,9 +100,9 @@ static const struct fixture fixtures[] = {
 	{ "a standard peer's data after our probe, within a round trip: stay", PATH_POLICY_FAILOVER, 2, {
 		{ 1, RX, 0, 0 }, { 2, RX, 1, 0 }, { 100, SENT, 0, 0 }, { 130, DATA_RX, 1, 0 }, { 140, RX, 0, 0 },
 		{ 500, AGE, 0, 0 }, { 0 } } },
-	{ "an unconfirmed last packet fails 150 ms after its probe", PATH_POLICY_FAILOVER, 2, {
+	{ "an unconfirmed last packet fails after two timeouts", PATH_POLICY_FAILOVER, 2, {
 		{ 1, RX, 0, 0 }, { 2, RX, 1, 0 }, { 100, SENT, 0, 0 }, { 450, AGE, 0, 0 },
-		{ 590, AGE, 0, 0 }, { 610, AGE, 0, 1 }, { 0 } } },
+		{ 700, AGE, 0, 0 }, { 800, AGE, 0, 1 }, { 0 } } },
 	{ "recovered preferred path waits for the hysteresis", PATH_POLICY_FAILOVER, 2, {
 		{ 1, RX, 0, 0 }, { 2, RX, 1, 0 }, { 10, DOWN, 0, 1 },
 		{ 5000, UP, 0, 1 }, { 5500, RX, 0, 1 }, { 6900, AGE, 0, 1 }, { 7001, AGE, 0, 0 }, { 0 } } },

@@ -216,11 +216,6 @@ static uint64_t path_fail_timeout(const struct peer_paths *pp, const struct path
 	return t;
 }
 
-static uint64_t path_confirm_timeout(const struct path *p)
-{
-	return 3 * p->rtt_ns > PATH_CONFIRM_MIN_NS ? 3 * p->rtt_ns : PATH_CONFIRM_MIN_NS;
-}
-
 /* A standby path not heard from in two probe intervals (and a second) is no longer known live. */
 static uint64_t path_stale_after(const struct peer_paths *pp)
 {
@@ -238,14 +233,16 @@ void path_table_age(struct peer_paths *pp, uint64_t now)
 
 	/*
 	 * Unanswered data fails the path at once while more keeps going out; a last packet that needs
-	 * no answer (a final ACK) gets one probe first, which an xwg peer answers.
+	 * no answer (a final ACK) gets one probe first, which an xwg peer answers. The probe goes out
+	 * early (after a round trip or so): a TCP sender whose window ran out stops sending too, and
+	 * its retransmissions back off (0.2, 0.6, 1.4 s); the answer still gets the whole timeout.
 	 */
-	if (pp->tx_pending_ns && now - pp->tx_pending_ns > timeout && !pp->confirm_ns &&
+	if (pp->tx_pending_ns && now - pp->tx_pending_ns > path_moved_after(a) && !pp->confirm_ns &&
 	    a->last_tx_ns < pp->tx_pending_ns + PATH_ONGOING_NS) {
 		pp->confirm_ns = now;
 		a->probe_due = true;
 	} else if (pp->tx_pending_ns && now - pp->tx_pending_ns > timeout &&
-		   (!pp->confirm_ns || now - pp->confirm_ns > path_confirm_timeout(a))) {
+		   (!pp->confirm_ns || now - pp->confirm_ns > timeout)) {
 		path_table_fail_active(pp);
 	}
 	for (unsigned int i = 0; i < pp->n; i++) {
@@ -603,6 +600,21 @@ static void path_send(struct peer *peer, unsigned int i, bool probe, uint64_t no
 		p->probe_ns = p->probed_ns = now;
 }
 
+/*
+ * How often path i is probed while the peer is in use. A path that failover prefers to the active
+ * one is probed four times as often (not below PATH_RETRY_MIN_NS): a standard peer answers a probe
+ * only by roaming, until our next packet on the active path brings it back, so each probe has a
+ * small chance of an answer, and those answers are what its return waits for.
+ */
+static uint64_t path_probe_every(const struct peer_paths *pp, unsigned int i)
+{
+	uint64_t every = path_probe_interval_ns(pp);
+
+	if (pp->policy == PATH_POLICY_FAILOVER && i != pp->active && pp->p[i].rank < pp->p[pp->active].rank)
+		return every / 4 > PATH_RETRY_MIN_NS ? every / 4 : PATH_RETRY_MIN_NS;
+	return every;
+}
+
 static void path_run_peer(struct peer *peer, uint64_t now)
 {
 	struct peer_paths *pp = &peer->paths;
@@ -623,7 +635,7 @@ static void path_run_peer(struct peer *peer, uint64_t now)
 		if (p->answer_due && now - p->last_answer_ns >= every / 2) {
 			p->last_answer_ns = now;
 			path_send(peer, i, false, now);
-		} else if (p->probe_due || (in_use && probe && now - p->last_tx_ns >= every)) {
+		} else if (p->probe_due || (in_use && probe && now - p->last_tx_ns >= path_probe_every(pp, i))) {
 			path_send(peer, i, true, now);
 		}
 		p->answer_due = p->probe_due = false;

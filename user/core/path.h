@@ -17,6 +17,7 @@
  */
 #define PATH_MAX_PER_PEER	4
 #define PATH_PROBE_DEFAULT_S	5
+#define PATH_RETRY_MIN_NS	(250ULL * 1000000ULL)	/* a preferred path's probes: at most this often */
 #define PATH_FAIL_MIN_NS	(300ULL * 1000000ULL)	/* active path: no answer this long = failed */
 #define PATH_HYSTERESIS_NS	(2ULL * 1000000000ULL)	/* a recovered preferred path waits this long */
 /* For PATH_SETTLE_NS after a switch the new path's fail timeout is at least PATH_GRACE_NS. */
@@ -26,12 +27,6 @@
 #define PATH_ROAM_WINDOW_NS	(250ULL * 1000000ULL)
 
 #define PATH_RTT_WINDOW_NS	(10ULL * 1000000000ULL)
-/*
- * A last unanswered packet's confirming probe gets max(3 RTT, this) for its answer: an xwg peer
- * answers at once, a standard one never does (so a receiver whose data stopped coming waits no
- * longer than needed: the sender's TCP backs off 0.2, 0.6, 1.4 s after the loss).
- */
-#define PATH_CONFIRM_MIN_NS	(150ULL * 1000000ULL)
 /*
  * The peer heard on a standby path while the active one went unanswered this long (or 3 RTT): it
  * moved there. A standard peer that roamed to our probe comes back within a round trip.
