@@ -5,7 +5,7 @@
 #
 # Environment: IMPL_A (default xwg), IMPL_B (default wireguard-go); PAIRS overrides the list of
 # "A:B" implementation pairs (default "IMPL_A:IMPL_B IMPL_A:IMPL_A"); LONG_SECS is the one full-length
-# iperf3 run per direction (default 10), SHORT_SECS the others (default 2).  XWG_MODES lists the xwg
+# iperf3 run per direction (default 10), SHORT_SECS the others (default 1).  XWG_MODES lists the xwg
 # data-path modes to run the matrix in (`xwg up --mode`; default "auto tun tc xdp-generic xdp"): the
 # first one runs the full matrix, the others the pairs involving xwg, with xwg <-> xwg on two setups.
 # A mode this machine lacks (the runner's probe) is skipped with the reason; a refused one fails.
@@ -13,7 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 
 LONG_SECS=${LONG_SECS:-10}
-SHORT_SECS=${SHORT_SECS:-2}
+SHORT_SECS=${SHORT_SECS:-1}
 PAIRS=${PAIRS:-"$IMPL_A:$IMPL_B $IMPL_A:$IMPL_A"}
 XWG_MODES=${XWG_MODES:-auto tun tc xdp-generic xdp}
 

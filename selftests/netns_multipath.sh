@@ -11,7 +11,8 @@
 # ways (nftables egress hooks: no netlink event, only liveness can tell), (c) loses a's address
 # and gets it back. Asserted: no reset or corruption, the same handshake throughout, the largest
 # delivery gap (under 1 s for a and c, 2 s for b; issue 12's requirements), the stream back on the
-# wlan veth after each recovery, standby probes on the cell veth while in use and none when idle.
+# wlan veth after each recovery, standby probes on the cell veth while in use and none when idle
+# (these two in the first and the last pair: one each for the BPF and the agent data path).
 #
 # The last pair is a laptop with two uplinks and a standard server: a has default routes over
 # both links (wlan's metric lower) and one Endpoint, b's address on its loopback; xwg finds one
@@ -174,8 +175,11 @@ run() {
 	fi
 	IFA=$ifa IFB=$ifb IMPL_B_NOW=$ib
 	on_wlan "$tag: the stream runs on the wlan veth" 5
-	probes=$(udp_out "$NS_A" "$C_A" 2.5)
-	check_ge "$tag: keepalives probe the cell path while in use (2.5 s: $probes packets)" "$probes" 2
+	# Probes and their silence when idle: once per mode (each costs seconds of waiting).
+	if [ "$n" = 1 ] || [ "$n" = 4 ]; then
+		probes=$(udp_out "$NS_A" "$C_A" 2.5)
+		check_ge "$tag: keepalives probe the cell path while in use (2.5 s: $probes packets)" "$probes" 2
+	fi
 	max=""
 	for c in $cases; do
 		event "$tag, case $c" "$c"
@@ -204,9 +208,12 @@ run() {
 	check_eq "$tag: no new handshake on a" "$hsa" "$(wg show "$ifa" latest-handshakes | cut -f2)"
 	check_eq "$tag: no new handshake on b" "$hsb" "$(wg show "$ifb" latest-handshakes | cut -f2)"
 	# Idle: two probe intervals after the last data, the standby path hears nothing from a.
-	sleep 2.5
-	probes=$(udp_out "$NS_A" "$C_A" 3)
-	check_eq "$tag: no standby keepalives while idle (3 s)" 0 "$probes"
+	probes=0
+	if [ "$n" = 1 ] || [ "$n" = 4 ]; then
+		sleep 2.5
+		probes=$(udp_out "$NS_A" "$C_A" 3)
+		check_eq "$tag: no standby keepalives while idle (3 s)" 0 "$probes"
+	fi
 	if [ "$probes" != 0 ]; then
 		say "mono now $(cut -d' ' -f1 /proc/uptime)"
 		tail -n 4 "$T_TMP/$ifa.log" | sed 's/^/# a: /'; tail -n 4 "$T_TMP/$ifb.log" | sed 's/^/# b: /'
