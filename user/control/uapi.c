@@ -225,13 +225,8 @@ static long long uapi_age_ms(uint64_t now, uint64_t t)
 }
 
 /*
- * A multi-path peer's paths (path.h), one line each, fields separated by spaces: endpoint, local
- * address ("-": not known yet), state, RTT in us (0: no sample), ms since the last packet heard and
- * sent on it (-1: never), bytes received and sent while it was active. `xwg show` reads them.
- */
-/*
  * "xwg_endpoints=a:port, b:port": the configured endpoints in their order, for SaveConfig's
- * "Endpoint =" (the endpoint= line is the active path's). Only with more than one.
+ * "Endpoint =" (the endpoint= line is the active path's). Multi-path peers only, like the rest.
  */
 static void uapi_print_configured(const struct peer_paths *pp, FILE *out)
 {
@@ -252,6 +247,11 @@ static void uapi_print_configured(const struct peer_paths *pp, FILE *out)
 		fputc('\n', out);
 }
 
+/*
+ * A multi-path peer's paths (path.h), one line each, fields separated by spaces: endpoint, local
+ * address ("-": not known yet), state, RTT in us (0: no sample), ms since the last packet heard and
+ * sent on it (-1: never), bytes received and sent while it was active. `xwg show` reads them.
+ */
 static void uapi_print_paths(struct peer *peer, FILE *out)
 {
 	const struct peer_paths *pp = &peer->paths;
@@ -521,7 +521,6 @@ static int uapi_set_allowed_ip(struct uapi_set *st, const char *value)
 	return ret == -ENOENT ? 0 : ret;
 }
 
-/* Values are validated even inside an ignored block, so a bad line is reported wherever it is. */
 /*
  * "xwg_endpoints=a:port, b:port": the peer's configured paths, as "Endpoint =" in a file (address
  * literals, at most PATH_MAX_PER_PEER); every one is parsed before the peer changes.
@@ -583,6 +582,7 @@ static int uapi_set_peer_paths(struct uapi_set *st, const char *key, const char 
 	return -EINVAL;
 }
 
+/* Values are validated even inside an ignored block, so a bad line is reported wherever it is. */
 static int uapi_set_peer_key(struct uapi_set *st, const char *key, const char *value)
 {
 	struct peer *peer = st->peer;

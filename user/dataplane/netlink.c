@@ -422,7 +422,8 @@ static void nl_route_info_fill(struct rtnl_route *route, void *arg)
 	info->n_oifs = 0;
 	for (int i = 0; i < n && info->n_oifs < NL_ROUTE_OIFS; i++)
 		info->oifs[info->n_oifs++] = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, i));
-	info->dst_len = (uint8_t)nl_addr_get_prefixlen(rtnl_route_get_dst(route));
+	if (rtnl_route_get_dst(route))
+		info->dst_len = (uint8_t)nl_addr_get_prefixlen(rtnl_route_get_dst(route));
 	info->table = rtnl_route_get_table(route);
 	if (pref && nl_addr_get_len(pref) <= sizeof(info->prefsrc)) {
 		memcpy(info->prefsrc, nl_addr_get_binary_addr(pref), nl_addr_get_len(pref));

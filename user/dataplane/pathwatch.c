@@ -103,8 +103,12 @@ static void pathwatch_check(struct xwg_device *dev)
 	dev->paths_dirty = false;
 	if (!dev->peers)
 		return;
-	if (uplink_list(dev, &ul) < 0)
-		ul.n = 0;
+	/*
+	 * No answer is not "no uplinks": leave every path as it is until the next event. (A dump
+	 * that found some but tripped over one odd route is still used.)
+	 */
+	if (uplink_list(dev, &ul) < 0 && !ul.n)
+		return;
 	for (struct peer *peer = dev->peers; peer; peer = peer->next_peer)
 		if (peer->paths.n)
 			uplink_expand(dev, peer, &ul);
