@@ -39,6 +39,7 @@ XWG_MODE=${XWG_MODE:-}		# passed to `xwg up --mode` when set
 XWG_UP_ARGS=${XWG_UP_ARGS:-}	# more `xwg up` options (words), e.g. "--metrics-listen 127.0.0.1:9586"
 RUNDIR=/var/run/wireguard
 BPFFS_DIR=/sys/fs/bpf/xwg
+is_bpffs() { [ "$(stat -f -c %T "$1" 2>/dev/null)" = bpf_fs ]; }
 
 # Underlay and overlay addressing; all of it lives only inside our namespaces.
 UA4=192.0.2.1 UB4=192.0.2.2 U4LEN=24

@@ -44,7 +44,6 @@ FAULT_SLOW_MODES=${FAULT_SLOW_MODES:-auto}
 LINK_DOWN_MS=${LINK_DOWN_MS:-1500}
 SPORT=5301
 
-is_bpffs() { [ "$(stat -f -c %T "$1" 2>/dev/null)" = bpf_fs ]; }
 
 # This mount namespace plays the host's: a bpffs of our own (none of the real host's pins in sight).
 mount --make-rprivate /

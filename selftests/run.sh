@@ -31,9 +31,21 @@ current=""
 cd "$REPO_DIR" || exit 1
 mkdir -p "$LOGDIR" 2>/dev/null && [ -w "$LOGDIR" ] || LOGDIR=$(mktemp -d /tmp/xwg-logs.XXXXXX)
 
+# The agents mount a bpffs on /sys/fs/bpf when the host has none (their pins must outlive them).
+# Whatever the tests mounted goes when they are done, if no xwg pins are left in it.
+bpffs_before=$(stat -f -c %T /sys/fs/bpf 2>/dev/null)
+bpffs_restore() {
+	[ "$bpffs_before" = bpf_fs ] && return
+	[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || return
+	[ -z "$(ls -A /sys/fs/bpf/xwg 2>/dev/null)" ] || return
+	rmdir /sys/fs/bpf/xwg 2>/dev/null
+	umount /sys/fs/bpf 2>/dev/null
+}
+
 # Ctrl-C: let the running test clean up (its trap removes namespaces), then stop.
 on_signal() {
 	[ -n "$current" ] && kill -TERM "$current" 2>/dev/null && wait "$current" 2>/dev/null
+	bpffs_restore
 	echo "interrupted"
 	printf '%d passed, %d failed, %d skipped\n' "$total_pass" "$((total_fail + 1))" "$total_skip"
 	exit 130
@@ -159,6 +171,7 @@ for t in $tests; do
 	run_one "$t"
 done
 
+bpffs_restore
 [ ${#failed_tests[@]} -gt 0 ] && echo "failed: ${failed_tests[*]}"
 printf '%d passed, %d failed, %d skipped\n' "$total_pass" "$total_fail" "$total_skip"
 [ "$total_fail" -eq 0 ]

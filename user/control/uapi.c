@@ -230,18 +230,13 @@ static long long uapi_age_ms(uint64_t now, uint64_t t)
  */
 static void uapi_print_configured(const struct peer_paths *pp, FILE *out)
 {
+	union path_addr remotes[PATH_MAX_PER_PEER];
+	unsigned int n = path_table_configured(pp, remotes);
 	char ep[80];
-	unsigned int n = 0;
 
-	for (unsigned int i = 0; i < pp->n; i++) {
-		bool seen = !pp->p[i].configured;
-
-		for (unsigned int k = 0; k < i && !seen; k++)
-			seen = pp->p[k].configured && !memcmp(&pp->p[k].remote, &pp->p[i].remote, sizeof(pp->p[i].remote));
-		if (seen)
-			continue;
-		endpoint_format(ep, sizeof(ep), &pp->p[i].remote.sa);
-		fprintf(out, "%s%s", n++ ? ", " : "xwg_endpoints=", ep);
+	for (unsigned int i = 0; i < n; i++) {
+		endpoint_format(ep, sizeof(ep), &remotes[i].sa);
+		fprintf(out, "%s%s", i ? ", " : "xwg_endpoints=", ep);
 	}
 	if (n)
 		fputc('\n', out);

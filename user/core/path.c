@@ -64,6 +64,21 @@ int path_table_find(const struct peer_paths *pp, const struct sockaddr *remote, 
 	return -1;
 }
 
+unsigned int path_table_configured(const struct peer_paths *pp, union path_addr out[PATH_MAX_PER_PEER])
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < pp->n; i++) {
+		bool seen = !pp->p[i].configured;
+
+		for (unsigned int k = 0; k < n && !seen; k++)
+			seen = path_remote_equal(&out[k], &pp->p[i].remote.sa);
+		if (!seen)
+			out[n++] = pp->p[i].remote;
+	}
+	return n;
+}
+
 int path_table_add(struct peer_paths *pp, const struct sockaddr *remote, bool configured)
 {
 	struct path *p;
@@ -559,9 +574,14 @@ int path_set_uplinks(struct peer *peer, const struct sockaddr *remote, const str
 
 void path_data_received(struct peer *peer)
 {
-	uint64_t now = now_ns();
+	struct peer_paths *pp = &peer->paths;
+	uint64_t now;
 
-	if (path_multi(&peer->paths) && path_table_data_elsewhere(&peer->paths, now))
+	/* Per data packet: only a packet over a standby path with ours pending costs a clock read. */
+	if (!path_multi(pp) || pp->last_rx == pp->active || !pp->tx_pending_ns)
+		return;
+	now = now_ns();
+	if (path_table_data_elsewhere(pp, now))
 		path_select(peer, now);
 }
 

@@ -102,6 +102,8 @@ struct xwg_device;
 void path_table_init(struct peer_paths *pp);
 /* Index of the path to remote (with this local address if both know one), or -1. */
 int path_table_find(const struct peer_paths *pp, const struct sockaddr *remote, const void *local);
+/* The configured remote endpoints, each once, in their order (uplinks repeat them); how many. */
+unsigned int path_table_configured(const struct peer_paths *pp, union path_addr out[PATH_MAX_PER_PEER]);
 /* Appends a path; its index, or -ENOSPC (a learned path gives way to nothing). */
 int path_table_add(struct peer_paths *pp, const struct sockaddr *remote, bool configured);
 /* An authenticated packet arrived over path i at now. */

@@ -96,25 +96,22 @@ static void uplink_expand_remote(struct xwg_device *dev, struct peer *peer, cons
 		path_set_uplinks(peer, remote, list, n);
 }
 
+/* Remotes already over an uplink, or with at least two uplinks of their family to go over. */
+static bool uplink_wanted(const struct peer_paths *pp, const union path_addr *remote, const struct uplinks *ul)
+{
+	for (unsigned int i = 0; i < pp->n; i++)
+		if (pp->p[i].uplink && !memcmp(&pp->p[i].remote, remote, sizeof(*remote)))
+			return true;
+	return uplink_count(ul, remote->sa.sa_family) >= 2;
+}
+
 void uplink_expand(struct xwg_device *dev, struct peer *peer, const struct uplinks *ul)
 {
-	struct peer_paths *pp = &peer->paths;
 	union path_addr remotes[PATH_MAX_PER_PEER];
-	unsigned int n = 0;
+	unsigned int n = path_table_configured(&peer->paths, remotes);
 
-	/* The configured remotes first: expanding one appends paths. */
-	for (unsigned int i = 0; i < pp->n; i++) {
-		const struct path *p = &pp->p[i];
-		bool seen = false;
-
-		if (!p->configured)
-			continue;
-		for (unsigned int k = 0; k < n && !seen; k++)
-			seen = !memcmp(&remotes[k], &p->remote, sizeof(remotes[k]));
-		/* Expanded already, or at least two uplinks to expand over. */
-		if (!seen && (p->uplink || uplink_count(ul, p->remote.sa.sa_family) >= 2))
-			remotes[n++] = p->remote;
-	}
+	/* Taken first: expanding one remote appends paths. */
 	for (unsigned int k = 0; k < n; k++)
-		uplink_expand_remote(dev, peer, &remotes[k].sa, ul);
+		if (uplink_wanted(&peer->paths, &remotes[k], ul))
+			uplink_expand_remote(dev, peer, &remotes[k].sa, ul);
 }
